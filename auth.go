@@ -1,0 +1,95 @@
+package userauth
+
+import (
+	"context"
+)
+
+// This file holds the four endpoint methods, the Go forms of the Kotlin
+// UserAuthenticationApi's login, magicLinkLogin, refreshToken and
+// twoFactorAuthentication. Each validates its input before anything is sent
+// (a *ValidationError, no request made), then posts it with retries where
+// they are safe (see Client), and returns the decoded answer or a typed
+// error: *ClientError for 4xx, *ServerError for 5xx, *UnexpectedStatusError
+// for 1xx and 3xx, *DecodeError for a 2xx it cannot read, *TransportError
+// when no answer came.
+
+// Login signs a user in with a password (POST /auth/token). Login is the
+// only call retried after a connection breaks mid-request, as repeating it
+// is harmless.
+//
+// When the answer's Requires2FA is set, its tokens are partial: post the
+// user's code with the answer's RefreshToken to TwoFactorAuthentication to
+// get complete ones. A wrong password is a *ClientError with status 401.
+func (c *Client) Login(ctx context.Context, req LoginRequest) (*TokenResponse, error) {
+	if err := checkCall(ctx, req); err != nil {
+		return nil, err
+	}
+	var out TokenResponse
+	if err := c.do(ctx, epLogin, req, req.secrets(), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// MagicLinkLogin asks the server to e-mail the user a login link (POST
+// /auth/magic_link). The login itself completes in the user's browser,
+// outside this API. It is never retried once the request may have reached
+// the server, so that the user gets at most one e-mail per call.
+func (c *Client) MagicLinkLogin(ctx context.Context, req MagicLinkLoginRequest) (*SuccessResponse, error) {
+	if err := checkCall(ctx, req); err != nil {
+		return nil, err
+	}
+	var out SuccessResponse
+	if err := c.do(ctx, epMagicLink, req, req.secrets(), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RefreshToken trades a refresh token for a new access token and a new
+// refresh token (POST /auth/token/refresh). Refresh tokens rotate: keep the
+// new one, as the old one may stop working, and presenting a used one again
+// may be taken for theft and end the session. For that reason the call is
+// never retried once the request may have reached the server.
+//
+// The answer can carry Requires2FA again; then complete it with
+// TwoFactorAuthentication. TokenStore does all of this for you.
+func (c *Client) RefreshToken(ctx context.Context, req RefreshRequest) (*TokenResponse, error) {
+	if err := checkCall(ctx, req); err != nil {
+		return nil, err
+	}
+	var out TokenResponse
+	if err := c.do(ctx, epRefresh, req, req.secrets(), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// TwoFactorAuthentication completes a login or refresh whose answer carried
+// Requires2FA (POST /auth/2fa), with the user's current code and the refresh
+// token of that answer. Spaces in the code are removed. It also renews a 2FA
+// grace period that has expired (the API answers 424 Failed Dependency on
+// sensitive endpoints then). Codes are single use, so the call is never
+// retried once the request may have reached the server.
+func (c *Client) TwoFactorAuthentication(ctx context.Context, req Confirm2Fa) (*TokenResponse, error) {
+	req = req.normalized()
+	if err := checkCall(ctx, req); err != nil {
+		return nil, err
+	}
+	var out TokenResponse
+	if err := c.do(ctx, epTwoFactor, req, req.secrets(), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// checkCall rejects a nil context and invalid input before anything is sent.
+func checkCall(ctx context.Context, req interface{ validate() error }) error {
+	if ctx == nil {
+		return &ValidationError{Field: "ctx", Reason: "must not be nil"}
+	}
+	return req.validate()
+}
+
+// check accepts any 2xx magic-link answer that is a JSON object.
+func (r *SuccessResponse) check() error { return nil }

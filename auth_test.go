@@ -1,0 +1,364 @@
+package userauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRequestsOnTheWire(t *testing.T) {
+	yes := true
+	tests := []struct {
+		name     string
+		path     string
+		call     func(*Client) (any, error)
+		wantBody string
+		answer   string
+		want     any
+	}{
+		{
+			name: "login by email",
+			path: "/auth/token",
+			call: func(c *Client) (any, error) {
+				return c.Login(context.Background(), LoginRequest{Email: "ann@example.com", Password: "pw"})
+			},
+			wantBody: `{"email":"ann@example.com","password":"pw"}`,
+			answer:   `{"access_token":"at","refresh_token":"rt","requires_2fa":null}`,
+			want:     &TokenResponse{AccessToken: "at", RefreshToken: "rt"},
+		},
+		{
+			name: "login by alternate id with captcha",
+			path: "/auth/token",
+			call: func(c *Client) (any, error) {
+				return c.Login(context.Background(), LoginRequest{AlternateID: "p-42", Password: "pw", RecaptchaResponse: "cap"})
+			},
+			wantBody: `{"alternate_id":"p-42","password":"pw","g-recaptcha-response":"cap"}`,
+			answer:   `{"access_token":"at","refresh_token":"rt","requires_2fa":"GoogleAuthenticator","has_password":true,"extra":{"x":1}}`,
+			want:     &TokenResponse{AccessToken: "at", RefreshToken: "rt", Requires2FA: TwoFactorGoogleAuthenticator, HasPassword: &yes},
+		},
+		{
+			name: "magic link by email",
+			path: "/auth/magic_link",
+			call: func(c *Client) (any, error) {
+				return c.MagicLinkLogin(context.Background(), MagicLinkLoginRequest{Email: "ann@example.com", Redirect: "/home"})
+			},
+			wantBody: `{"email":"ann@example.com","redirect":"/home"}`,
+			answer:   `{"message":"Magic link sent","status":"Active"}`,
+			want:     &SuccessResponse{Message: "Magic link sent", Status: "Active"},
+		},
+		{
+			name: "magic link by user id",
+			path: "/auth/magic_link",
+			call: func(c *Client) (any, error) {
+				return c.MagicLinkLogin(context.Background(), MagicLinkLoginRequest{UserID: "0f8fad5b-d9cb-469f-a165-70867728950e"})
+			},
+			wantBody: `{"user_id":"0f8fad5b-d9cb-469f-a165-70867728950e"}`,
+			answer:   `{"message":"ok"}`,
+			want:     &SuccessResponse{Message: "ok"},
+		},
+		{
+			name: "refresh",
+			path: "/auth/token/refresh",
+			call: func(c *Client) (any, error) {
+				return c.RefreshToken(context.Background(), RefreshRequest{RefreshToken: "rt1"})
+			},
+			wantBody: `{"refresh_token":"rt1"}`,
+			answer:   `{"access_token":"at2","refresh_token":"rt2","requires_2fa":"SMS"}`,
+			want:     &TokenResponse{AccessToken: "at2", RefreshToken: "rt2", Requires2FA: TwoFactorSMS},
+		},
+		{
+			name: "2fa with spaces in the code",
+			path: "/auth/2fa",
+			call: func(c *Client) (any, error) {
+				return c.TwoFactorAuthentication(context.Background(), Confirm2Fa{Code: " 123 456\n", RefreshToken: "rt1"})
+			},
+			wantBody: `{"code":"123456","refresh_token":"rt1"}`,
+			answer:   `{"access_token":"at3","refresh_token":"rt3","requires_2fa":"FaceScan"}`,
+			want:     &TokenResponse{AccessToken: "at3", RefreshToken: "rt3", Requires2FA: "FaceScan"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mt := newMock(t)
+			var gotBody []byte
+			var gotHeader http.Header
+			mt.RegisterResponder(http.MethodPost, testBase+tt.path, func(r *http.Request) (*http.Response, error) {
+				gotBody, _ = io.ReadAll(r.Body)
+				gotHeader = r.Header
+				resp := httpmock.NewStringResponse(200, tt.answer)
+				resp.Header.Set("Content-Type", "application/json")
+				return resp, nil
+			})
+			got, err := tt.call(c)
+			require.NoError(t, err)
+			assert.JSONEq(t, tt.wantBody, string(gotBody))
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, "application/json", gotHeader.Get("Content-Type"))
+			assert.Equal(t, "application/json", gotHeader.Get("Accept"))
+			assert.Equal(t, "userauth-go/"+Version, gotHeader.Get("User-Agent"))
+			assert.Empty(t, gotHeader.Get("Authorization"), "auth endpoints take no authorization")
+			assert.Equal(t, 1, mt.GetTotalCallCount())
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"not json", "<html>oops</html>", "invalid character"},
+		{"empty", "", "unexpected end of JSON input"},
+		{"truncated", `{"access_token":"a","refre`, "unexpected end of JSON input"},
+		{"missing access token", `{"refresh_token":"r"}`, "missing access_token"},
+		{"missing refresh token", `{"access_token":"a"}`, "missing refresh_token"},
+		{"wrong type", `{"access_token":1,"refresh_token":"r"}`, "cannot unmarshal"},
+		{"trailing garbage", `{"access_token":"a","refresh_token":"r"} x`, "invalid character"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mt := newMock(t)
+			mt.RegisterResponder(http.MethodPost, testBase+"/auth/token/refresh", func(*http.Request) (*http.Response, error) {
+				r := httpmock.NewStringResponse(200, tt.body)
+				r.Header.Set("Content-Type", "text/html")
+				return r, nil
+			})
+			got, err := c.RefreshToken(context.Background(), RefreshRequest{RefreshToken: "rt"})
+			assert.Nil(t, got)
+			var de *DecodeError
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, 200, de.StatusCode)
+			assert.Equal(t, "/v1/auth/token/refresh", de.Path)
+			assert.Equal(t, "text/html", de.ContentType)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Equal(t, 1, mt.GetTotalCallCount(), "a bad 2xx is not retried")
+		})
+	}
+}
+
+func TestStatusClassesOnEveryEndpoint(t *testing.T) {
+	for _, ep := range endpointCalls() {
+		for _, code := range []int{102, 301, 302, 304, 400, 401, 403, 404, 409, 422, 424, 500, 501, 505} {
+			t.Run(fmt.Sprintf("%s/%d", ep.name, code), func(t *testing.T) {
+				c, mt := newMock(t)
+				mt.RegisterResponder(http.MethodPost, testBase+ep.path, func(*http.Request) (*http.Response, error) {
+					r := httpmock.NewStringResponse(code, `{"error":{"code":"E1","reason":"went wrong"}}`)
+					r.Header.Set("X-Request-Id", "req-7")
+					return r, nil
+				})
+				err := ep.call(context.Background(), c)
+				require.Error(t, err)
+
+				var ae *APIError
+				require.ErrorAs(t, err, &ae, "every status error is an *APIError")
+				assert.Equal(t, code, ae.StatusCode)
+				assert.Equal(t, http.MethodPost, ae.Method)
+				assert.Equal(t, "/v1"+ep.path, ae.Path)
+				assert.Equal(t, "E1", ae.Code)
+				assert.Equal(t, "went wrong", ae.Message)
+				assert.Equal(t, "req-7", ae.RequestID)
+				assert.True(t, strings.HasPrefix(err.Error(), "userauth: POST /v1"+ep.path+": "+fmt.Sprint(code)), "got %q", err)
+
+				var ce *ClientError
+				var se *ServerError
+				var ue *UnexpectedStatusError
+				switch {
+				case code >= 500:
+					assert.ErrorAs(t, err, &se)
+					assert.False(t, errors.As(err, &ce))
+				case code >= 400:
+					assert.ErrorAs(t, err, &ce)
+					assert.False(t, errors.As(err, &se))
+				default:
+					assert.ErrorAs(t, err, &ue)
+					assert.False(t, errors.As(err, &ce) || errors.As(err, &se))
+				}
+			})
+		}
+	}
+}
+
+func TestValidationMakesNoCall(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		field string
+		call  func(*Client) error
+	}{
+		{"login no password", "password", func(c *Client) error {
+			_, err := c.Login(ctx, LoginRequest{Email: "a@b.c"})
+			return err
+		}},
+		{"login no identity", "email", func(c *Client) error {
+			_, err := c.Login(ctx, LoginRequest{Password: "p"})
+			return err
+		}},
+		{"login two identities", "email", func(c *Client) error {
+			_, err := c.Login(ctx, LoginRequest{Password: "p", Email: "a@b.c", AlternateID: "x"})
+			return err
+		}},
+		{"magic link no identity", "email", func(c *Client) error {
+			_, err := c.MagicLinkLogin(ctx, MagicLinkLoginRequest{Redirect: "/"})
+			return err
+		}},
+		{"magic link two identities", "email", func(c *Client) error {
+			_, err := c.MagicLinkLogin(ctx, MagicLinkLoginRequest{Email: "a@b.c", UserID: "0f8fad5b-d9cb-469f-a165-70867728950e"})
+			return err
+		}},
+		{"magic link bad uuid", "user_id", func(c *Client) error {
+			_, err := c.MagicLinkLogin(ctx, MagicLinkLoginRequest{UserID: "0f8fad5b-d9cb-469f-a165-70867728950"})
+			return err
+		}},
+		{"magic link uuid with junk", "user_id", func(c *Client) error {
+			_, err := c.MagicLinkLogin(ctx, MagicLinkLoginRequest{UserID: "0f8fad5b-d9cb-469f-a165-70867728950z"})
+			return err
+		}},
+		{"refresh empty", "refresh_token", func(c *Client) error {
+			_, err := c.RefreshToken(ctx, RefreshRequest{})
+			return err
+		}},
+		{"2fa blank code", "code", func(c *Client) error {
+			_, err := c.TwoFactorAuthentication(ctx, Confirm2Fa{Code: "   ", RefreshToken: "rt"})
+			return err
+		}},
+		{"2fa no refresh token", "refresh_token", func(c *Client) error {
+			_, err := c.TwoFactorAuthentication(ctx, Confirm2Fa{Code: "123456"})
+			return err
+		}},
+		{"nil context", "ctx", func(c *Client) error {
+			var nilCtx context.Context // the bad input under test
+			_, err := c.Login(nilCtx, LoginRequest{Email: "a@b.c", Password: "p"})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mt := newMock(t)
+			err := tt.call(c)
+			var ve *ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tt.field, ve.Field)
+			assert.True(t, strings.HasPrefix(err.Error(), "userauth: invalid request: "+tt.field), "got %q", err)
+			assert.Equal(t, 0, mt.GetTotalCallCount())
+		})
+	}
+}
+
+// TestNoSecretsInErrors runs every error path of every endpoint, with a
+// server that echoes the request body back, and looks for the request's
+// secrets in the error string, the %v, %+v and %#v forms, and a debug log.
+func TestNoSecretsInErrors(t *testing.T) {
+	secrets := []string{"pw-SECRET-1", "captcha-SECRET-2", "rt-SECRET-3", "rt-SECRET-4", "918273"}
+	echo := func(code int, ctype string) httpmock.Responder {
+		return func(r *http.Request) (*http.Response, error) {
+			b, _ := io.ReadAll(r.Body)
+			resp := httpmock.NewStringResponse(code, fmt.Sprintf(`{"message":"bad input %s","fields":{"code":[{"code":"x","message":"%s"}]}}`, b, bytes.ReplaceAll(b, []byte(`"`), nil)))
+			resp.Header.Set("Content-Type", ctype)
+			return resp, nil
+		}
+	}
+	plain := func(code int) httpmock.Responder {
+		return func(r *http.Request) (*http.Response, error) {
+			b, _ := io.ReadAll(r.Body)
+			resp := httpmock.NewStringResponse(code, "you sent "+string(b))
+			resp.Header.Set("Content-Type", "text/plain")
+			return resp, nil
+		}
+	}
+	faults := map[string]httpmock.Responder{
+		"400 echo": echo(400, "application/json"),
+		"401 echo": echo(401, "application/json"),
+		"422 echo": echo(422, "application/json"),
+		"500 echo": echo(500, "application/json"),
+		"302 echo": echo(302, "application/json"),
+		"503 text": plain(503),
+		"200 bad": func(r *http.Request) (*http.Response, error) {
+			b, _ := io.ReadAll(r.Body)
+			return httpmock.NewBytesResponse(200, b[:len(b)-1]), nil
+		},
+		"transport":  httpmock.NewErrorResponder(errors.New("connection broke")),
+		"validation": nil,
+	}
+	for name, fault := range faults {
+		for _, ep := range endpointCalls() {
+			t.Run(name+"/"+ep.name, func(t *testing.T) {
+				var logs bytes.Buffer
+				logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				c, mt := newMock(t, WithLogger(logger), WithoutRetries())
+				if fault != nil {
+					mt.RegisterResponder(http.MethodPost, testBase+ep.path, fault)
+				}
+				var err error
+				if fault == nil {
+					// Bad input that still carries secrets.
+					switch ep.name {
+					case "Login":
+						_, err = c.Login(context.Background(), LoginRequest{Password: "pw-SECRET-1"})
+					case "MagicLinkLogin":
+						_, err = c.MagicLinkLogin(context.Background(), MagicLinkLoginRequest{RecaptchaResponse: "captcha-SECRET-2"})
+					case "RefreshToken":
+						_, err = c.TwoFactorAuthentication(context.Background(), Confirm2Fa{RefreshToken: "rt-SECRET-3"})
+					default:
+						_, err = c.TwoFactorAuthentication(context.Background(), Confirm2Fa{Code: "918273"})
+					}
+				} else {
+					err = ep.call(context.Background(), c)
+				}
+				require.Error(t, err)
+				var ae *APIError
+				forms := []string{err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), logs.String()}
+				if errors.As(err, &ae) {
+					forms = append(forms, string(ae.Body), ae.Message, fmt.Sprint(ae.Fields))
+				}
+				for _, form := range forms {
+					for _, s := range secrets {
+						assert.NotContains(t, form, s)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestSecretTypesRedact(t *testing.T) {
+	no := false
+	values := []any{
+		LoginRequest{Email: "ann@example.com", Password: "pw-SECRET", RecaptchaResponse: "cap-SECRET"},
+		MagicLinkLoginRequest{Email: "ann@example.com", RecaptchaResponse: "cap-SECRET"},
+		RefreshRequest{RefreshToken: "rt-SECRET"},
+		Confirm2Fa{Code: "SECRET-code", RefreshToken: "rt-SECRET"},
+		TokenResponse{AccessToken: "at-SECRET", RefreshToken: "rt-SECRET", Requires2FA: TwoFactorSMS, HasPassword: &no},
+		&LoginRequest{Email: "ann@example.com", Password: "pw-SECRET"},
+		&Confirm2Fa{Code: "SECRET-code", RefreshToken: "rt-SECRET"},
+		&TokenResponse{AccessToken: "at-SECRET", RefreshToken: "rt-SECRET"},
+	}
+	for _, v := range values {
+		t.Run(fmt.Sprintf("%T", v), func(t *testing.T) {
+			var logs bytes.Buffer
+			slog.New(slog.NewJSONHandler(&logs, nil)).Info("value", "v", v)
+			for _, form := range []string{
+				fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v), fmt.Sprintf("%s", v),
+				fmt.Sprint([]any{v}), logs.String(),
+			} {
+				assert.NotContains(t, form, "SECRET")
+				assert.Contains(t, form, redacted)
+			}
+		})
+	}
+	// Empty secrets show as empty, so a missing password is visible.
+	assert.Contains(t, LoginRequest{Email: "a"}.String(), `Password:""`)
+	// JSON still carries the real values.
+	b, err := json.Marshal(TokenResponse{AccessToken: "at", RefreshToken: "rt"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"access_token":"at","refresh_token":"rt"}`, string(b))
+}

@@ -1,0 +1,566 @@
+package userauth
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Version is the version of this SDK; it starts the User-Agent header.
+const Version = "0.1.0"
+
+// DefaultBaseURL is the production API, used when NewClient is given "".
+const DefaultBaseURL = "https://api.y.at"
+
+// Defaults of a Client made without options.
+const (
+	// DefaultMaxRetries is how many times a failed call is retried, when
+	// the failure is one that is safe to retry for that endpoint.
+	DefaultMaxRetries = 3
+	// DefaultMinRetryWait is the first backoff; it doubles on each retry.
+	DefaultMinRetryWait = 100 * time.Millisecond
+	// DefaultMaxRetryWait caps the backoff and any Retry-After the server
+	// asks for.
+	DefaultMaxRetryWait = 5 * time.Second
+	// DefaultTimeout bounds each attempt, from dialling to the end of the
+	// body.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxResponseBytes bounds the body of an answer that is read.
+	DefaultMaxResponseBytes = 1 << 20
+)
+
+// Client calls the four endpoints of the User Authentication API. It is the
+// Go counterpart of the Kotlin UserAuthenticationApi. A Client is safe for
+// concurrent use and should be reused: it holds no per-user state, so one
+// Client can serve any number of users and token stores.
+type Client struct {
+	baseURL    *url.URL
+	httpClient *http.Client
+	userAgent  string
+	logger     *slog.Logger
+	maxRetries int
+	minWait    time.Duration
+	maxWait    time.Duration
+	maxBody    int64
+	endpoints  [numEndpoints]endpoint
+}
+
+// Option configures a Client. Options are applied in order, so the last one
+// of a kind wins; an invalid value makes NewClient fail.
+type Option func(*clientOptions) error
+
+type clientOptions struct {
+	httpClient   *http.Client
+	maxRetries   int
+	minWait      time.Duration
+	maxWait      time.Duration
+	timeout      time.Duration
+	timeoutSet   bool
+	userAgent    string
+	logger       *slog.Logger
+	maxBody      int64
+	insecureHTTP bool
+}
+
+// WithHTTPClient sets the http.Client whose Transport carries the requests.
+// Retries wrap it. The client is copied, never changed: its Timeout is kept
+// unless WithTimeout is given (and replaced by DefaultTimeout when zero),
+// and redirects are never followed whatever its CheckRedirect says.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *clientOptions) error {
+		if hc == nil {
+			return errors.New("userauth: WithHTTPClient: nil *http.Client")
+		}
+		o.httpClient = hc
+		return nil
+	}
+}
+
+// WithRetry sets how many times a failed call is retried (0 turns retries
+// off) and the bounds of the jittered exponential backoff between attempts.
+// maxWait also caps how long a Retry-After header can make the client wait.
+func WithRetry(maxRetries int, minWait, maxWait time.Duration) Option {
+	return func(o *clientOptions) error {
+		switch {
+		case maxRetries < 0 || maxRetries > 100:
+			return fmt.Errorf("userauth: WithRetry: maxRetries %d out of range [0, 100]", maxRetries)
+		case minWait < 0:
+			return fmt.Errorf("userauth: WithRetry: negative minWait %v", minWait)
+		case maxWait < minWait:
+			return fmt.Errorf("userauth: WithRetry: maxWait %v below minWait %v", maxWait, minWait)
+		}
+		o.maxRetries, o.minWait, o.maxWait = maxRetries, minWait, maxWait
+		return nil
+	}
+}
+
+// WithoutRetries makes every call a single attempt.
+func WithoutRetries() Option {
+	return func(o *clientOptions) error {
+		o.maxRetries = 0
+		return nil
+	}
+}
+
+// WithTimeout bounds each attempt, from dialling to the end of the body
+// (http.Client.Timeout). The context bounds the whole call, retries
+// included. The default is DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(o *clientOptions) error {
+		if d <= 0 {
+			return fmt.Errorf("userauth: WithTimeout: %v is not positive", d)
+		}
+		o.timeout, o.timeoutSet = d, true
+		return nil
+	}
+}
+
+// WithUserAgent appends s to the User-Agent header, which always starts
+// with "userauth-go/<Version>".
+func WithUserAgent(s string) Option {
+	return func(o *clientOptions) error {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return errors.New("userauth: WithUserAgent: empty user agent")
+		}
+		if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return errors.New("userauth: WithUserAgent: control character in user agent")
+		}
+		o.userAgent = s
+		return nil
+	}
+}
+
+// WithLogger makes the client log each attempt (method, path, status,
+// attempt number and duration) at debug level and each retry at info level.
+// Bodies, headers and secrets are never logged. A nil logger, the default,
+// logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *clientOptions) error {
+		o.logger = l
+		return nil
+	}
+}
+
+// WithMaxResponseBytes bounds the body of a successful answer; a larger one
+// fails with an error matching ErrResponseTooLarge, without the rest being
+// read. The default is DefaultMaxResponseBytes (1 MiB).
+func WithMaxResponseBytes(n int64) Option {
+	return func(o *clientOptions) error {
+		if n <= 0 {
+			return fmt.Errorf("userauth: WithMaxResponseBytes: %d is not positive", n)
+		}
+		o.maxBody = n
+		return nil
+	}
+}
+
+// WithInsecureHTTP allows a plain http:// base URL for a host that is not a
+// loopback address. Without it such a URL is refused, because passwords and
+// tokens would cross the network in clear text.
+func WithInsecureHTTP() Option {
+	return func(o *clientOptions) error {
+		o.insecureHTTP = true
+		return nil
+	}
+}
+
+// NewClient returns a Client for the API at baseURL ("" means
+// DefaultBaseURL). baseURL must be an absolute https:// URL, or http:// to a
+// loopback host (or to any host with WithInsecureHTTP); it may have a path
+// prefix, and must have no user information, query or fragment.
+//
+// Without options the client retries DefaultMaxRetries times where that is
+// safe, bounds each attempt by DefaultTimeout and each body by
+// DefaultMaxResponseBytes, and logs nothing.
+func NewClient(baseURL string, opts ...Option) (*Client, error) {
+	o := clientOptions{
+		maxRetries: DefaultMaxRetries,
+		minWait:    DefaultMinRetryWait,
+		maxWait:    DefaultMaxRetryWait,
+		timeout:    DefaultTimeout,
+		maxBody:    DefaultMaxResponseBytes,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	base, err := parseBaseURL(baseURL, o.insecureHTTP)
+	if err != nil {
+		return nil, err
+	}
+
+	var hc http.Client
+	if o.httpClient != nil {
+		hc = *o.httpClient
+	}
+	if o.timeoutSet || hc.Timeout == 0 {
+		hc.Timeout = o.timeout
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	ua := "userauth-go/" + Version
+	if o.userAgent != "" {
+		ua += " " + o.userAgent
+	}
+	c := &Client{
+		baseURL:    base,
+		httpClient: &hc,
+		userAgent:  ua,
+		logger:     o.logger,
+		maxRetries: o.maxRetries,
+		minWait:    o.minWait,
+		maxWait:    o.maxWait,
+		maxBody:    o.maxBody,
+	}
+	for id := range c.endpoints {
+		ep := endpointFor(endpointID(id))
+		ep.url = base.String() + strings.TrimPrefix(ep.path, "/")
+		ep.path = base.Path + strings.TrimPrefix(ep.path, "/")
+		c.endpoints[id] = ep
+	}
+	return c, nil
+}
+
+// BaseURL returns the API's base URL, always ending in a slash.
+func (c *Client) BaseURL() *url.URL {
+	u := *c.baseURL
+	return &u
+}
+
+func parseBaseURL(raw string, insecure bool) (*url.URL, error) {
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the raw URL may hold credentials: keep it out
+		}
+		return nil, fmt.Errorf("userauth: invalid base URL: %w", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("userauth: invalid base URL: scheme must be http or https")
+	case u.Host == "":
+		return nil, errors.New("userauth: invalid base URL: no host")
+	case u.User != nil:
+		return nil, errors.New("userauth: invalid base URL: user information is not allowed")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, errors.New("userauth: invalid base URL: query and fragment are not allowed")
+	case u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()):
+		return nil, errors.New("userauth: invalid base URL: http:// is only allowed to loopback hosts; use https:// or WithInsecureHTTP")
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	u.RawPath = ""
+	return u, nil
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+type endpointID int
+
+const (
+	epLogin endpointID = iota
+	epMagicLink
+	epRefresh
+	epTwoFactor
+	numEndpoints
+)
+
+// endpoint describes one API call. replaySafe endpoints may be repeated
+// after an attempt whose fate is unknown (the request may have reached the
+// server); the others only when the request surely never left.
+type endpoint struct {
+	path       string // as it goes on the wire, with the base URL's prefix
+	url        string
+	replaySafe bool
+}
+
+// endpointFor describes the endpoint id, before the base URL is applied.
+func endpointFor(id endpointID) endpoint {
+	switch id {
+	case epLogin:
+		return endpoint{path: "/auth/token", replaySafe: true}
+	case epMagicLink:
+		return endpoint{path: "/auth/magic_link"}
+	case epRefresh:
+		return endpoint{path: "/auth/token/refresh"}
+	default:
+		return endpoint{path: "/auth/2fa"}
+	}
+}
+
+// do posts in as JSON to the endpoint, with retries, and decodes a 2xx
+// answer into out. Any other outcome is a typed error: *ClientError,
+// *ServerError, *UnexpectedStatusError, *DecodeError or *TransportError.
+// secrets are the request's secret values, scrubbed from error bodies.
+func (c *Client) do(ctx context.Context, id endpointID, in any, secrets []string, out interface{ check() error }) error {
+	ep := &c.endpoints[id]
+	if err := ctx.Err(); err != nil {
+		return &TransportError{Method: http.MethodPost, Path: ep.path, Err: err}
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("userauth: %s %s: encoding request: %w", http.MethodPost, ep.path, err)
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ep.url, body)
+	if err != nil {
+		return fmt.Errorf("userauth: %s %s: %w", http.MethodPost, ep.path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+
+	a := &attempts{c: c, ep: ep}
+	rc := &retryablehttp.Client{
+		HTTPClient:   c.httpClient,
+		RetryMax:     c.maxRetries,
+		RetryWaitMin: c.minWait,
+		RetryWaitMax: c.maxWait,
+		CheckRetry:   a.checkRetry,
+		Backoff:      a.backoff,
+		ErrorHandler: a.errorHandler,
+	}
+	if c.logger != nil {
+		rc.RequestLogHook = a.started
+	}
+	resp, err := rc.Do(req)
+	if err != nil {
+		return &TransportError{Method: http.MethodPost, Path: ep.path, Attempts: a.n, Err: err}
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return newStatusError(http.MethodPost, ep.path, resp, data, secrets, time.Now())
+	}
+	decodeErr := func(err error) error {
+		return &DecodeError{Method: http.MethodPost, Path: ep.path, StatusCode: resp.StatusCode,
+			ContentType: resp.Header.Get("Content-Type"), Err: err}
+	}
+	if resp.ContentLength > c.maxBody {
+		return decodeErr(tooLargeError(c.maxBody))
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return &TransportError{Method: http.MethodPost, Path: ep.path, Attempts: a.n, Err: fmt.Errorf("reading answer: %w", err)}
+	}
+	if int64(len(data)) > c.maxBody {
+		return decodeErr(tooLargeError(c.maxBody))
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return decodeErr(err)
+	}
+	if err := out.check(); err != nil {
+		return decodeErr(err)
+	}
+	return nil
+}
+
+// tooLargeError is a body over the limit; it matches ErrResponseTooLarge.
+type tooLargeError int64
+
+func (e tooLargeError) Error() string {
+	return fmt.Sprintf("body larger than the %d-byte limit", int64(e))
+}
+
+func (e tooLargeError) Is(target error) bool { return target == ErrResponseTooLarge }
+
+// attempts carries the retry state of one call. Its methods are the
+// CheckRetry, Backoff and ErrorHandler of go-retryablehttp: CheckRetry
+// decides and picks the wait, so it can refuse a wait that would outlast the
+// context's deadline; Backoff only hands that wait over.
+type attempts struct {
+	c     *Client
+	ep    *endpoint
+	n     int           // attempts made
+	wait  time.Duration // before the next attempt
+	start time.Time     // of the current attempt; set only when logging
+}
+
+func (a *attempts) started(_ retryablehttp.Logger, _ *http.Request, _ int) {
+	a.start = time.Now()
+}
+
+func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	a.n++
+	if ctx.Err() != nil {
+		// The caller gave up: neither retry nor call it a transport fault.
+		return false, ctx.Err()
+	}
+	retry, wait := a.c.retryDecision(a.ep, a.n, resp, err)
+	if retry {
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
+			retry = false // waiting would outlast the caller; answer now
+		}
+	}
+	a.wait = wait
+	if l := a.c.logger; l != nil {
+		a.log(ctx, l, resp, err, retry)
+	}
+	return retry, nil
+}
+
+func (a *attempts) log(ctx context.Context, l *slog.Logger, resp *http.Response, err error, retry bool) {
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	attrs := []slog.Attr{
+		slog.String("method", http.MethodPost),
+		slog.String("path", a.ep.path),
+		slog.Int("status", status),
+		slog.Int("attempt", a.n),
+		slog.Duration("duration", time.Since(a.start)),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	l.LogAttrs(ctx, slog.LevelDebug, "userauth: attempt", attrs...)
+	if retry && a.n <= a.c.maxRetries {
+		l.LogAttrs(ctx, slog.LevelInfo, "userauth: retrying",
+			slog.String("method", http.MethodPost), slog.String("path", a.ep.path),
+			slog.Int("status", status), slog.Int("attempt", a.n), slog.Duration("wait", a.wait))
+	}
+}
+
+func (a *attempts) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
+	return a.wait
+}
+
+// errorHandler runs when the last attempt still asked for a retry, or
+// CheckRetry returned an error. An answer is handed back as it is, so the
+// caller gets the typed error of that answer, not a "giving up" string.
+func (a *attempts) errorHandler(resp *http.Response, err error, _ int) (*http.Response, error) {
+	if err == nil && resp != nil {
+		return resp, nil
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	return nil, err
+}
+
+// retryDecision says whether attempt n of a call to ep, which ended with
+// resp or err, should be retried and after how long.
+//
+// Every endpoint is retried when the request surely never reached the
+// server, on 429, and on 503 with Retry-After. Replay-safe endpoints
+// (/auth/token) are also retried on 502, 504, 503 without Retry-After, and
+// on a connection that broke or timed out while waiting for the answer. The
+// others are not: a replay could e-mail twice, present a rotated refresh
+// token twice (which the server treats as theft) or spend a one-time code.
+func (c *Client) retryDecision(ep *endpoint, n int, resp *http.Response, err error) (bool, time.Duration) {
+	if err != nil {
+		switch {
+		case isCertError(err):
+			return false, 0
+		case neverSent(err):
+			return true, c.backoffWait(n)
+		case ep.replaySafe && brokeWaiting(err):
+			return true, c.backoffWait(n)
+		}
+		return false, 0
+	}
+	retryAfter, hasRetryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+	case http.StatusServiceUnavailable:
+		if !hasRetryAfter && !ep.replaySafe {
+			return false, 0
+		}
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		if !ep.replaySafe {
+			return false, 0
+		}
+	default:
+		return false, 0
+	}
+	if hasRetryAfter {
+		return true, min(retryAfter, c.maxWait)
+	}
+	return true, c.backoffWait(n)
+}
+
+// backoffWait is the wait after attempt n (1-based): minWait doubled n-1
+// times, capped at maxWait, with "equal jitter" (a random point in its upper
+// half) so that clients failing together do not retry together.
+func (c *Client) backoffWait(n int) time.Duration {
+	d := c.minWait
+	for i := 1; i < n && d < c.maxWait; i++ {
+		d *= 2
+	}
+	d = min(d, c.maxWait)
+	if d <= 1 {
+		return d
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// neverSent reports a failure that happened before the request could reach
+// the server: name resolution, or a refused or failed dial.
+func neverSent(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return true
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// brokeWaiting reports a connection that reset, closed or timed out after
+// the request may have been sent.
+func brokeWaiting(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// isCertError reports a TLS failure that no retry can mend.
+func isCertError(err error) bool {
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		invalid          x509.CertificateInvalidError
+		hostname         x509.HostnameError
+		verify           *tls.CertificateVerificationError
+		record           tls.RecordHeaderError
+	)
+	return errors.As(err, &unknownAuthority) || errors.As(err, &invalid) ||
+		errors.As(err, &hostname) || errors.As(err, &verify) || errors.As(err, &record)
+}

@@ -1,0 +1,350 @@
+package userauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// maxErrorBody is how much of an error answer's body APIError.Body keeps.
+const maxErrorBody = 4 << 10
+
+// maxMessageLen bounds the server message quoted in an error string.
+const maxMessageLen = 256
+
+// ErrResponseTooLarge is matched (with errors.Is) by the error returned when
+// an answer's body is larger than the limit set with WithMaxResponseBytes.
+// The rest of such a body is never read.
+var ErrResponseTooLarge = errors.New("userauth: response body too large")
+
+// APIError describes an answer of the API with a status other than 2xx. It
+// is never returned bare: a call returns a *ClientError (4xx), a *ServerError
+// (5xx) or an *UnexpectedStatusError (1xx, 3xx), and each of them matches
+// errors.As(err, &apiErr) with apiErr of type *APIError.
+//
+// Error never includes the body, and secrets sent with the request are
+// replaced by "[redacted]" in Message, Fields and Body should the server echo
+// them back.
+type APIError struct {
+	// StatusCode is the HTTP status of the answer.
+	StatusCode int
+	// Method and Path name the call, for example "POST" and "/auth/token".
+	// Path never has a query string.
+	Method, Path string
+	// Code and Message are parsed from the body when it has them: from
+	// {"error":{"code","reason"}}, a top-level {"code","message"}, or, for a
+	// short plain-text body, the text itself.
+	Code, Message string
+	// Fields holds per-field validation errors of a 422 answer
+	// ({"fields":{"name":[{"code","message"}]}}).
+	Fields map[string][]FieldError
+	// RequestID is the X-Request-Id header of the answer, when present.
+	RequestID string
+	// RetryAfter is the Retry-After header of the answer (seconds or an HTTP
+	// date), zero when absent.
+	RetryAfter time.Duration
+	// Body is the raw body, at most 4 KiB of it.
+	Body []byte
+	// Header is the header of the answer.
+	Header http.Header
+}
+
+// FieldError is one validation failure of one request field.
+type FieldError struct {
+	// Code is a machine-readable reason, such as "uniqueness".
+	Code string `json:"code"`
+	// Message is a human-readable explanation.
+	Message string `json:"message"`
+}
+
+// Error formats the status, the call and the parsed code and message.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("userauth: ")
+	b.WriteString(e.Method)
+	b.WriteByte(' ')
+	b.WriteString(e.Path)
+	b.WriteString(": ")
+	b.WriteString(strconv.Itoa(e.StatusCode))
+	if t := http.StatusText(e.StatusCode); t != "" {
+		b.WriteByte(' ')
+		b.WriteString(strings.ToLower(t))
+	}
+	if e.Code != "" {
+		b.WriteString(": code ")
+		b.WriteString(strconv.Quote(e.Code))
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if len(e.Fields) > 0 {
+		b.WriteString(": invalid fields")
+		for _, name := range slices.Sorted(maps.Keys(e.Fields)) {
+			b.WriteByte(' ')
+			b.WriteString(name)
+		}
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (request id ")
+		b.WriteString(e.RequestID)
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// GoString keeps %#v to the fields that Error shows, leaving out the header
+// and the body.
+func (e *APIError) GoString() string {
+	return fmt.Sprintf("&userauth.APIError{StatusCode:%d, Method:%q, Path:%q, Code:%q, Message:%q, RequestID:%q}",
+		e.StatusCode, e.Method, e.Path, e.Code, e.Message, e.RequestID)
+}
+
+// ClientError is a 4xx answer: the Go form of the Kotlin ClientException.
+// The request should not be repeated unchanged (429 excepted, which the
+// client already retries).
+type ClientError struct{ APIError }
+
+// Unwrap exposes the embedded *APIError to errors.As.
+func (e *ClientError) Unwrap() error { return &e.APIError }
+
+// ServerError is a 5xx answer: the Go form of the Kotlin ServerException.
+type ServerError struct{ APIError }
+
+// Unwrap exposes the embedded *APIError to errors.As.
+func (e *ServerError) Unwrap() error { return &e.APIError }
+
+// UnexpectedStatusError is a 1xx or 3xx answer, which the API never
+// documents (the Kotlin client throws UnsupportedOperationException).
+// Redirects are never followed: following one could send a password to
+// another host.
+type UnexpectedStatusError struct{ APIError }
+
+// Unwrap exposes the embedded *APIError to errors.As.
+func (e *UnexpectedStatusError) Unwrap() error { return &e.APIError }
+
+// ValidationError reports bad input caught before any request is sent.
+type ValidationError struct {
+	// Field is the JSON name of the offending field.
+	Field string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+// Error formats the field and the reason; it never includes the value.
+func (e *ValidationError) Error() string {
+	return "userauth: invalid request: " + e.Field + " " + e.Reason
+}
+
+// TransportError reports a call that got no HTTP answer: the connection
+// could not be made or broke, a timeout fired, or the context ended. Err is
+// the cause of the last attempt, so errors.Is(err, context.Canceled) and
+// errors.Is(err, context.DeadlineExceeded) work through it.
+type TransportError struct {
+	// Method and Path name the call.
+	Method, Path string
+	// Attempts is how many times the request was tried.
+	Attempts int
+	// Err is the cause.
+	Err error
+}
+
+// Error formats the call, the number of attempts and the cause.
+func (e *TransportError) Error() string {
+	s := "userauth: " + e.Method + " " + e.Path + ": "
+	if e.Attempts > 1 {
+		s += strconv.Itoa(e.Attempts) + " attempts: "
+	}
+	return s + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// DecodeError reports a 2xx answer whose body is not what the contract
+// promises: not JSON, not the expected shape, missing a required field, or
+// larger than the size limit (then it matches ErrResponseTooLarge).
+type DecodeError struct {
+	// Method and Path name the call.
+	Method, Path string
+	// StatusCode is the HTTP status of the answer.
+	StatusCode int
+	// ContentType is the Content-Type header of the answer.
+	ContentType string
+	// Err is the cause.
+	Err error
+}
+
+// Error formats the call and the cause; never the body.
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("userauth: %s %s: %d answer not understood: %v", e.Method, e.Path, e.StatusCode, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// newStatusError builds the typed error for a non-2xx answer. body holds at
+// most the first bytes of the answer; secrets are the request's secret
+// values, scrubbed from whatever the server echoes back.
+func newStatusError(method, path string, resp *http.Response, body []byte, secrets []string, now time.Time) error {
+	body = scrub(body, secrets)
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	ae := APIError{
+		StatusCode: resp.StatusCode,
+		Method:     method,
+		Path:       path,
+		RequestID:  resp.Header.Get("X-Request-Id"),
+		Body:       body,
+		Header:     resp.Header,
+	}
+	ae.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	ae.Code, ae.Message, ae.Fields = parseErrorBody(body, resp.Header.Get("Content-Type"))
+	switch {
+	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+		return &ClientError{ae}
+	case resp.StatusCode >= 500:
+		return &ServerError{ae}
+	default:
+		return &UnexpectedStatusError{ae}
+	}
+}
+
+// errorBody is the union of the error shapes the API and its proxies send.
+type errorBody struct {
+	Error   json.RawMessage         `json:"error"`
+	Code    json.RawMessage         `json:"code"`
+	Message string                  `json:"message"`
+	Reason  string                  `json:"reason"`
+	Fields  map[string][]FieldError `json:"fields"`
+}
+
+// parseErrorBody extracts a code, a message and field errors from an error
+// answer. It never fails: a body it does not understand yields nothing, and
+// the status code alone still says what happened.
+func parseErrorBody(body []byte, contentType string) (code, message string, fields map[string][]FieldError) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return "", "", nil
+	}
+	if trimmed[0] != '{' {
+		// Plain text, such as a proxy's "Bad Gateway"; never an HTML page.
+		if strings.HasPrefix(contentType, "text/plain") && utf8.Valid(trimmed) {
+			return "", clean(string(trimmed)), nil
+		}
+		return "", "", nil
+	}
+	var eb errorBody
+	if json.Unmarshal(trimmed, &eb) != nil {
+		return "", "", nil
+	}
+	code, message = rawString(eb.Code), eb.Message
+	if message == "" {
+		message = eb.Reason
+	}
+	if len(eb.Error) > 0 {
+		var nested struct {
+			Code    json.RawMessage `json:"code"`
+			Reason  string          `json:"reason"`
+			Message string          `json:"message"`
+		}
+		if json.Unmarshal(eb.Error, &nested) == nil {
+			if c := rawString(nested.Code); c != "" {
+				code = c
+			}
+			if nested.Reason != "" {
+				message = nested.Reason
+			} else if nested.Message != "" {
+				message = nested.Message
+			}
+		} else if s := rawString(eb.Error); s != "" && message == "" {
+			message = s // {"error": "text"}
+		}
+	}
+	for name, errs := range eb.Fields {
+		if len(errs) == 0 {
+			continue
+		}
+		if fields == nil {
+			fields = make(map[string][]FieldError, len(eb.Fields))
+		}
+		fields[name] = errs
+	}
+	return clean(code), clean(message), fields
+}
+
+// rawString reads a JSON string or number as text; anything else is "".
+func rawString(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// clean makes server text safe to put in one line of an error string.
+func clean(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxMessageLen {
+		cut := maxMessageLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
+}
+
+// scrub replaces every secret in b with the redaction marker. It copies b
+// only when there is something to replace.
+func scrub(b []byte, secrets []string) []byte {
+	for _, s := range secrets {
+		if s == "" || !bytes.Contains(b, []byte(s)) {
+			continue
+		}
+		b = bytes.ReplaceAll(b, []byte(s), []byte(redacted))
+	}
+	return b
+}
+
+// parseRetryAfter reads a Retry-After header: a number of seconds or an
+// HTTP date. A date in the past means zero.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		const maxSecs = int64(1<<63-1) / int64(time.Second)
+		if secs > maxSecs {
+			secs = maxSecs
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d, true
+		}
+		return 0, true
+	}
+	return 0, false
+}

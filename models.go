@@ -1,0 +1,300 @@
+package userauth
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// This file holds the wire types of the API. Their JSON names are exactly
+// those of the API contract; empty optional fields are left out of requests.
+// Every type that carries a secret (a password, a token, a 2FA code or a
+// reCAPTCHA answer) redacts it in String, GoString and LogValue, so %v, %+v,
+// %#v and structured logs never show it. encoding/json still sees the real
+// values.
+
+// redacted stands in for a secret in formatted output.
+const redacted = "[redacted]"
+
+// TwoFactorMethod names the second factor the API asks for in the
+// requires_2fa field of a TokenResponse. The empty value means no 2FA step is
+// needed. Values this package does not know are kept as they were sent.
+type TwoFactorMethod string
+
+// The 2FA methods the API is known to send.
+const (
+	// TwoFactorGoogleAuthenticator is a time-based one-time password (TOTP)
+	// from an authenticator app.
+	TwoFactorGoogleAuthenticator TwoFactorMethod = "GoogleAuthenticator"
+	// TwoFactorSMS is a code sent by text message (later API versions).
+	TwoFactorSMS TwoFactorMethod = "SMS"
+)
+
+// LoginRequest is the body of POST /auth/token (password login).
+// Password is required, and exactly one of Email and AlternateID names the
+// user.
+type LoginRequest struct {
+	// Password is the user's password. Required.
+	Password string `json:"password"`
+	// Email is the user's e-mail address.
+	Email string `json:"email,omitempty"`
+	// AlternateID is a partner-assigned identifier of the user.
+	AlternateID string `json:"alternate_id,omitempty"`
+	// RecaptchaResponse is the reCAPTCHA answer, when the API asks for one.
+	RecaptchaResponse string `json:"g-recaptcha-response,omitempty"`
+}
+
+// MagicLinkLoginRequest is the body of POST /auth/magic_link. Exactly one of
+// Email and UserID names the user.
+type MagicLinkLoginRequest struct {
+	// Email is the user's e-mail address.
+	Email string `json:"email,omitempty"`
+	// UserID is the user's ID, a UUID.
+	UserID string `json:"user_id,omitempty"`
+	// RecaptchaResponse is the reCAPTCHA answer, when the API asks for one.
+	RecaptchaResponse string `json:"g-recaptcha-response,omitempty"`
+	// Redirect is the path to land on after following the link (later API
+	// versions).
+	Redirect string `json:"redirect,omitempty"`
+}
+
+// RefreshRequest is the body of POST /auth/token/refresh.
+type RefreshRequest struct {
+	// RefreshToken is the current refresh token. Required. Refresh tokens
+	// rotate: after a successful refresh only the new one is good.
+	RefreshToken string `json:"refresh_token"`
+}
+
+// Confirm2Fa is the body of POST /auth/2fa, which completes a login or a
+// refresh whose answer carried requires_2fa.
+type Confirm2Fa struct {
+	// Code is the user's current 2FA code. Required; spaces are removed
+	// before sending.
+	Code string `json:"code"`
+	// RefreshToken is the refresh token from the answer that asked for 2FA.
+	// Required.
+	RefreshToken string `json:"refresh_token"`
+}
+
+// TokenResponse is the answer of POST /auth/token, /auth/token/refresh and
+// /auth/2fa.
+type TokenResponse struct {
+	// AccessToken is a JWT, sent as "Authorization: Bearer <token>" on every
+	// other API call. While Requires2FA is set it is only a partial token.
+	AccessToken string `json:"access_token"`
+	// RefreshToken is good only for /auth/token/refresh and /auth/2fa.
+	RefreshToken string `json:"refresh_token"`
+	// Requires2FA is empty when no 2FA step is needed. Otherwise the caller
+	// must post a code and RefreshToken to /auth/2fa (see
+	// Client.TwoFactorAuthentication) to get complete tokens.
+	Requires2FA TwoFactorMethod `json:"requires_2fa,omitempty"`
+	// HasPassword tells whether the user has a password set (later API
+	// versions); nil when the server did not say.
+	HasPassword *bool `json:"has_password,omitempty"`
+}
+
+// SuccessResponse is the answer of POST /auth/magic_link.
+type SuccessResponse struct {
+	// Message is the server's human-readable answer.
+	Message string `json:"message"`
+	// Status is the account status later API versions add: "Active",
+	// "RegisteredInactive", "RegisteredActive" or "Inactive".
+	Status string `json:"status,omitempty"`
+}
+
+// secret formats a secret value for output: empty stays visibly empty, any
+// other value becomes a fixed marker that tells nothing about it.
+func secret(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return redacted
+}
+
+func secretAttr(key, s string) slog.Attr {
+	if s == "" {
+		return slog.String(key, "")
+	}
+	return slog.String(key, redacted)
+}
+
+// String formats r with its password and reCAPTCHA answer redacted.
+func (r LoginRequest) String() string {
+	return fmt.Sprintf("userauth.LoginRequest{Email:%q, AlternateID:%q, Password:%s, RecaptchaResponse:%s}",
+		r.Email, r.AlternateID, secret(r.Password), secret(r.RecaptchaResponse))
+}
+
+// GoString is like String; it keeps %#v from printing the secrets.
+func (r LoginRequest) GoString() string { return r.String() }
+
+// LogValue implements slog.LogValuer with the secrets redacted.
+func (r LoginRequest) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("email", r.Email),
+		slog.String("alternate_id", r.AlternateID),
+		secretAttr("password", r.Password),
+		secretAttr("g-recaptcha-response", r.RecaptchaResponse),
+	)
+}
+
+// String formats r with its reCAPTCHA answer redacted.
+func (r MagicLinkLoginRequest) String() string {
+	return fmt.Sprintf("userauth.MagicLinkLoginRequest{Email:%q, UserID:%q, Redirect:%q, RecaptchaResponse:%s}",
+		r.Email, r.UserID, r.Redirect, secret(r.RecaptchaResponse))
+}
+
+// GoString is like String; it keeps %#v from printing the secret.
+func (r MagicLinkLoginRequest) GoString() string { return r.String() }
+
+// LogValue implements slog.LogValuer with the secret redacted.
+func (r MagicLinkLoginRequest) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("email", r.Email),
+		slog.String("user_id", r.UserID),
+		slog.String("redirect", r.Redirect),
+		secretAttr("g-recaptcha-response", r.RecaptchaResponse),
+	)
+}
+
+// String formats r with its refresh token redacted.
+func (r RefreshRequest) String() string {
+	return "userauth.RefreshRequest{RefreshToken:" + secret(r.RefreshToken) + "}"
+}
+
+// GoString is like String; it keeps %#v from printing the token.
+func (r RefreshRequest) GoString() string { return r.String() }
+
+// LogValue implements slog.LogValuer with the token redacted.
+func (r RefreshRequest) LogValue() slog.Value {
+	return slog.GroupValue(secretAttr("refresh_token", r.RefreshToken))
+}
+
+// String formats r with its code and refresh token redacted.
+func (r Confirm2Fa) String() string {
+	return "userauth.Confirm2Fa{Code:" + secret(r.Code) + ", RefreshToken:" + secret(r.RefreshToken) + "}"
+}
+
+// GoString is like String; it keeps %#v from printing the secrets.
+func (r Confirm2Fa) GoString() string { return r.String() }
+
+// LogValue implements slog.LogValuer with the secrets redacted.
+func (r Confirm2Fa) LogValue() slog.Value {
+	return slog.GroupValue(secretAttr("code", r.Code), secretAttr("refresh_token", r.RefreshToken))
+}
+
+// String formats r with both tokens redacted.
+func (r TokenResponse) String() string {
+	hp := "nil"
+	if r.HasPassword != nil {
+		hp = fmt.Sprint(*r.HasPassword)
+	}
+	return fmt.Sprintf("userauth.TokenResponse{AccessToken:%s, RefreshToken:%s, Requires2FA:%q, HasPassword:%s}",
+		secret(r.AccessToken), secret(r.RefreshToken), r.Requires2FA, hp)
+}
+
+// GoString is like String; it keeps %#v from printing the tokens.
+func (r TokenResponse) GoString() string { return r.String() }
+
+// LogValue implements slog.LogValuer with the tokens redacted.
+func (r TokenResponse) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		secretAttr("access_token", r.AccessToken),
+		secretAttr("refresh_token", r.RefreshToken),
+		slog.String("requires_2fa", string(r.Requires2FA)),
+	}
+	if r.HasPassword != nil {
+		attrs = append(attrs, slog.Bool("has_password", *r.HasPassword))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// validate checks r before anything is sent.
+func (r LoginRequest) validate() error {
+	if r.Password == "" {
+		return &ValidationError{Field: "password", Reason: "is required"}
+	}
+	switch {
+	case r.Email == "" && r.AlternateID == "":
+		return &ValidationError{Field: "email", Reason: "or alternate_id is required"}
+	case r.Email != "" && r.AlternateID != "":
+		return &ValidationError{Field: "email", Reason: "and alternate_id are mutually exclusive"}
+	}
+	return nil
+}
+
+func (r LoginRequest) secrets() []string { return []string{r.Password, r.RecaptchaResponse} }
+
+func (r MagicLinkLoginRequest) validate() error {
+	switch {
+	case r.Email == "" && r.UserID == "":
+		return &ValidationError{Field: "email", Reason: "or user_id is required"}
+	case r.Email != "" && r.UserID != "":
+		return &ValidationError{Field: "email", Reason: "and user_id are mutually exclusive"}
+	case r.UserID != "" && !isUUID(r.UserID):
+		return &ValidationError{Field: "user_id", Reason: "must be a UUID"}
+	}
+	return nil
+}
+
+func (r MagicLinkLoginRequest) secrets() []string { return []string{r.RecaptchaResponse} }
+
+func (r RefreshRequest) validate() error {
+	if r.RefreshToken == "" {
+		return &ValidationError{Field: "refresh_token", Reason: "is required"}
+	}
+	return nil
+}
+
+func (r RefreshRequest) secrets() []string { return []string{r.RefreshToken} }
+
+// normalized returns r with the spaces people type or paste into a code
+// ("123 456") removed.
+func (r Confirm2Fa) normalized() Confirm2Fa {
+	r.Code = strings.Join(strings.Fields(r.Code), "")
+	return r
+}
+
+func (r Confirm2Fa) validate() error {
+	if r.Code == "" {
+		return &ValidationError{Field: "code", Reason: "is required"}
+	}
+	if r.RefreshToken == "" {
+		return &ValidationError{Field: "refresh_token", Reason: "is required"}
+	}
+	return nil
+}
+
+func (r Confirm2Fa) secrets() []string { return []string{r.Code, r.RefreshToken} }
+
+// check reports a 2xx token answer that lacks a required field: handing out
+// an empty token would only fail later, far from the cause.
+func (r *TokenResponse) check() error {
+	switch {
+	case r.AccessToken == "":
+		return fmt.Errorf("missing access_token")
+	case r.RefreshToken == "":
+		return fmt.Errorf("missing refresh_token")
+	}
+	return nil
+}
+
+// isUUID reports whether s is a UUID in its canonical 8-4-4-4-12 hex form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
