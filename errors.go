@@ -25,6 +25,39 @@ const maxMessageLen = 256
 // The rest of such a body is never read.
 var ErrResponseTooLarge = errors.New("userauth: response body too large")
 
+// ErrLoginRequired is returned by a TokenStore that has no tokens, or whose
+// refresh token the server rejected: the user must log in again.
+var ErrLoginRequired = errors.New("userauth: login required")
+
+// ErrTwoFactorRequired is matched (with errors.Is) by a
+// *TwoFactorRequiredError.
+var ErrTwoFactorRequired = errors.New("userauth: two-factor authentication required")
+
+// ErrTwoFactorExpired means the 2FA grace period has expired: the API
+// answered 424 Failed Dependency, and a fresh code must be posted to
+// /auth/2fa before the request is repeated. A TokenStore with a
+// TwoFactorHandler does that by itself; without one, its transport hands
+// the 424 answer back, and CheckResponse turns it into an error matching
+// ErrTwoFactorExpired.
+var ErrTwoFactorExpired = errors.New("userauth: two-factor grace period expired")
+
+// TwoFactorRequiredError reports a pending 2FA step that the TokenStore
+// cannot complete by itself, having no TwoFactorHandler: call
+// TokenStore.CompleteTwoFactor with the user's code. It matches
+// ErrTwoFactorRequired.
+type TwoFactorRequiredError struct {
+	// Method is the kind of code the API asks for.
+	Method TwoFactorMethod
+}
+
+// Error names the method.
+func (e *TwoFactorRequiredError) Error() string {
+	return "userauth: two-factor authentication required (" + string(e.Method) + ")"
+}
+
+// Is makes errors.Is(err, ErrTwoFactorRequired) true.
+func (e *TwoFactorRequiredError) Is(target error) bool { return target == ErrTwoFactorRequired }
+
 // APIError describes an answer of the API with a status other than 2xx. It
 // is never returned bare: a call returns a *ClientError (4xx), a *ServerError
 // (5xx) or an *UnexpectedStatusError (1xx, 3xx), and each of them matches
@@ -99,6 +132,11 @@ func (e *APIError) Error() string {
 		b.WriteByte(')')
 	}
 	return b.String()
+}
+
+// Is makes errors.Is(err, ErrTwoFactorExpired) true for a 424 answer.
+func (e *APIError) Is(target error) bool {
+	return target == ErrTwoFactorExpired && e.StatusCode == http.StatusFailedDependency
 }
 
 // GoString keeps %#v to the fields that Error shows, leaving out the header

@@ -1,0 +1,730 @@
+package userauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tarilabs/userauth/userauthtest"
+)
+
+// storeEnv is a token store wired to a fake API with three users: ann (no
+// 2FA), tom (TOTP) and sam (SMS). The store's clock is the server's, so
+// srv.Advance expires tokens on both sides.
+type storeEnv struct {
+	srv     *userauthtest.Server
+	client  *Client
+	store   *TokenStore
+	storage TokenStorage
+	secret  string // tom's TOTP secret
+}
+
+var (
+	ann = LoginRequest{Email: "ann@example.com", Password: "pw-ann"}
+	tom = LoginRequest{Email: "tom@example.com", Password: "pw-tom"}
+	sam = LoginRequest{Email: "sam@example.com", Password: "pw-sam"}
+)
+
+func newStoreEnv(t *testing.T, srvOpts []userauthtest.Option, storage TokenStorage, opts ...StoreOption) *storeEnv {
+	t.Helper()
+	srv := userauthtest.NewServer(srvOpts...)
+	t.Cleanup(srv.Close)
+	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
+	require.NoError(t, err)
+	secret, err := srv.AddUser(userauthtest.User{Email: tom.Email, Password: tom.Password, TwoFactor: userauthtest.TwoFactorTOTP})
+	require.NoError(t, err)
+	_, err = srv.AddUser(userauthtest.User{Email: sam.Email, Password: sam.Password, TwoFactor: userauthtest.TwoFactorSMS})
+	require.NoError(t, err)
+	c, err := NewClient(srv.URL, WithHTTPClient(srv.Client()), WithRetry(2, time.Millisecond, time.Millisecond))
+	require.NoError(t, err)
+	if storage == nil {
+		storage = NewMemoryStorage()
+	}
+	opts = append([]StoreOption{WithClock(srv.Now)}, opts...)
+	return &storeEnv{srv: srv, client: c, store: NewTokenStore(c, storage, opts...), storage: storage, secret: secret}
+}
+
+// totpHandler answers with tom's current code and counts its calls.
+func (e *storeEnv) totpHandler(calls *atomic.Int32) TwoFactorHandler {
+	return func(ctx context.Context, method TwoFactorMethod) (string, error) {
+		calls.Add(1)
+		if method != TwoFactorGoogleAuthenticator {
+			return "", fmt.Errorf("got method %q, want %q", method, TwoFactorGoogleAuthenticator)
+		}
+		return e.srv.Code(e.secret)
+	}
+}
+
+func (e *storeEnv) getAccount(t *testing.T, path string) *http.Response {
+	t.Helper()
+	resp, err := e.store.HTTPClient().Get(e.srv.URL + path)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func TestStoreLoginAndAuthenticatedCall(t *testing.T) {
+	var changes []Token
+	e := newStoreEnv(t, nil, nil, WithOnTokenChange(func(tok Token) { changes = append(changes, tok) }))
+	ctx := context.Background()
+
+	tok, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	assert.True(t, tok.Valid())
+	assert.WithinDuration(t, e.srv.Now().Add(15*time.Minute), tok.Expiry, 2*time.Second, "expiry read from the JWT")
+
+	saved, err := e.storage.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tok, saved, "saved before it was handed out")
+
+	access, err := e.store.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tok.AccessToken, access)
+
+	resp := e.getAccount(t, userauthtest.PathAccount)
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	assert.Contains(t, string(body), ann.Email)
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathRefresh))
+	require.Len(t, changes, 1)
+	assert.Equal(t, *tok, changes[0])
+}
+
+func TestStoreNoTokensMeansLoginRequired(t *testing.T) {
+	e := newStoreEnv(t, nil, nil)
+	_, err := e.store.Token(context.Background())
+	assert.ErrorIs(t, err, ErrLoginRequired)
+	_, err = e.store.AccessToken(context.Background())
+	assert.ErrorIs(t, err, ErrLoginRequired)
+	_, err = e.store.HTTPClient().Get(e.srv.URL + userauthtest.PathAccount)
+	assert.ErrorIs(t, err, ErrLoginRequired)
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathAccount), "no unauthenticated request went out")
+}
+
+func TestStoreRefreshesBeforeExpiry(t *testing.T) {
+	e := newStoreEnv(t, nil, nil)
+	ctx := context.Background()
+	first, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+
+	e.srv.Advance(15*time.Minute - 40*time.Second) // outside the 30s skew
+	got, err := e.store.Token(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, first.AccessToken, got.AccessToken)
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathRefresh))
+
+	e.srv.Advance(15 * time.Second) // inside the skew: refresh before exp
+	got, err = e.store.Token(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.AccessToken, got.AccessToken)
+	assert.NotEqual(t, first.RefreshToken, got.RefreshToken, "refresh tokens rotate")
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	saved, _ := e.storage.Load(ctx)
+	assert.Equal(t, got, saved)
+}
+
+// countingStorage counts Loads.
+type countingStorage struct {
+	TokenStorage
+	loads atomic.Int32
+}
+
+func (c *countingStorage) Load(ctx context.Context) (*Token, error) {
+	c.loads.Add(1)
+	return c.TokenStorage.Load(ctx)
+}
+
+func TestStoreRefreshStorm(t *testing.T) {
+	storage := &countingStorage{TokenStorage: NewMemoryStorage()}
+	e := newStoreEnv(t, nil, storage)
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	e.srv.Advance(16 * time.Minute)
+	// A slow refresh, so that all the callers pile up behind it.
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Delay: 100 * time.Millisecond})
+
+	const n = 1000
+	var wg sync.WaitGroup
+	tokens := make([]string, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			tokens[i], errs[i] = e.store.AccessToken(ctx)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.Equal(t, tokens[0], tokens[i])
+	}
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, int32(1), storage.loads.Load(), "one renewal ran; the other callers waited for it")
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+	resp := e.getAccount(t, userauthtest.PathAccount)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestStoreCancelledWaiterDoesNotCancelRefresh(t *testing.T) {
+	e := newStoreEnv(t, nil, nil)
+	bg := context.Background()
+	old, err := e.store.Login(bg, ann)
+	require.NoError(t, err)
+	e.srv.Advance(16 * time.Minute)
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Delay: 300 * time.Millisecond})
+
+	ctx, cancel := context.WithCancel(bg)
+	first := make(chan error, 1)
+	go func() {
+		_, err := e.store.AccessToken(ctx) // starts the refresh
+		first <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	second := make(chan string, 1)
+	go func() {
+		tok, err := e.store.AccessToken(bg)
+		assert.NoError(t, err)
+		second <- tok
+	}()
+	cancel()
+	select {
+	case err := <-first:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(250 * time.Millisecond):
+		t.Fatal("cancelled waiter still waiting for the refresh")
+	}
+	tok := <-second
+	assert.NotEqual(t, old.AccessToken, tok)
+	saved, _ := e.storage.Load(bg)
+	assert.Equal(t, tok, saved.AccessToken, "the refresh completed and was saved")
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+}
+
+func TestStoreTwoFactorWithoutHandler(t *testing.T) {
+	var changes []Token
+	e := newStoreEnv(t, nil, nil, WithOnTokenChange(func(tok Token) { changes = append(changes, tok) }))
+	ctx := context.Background()
+
+	tok, err := e.store.Login(ctx, tom)
+	assert.Nil(t, tok)
+	var tfe *TwoFactorRequiredError
+	require.ErrorAs(t, err, &tfe)
+	assert.Equal(t, TwoFactorGoogleAuthenticator, tfe.Method)
+	assert.ErrorIs(t, err, ErrTwoFactorRequired)
+
+	// The pending step is stored, but its partial token is never handed out.
+	saved, _ := e.storage.Load(ctx)
+	require.NotNil(t, saved)
+	assert.Equal(t, TwoFactorGoogleAuthenticator, saved.Requires2FA)
+	_, err = e.store.AccessToken(ctx)
+	assert.ErrorIs(t, err, ErrTwoFactorRequired)
+	_, err = e.store.Token(ctx)
+	assert.ErrorIs(t, err, ErrTwoFactorRequired)
+	_, err = e.store.HTTPClient().Get(e.srv.URL + userauthtest.PathAccount)
+	assert.ErrorIs(t, err, ErrTwoFactorRequired)
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathAccount))
+
+	// A wrong code: typed 4xx, the step stays pending.
+	_, err = e.store.CompleteTwoFactor(ctx, "000000")
+	var ce *ClientError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, http.StatusUnprocessableEntity, ce.StatusCode)
+	assert.Contains(t, ce.Fields, "code")
+	_, err = e.store.AccessToken(ctx)
+	assert.ErrorIs(t, err, ErrTwoFactorRequired)
+
+	code, err := e.srv.Code(e.secret)
+	require.NoError(t, err)
+	tok, err = e.store.CompleteTwoFactor(ctx, code)
+	require.NoError(t, err)
+	assert.True(t, tok.Valid())
+	resp := e.getAccount(t, userauthtest.PathAccount)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	require.Len(t, changes, 2)
+	assert.Equal(t, TwoFactorGoogleAuthenticator, changes[0].Requires2FA)
+	assert.Equal(t, *tok, changes[1])
+}
+
+func TestStoreTwoFactorHandlerOncePerStep(t *testing.T) {
+	var calls atomic.Int32
+	var e *storeEnv
+	e = newStoreEnv(t, nil, nil, WithTwoFactorHandler(func(ctx context.Context, m TwoFactorMethod) (string, error) {
+		return e.totpHandler(&calls)(ctx, m)
+	}))
+	ctx := context.Background()
+	tok, err := e.store.Login(ctx, tom)
+	require.NoError(t, err)
+	assert.Empty(t, tok.Requires2FA)
+	assert.Equal(t, int32(1), calls.Load())
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathTwoFactor))
+
+	// A refresh answer that asks for 2FA again takes the same path, with
+	// one handler call however many callers wait.
+	e.srv.Advance(16 * time.Minute)
+	e.srv.Advance(time.Minute) // a fresh TOTP window, as codes are single use
+	e.srv.RequireTwoFactorOnNextRefresh()
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.store.AccessToken(ctx)
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(2), calls.Load())
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 2, e.srv.Calls(userauthtest.PathTwoFactor))
+	resp := e.getAccount(t, userauthtest.PathAccount)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestStoreSMSWithHandler(t *testing.T) {
+	var e *storeEnv
+	e = newStoreEnv(t, nil, nil, WithTwoFactorHandler(func(_ context.Context, m TwoFactorMethod) (string, error) {
+		if m != TwoFactorSMS {
+			return "", fmt.Errorf("got %q", m)
+		}
+		return e.srv.LastSMSCode(sam.Email), nil
+	}))
+	tok, err := e.store.Login(context.Background(), sam)
+	require.NoError(t, err)
+	assert.True(t, tok.Valid())
+}
+
+func TestStoreTwoFactorHandlerError(t *testing.T) {
+	e := newStoreEnv(t, nil, nil, WithTwoFactorHandler(func(context.Context, TwoFactorMethod) (string, error) {
+		return "", errors.New("user walked away")
+	}))
+	_, err := e.store.Login(context.Background(), tom)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "user walked away")
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathTwoFactor))
+}
+
+func TestTransport401RefreshesOnceAndRetriesOnce(t *testing.T) {
+	e := newStoreEnv(t, nil, nil)
+	ctx := context.Background()
+	old, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+
+	e.srv.ExpireAccessTokens() // the JWT still looks valid to the client
+	resp := e.getAccount(t, userauthtest.PathAccount)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 2, e.srv.Calls(userauthtest.PathAccount))
+	cur, _ := e.store.Token(ctx)
+	assert.NotEqual(t, old.AccessToken, cur.AccessToken)
+
+	// A server that keeps refusing: the second 401 is returned, not looped.
+	e.srv.ResetCalls()
+	e.srv.Fail(userauthtest.PathAccount, 5, userauthtest.Fault{Status: http.StatusUnauthorized, Body: `{"error":{"code":"401","reason":"no"}}`})
+	resp = e.getAccount(t, userauthtest.PathAccount)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, 2, e.srv.Calls(userauthtest.PathAccount))
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+}
+
+func TestTransport401ConcurrentShareOneRefresh(t *testing.T) {
+	e := newStoreEnv(t, nil, nil)
+	_, err := e.store.Login(context.Background(), ann)
+	require.NoError(t, err)
+	e.srv.ExpireAccessTokens()
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Delay: 50 * time.Millisecond})
+	hc := e.store.HTTPClient()
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := hc.Get(e.srv.URL + userauthtest.PathAccount)
+			if assert.NoError(t, err) {
+				assert.Equal(t, http.StatusOK, resp.StatusCode)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
+
+func TestTransportReplaysBody(t *testing.T) {
+	var bodies []string
+	var mu sync.Mutex
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, r.Header.Get("Authorization")+" "+string(b))
+		n := len(bodies)
+		mu.Unlock()
+		switch {
+		case r.URL.Path == "/auth/token/refresh":
+			io.WriteString(w, `{"access_token":"at2","refresh_token":"rt2"}`)
+		case n == 1:
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer api.Close()
+	c, err := NewClient(api.URL, WithHTTPClient(api.Client()))
+	require.NoError(t, err)
+	storage := NewMemoryStorage()
+	require.NoError(t, storage.Save(context.Background(), &Token{AccessToken: "at1", RefreshToken: "rt1", Expiry: time.Now().Add(time.Hour)}))
+	store := NewTokenStore(c, storage)
+
+	resp, err := store.HTTPClient().Post(api.URL+"/things", "text/plain", strings.NewReader("payload"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"Bearer at1 payload", ` {"refresh_token":"rt1"}`, "Bearer at2 payload"}, bodies)
+
+	// A body that cannot be replayed: the 401 comes back as it is.
+	bodies = nil
+	req, _ := http.NewRequest(http.MethodPost, api.URL+"/things", io.NopCloser(strings.NewReader("once")))
+	resp, err = store.HTTPClient().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, []string{"Bearer at2 once"}, bodies)
+}
+
+func TestTransport424StepUpWithHandler(t *testing.T) {
+	var calls atomic.Int32
+	var e *storeEnv
+	e = newStoreEnv(t, []userauthtest.Option{userauthtest.WithAccessTTL(time.Hour)}, nil,
+		WithTwoFactorHandler(func(ctx context.Context, m TwoFactorMethod) (string, error) {
+			return e.totpHandler(&calls)(ctx, m)
+		}))
+	_, err := e.store.Login(context.Background(), tom)
+	require.NoError(t, err)
+	resp := e.getAccount(t, userauthtest.PathSensitive)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	e.srv.Advance(16 * time.Minute) // past the 2FA grace period, not the token's expiry
+	resp = e.getAccount(t, userauthtest.PathSensitive)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, int32(2), calls.Load(), "one handler call for login, one for the step-up")
+	assert.Equal(t, 3, e.srv.Calls(userauthtest.PathSensitive))
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathRefresh))
+}
+
+func TestTransport424WithoutHandler(t *testing.T) {
+	e := newStoreEnv(t, []userauthtest.Option{userauthtest.WithAccessTTL(time.Hour)}, nil)
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, tom)
+	require.ErrorIs(t, err, ErrTwoFactorRequired)
+	code, _ := e.srv.Code(e.secret)
+	_, err = e.store.CompleteTwoFactor(ctx, code)
+	require.NoError(t, err)
+
+	e.srv.Advance(16 * time.Minute)
+	resp := e.getAccount(t, userauthtest.PathSensitive)
+	assert.Equal(t, http.StatusFailedDependency, resp.StatusCode)
+	err = CheckResponse(resp)
+	assert.ErrorIs(t, err, ErrTwoFactorExpired)
+	var ce *ClientError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "2FA token expired", ce.Message)
+	body, _ := io.ReadAll(resp.Body)
+	assert.Contains(t, string(body), "2FA token expired", "CheckResponse leaves the body readable")
+
+	// The caller renews the grace period with a fresh code.
+	e.srv.Advance(time.Minute)
+	code, _ = e.srv.Code(e.secret)
+	_, err = e.store.CompleteTwoFactor(ctx, code)
+	require.NoError(t, err)
+	resp = e.getAccount(t, userauthtest.PathSensitive)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestTransportBearerOnlyToTheAPI(t *testing.T) {
+	var otherAuth atomic.Value
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherAuth.Store(r.Header.Get("Authorization"))
+	}))
+	defer other.Close()
+	var apiAuth []string
+	var mu sync.Mutex
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		apiAuth = append(apiAuth, r.URL.Path+"="+r.Header.Get("Authorization"))
+		mu.Unlock()
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, other.URL+"/landing", http.StatusFound)
+		}
+	}))
+	defer api.Close()
+
+	c, err := NewClient(api.URL+"/", WithHTTPClient(api.Client()))
+	require.NoError(t, err)
+	storage := NewMemoryStorage()
+	require.NoError(t, storage.Save(context.Background(), &Token{AccessToken: "at", RefreshToken: "rt", Expiry: time.Now().Add(time.Hour)}))
+	hc := NewTokenStore(c, storage).HTTPClient()
+
+	for _, u := range []string{other.URL + "/direct", api.URL + "/redirect", api.URL + "/auth/token", api.URL + "/account"} {
+		otherAuth.Store("unset")
+		resp, err := hc.Get(u)
+		require.NoError(t, err)
+		resp.Body.Close()
+		if strings.HasPrefix(u, other.URL) || strings.HasSuffix(u, "/redirect") {
+			assert.Equal(t, "", otherAuth.Load(), "bearer sent to another host via %s", u)
+		}
+	}
+	assert.Equal(t, []string{"/redirect=Bearer at", "/auth/token=", "/account=Bearer at"}, apiAuth)
+}
+
+func TestStoreRefreshRejectedMeansLoginRequired(t *testing.T) {
+	var changes []Token
+	e := newStoreEnv(t, nil, nil, WithOnTokenChange(func(tok Token) { changes = append(changes, tok) }))
+	ctx := context.Background()
+	tok, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	// Someone else spends the refresh token: ours is now a reused one.
+	_, err = e.client.RefreshToken(ctx, RefreshRequest{RefreshToken: tok.RefreshToken})
+	require.NoError(t, err)
+
+	e.srv.Advance(16 * time.Minute)
+	_, err = e.store.AccessToken(ctx)
+	assert.ErrorIs(t, err, ErrLoginRequired)
+	var ce *ClientError
+	assert.ErrorAs(t, err, &ce, "the server's answer is kept")
+	saved, _ := e.storage.Load(ctx)
+	assert.Nil(t, saved, "rejected tokens are cleared")
+	require.Len(t, changes, 2)
+	assert.Equal(t, Token{}, changes[1])
+
+	_, err = e.store.Login(ctx, ann)
+	require.NoError(t, err, "a login after the rejection works at once")
+}
+
+func TestStoreTransientFailureKeepsTokens(t *testing.T) {
+	e := newStoreEnv(t, nil, nil)
+	ctx := context.Background()
+	tok, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+
+	// Due for refresh (inside the skew) but not expired: the refresh fails
+	// and the still-valid token is served.
+	e.srv.Advance(15*time.Minute - 10*time.Second)
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Status: 500})
+	got, err := e.store.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tok.AccessToken, got)
+
+	// Expired, and the server still failing: the typed error, tokens kept,
+	// and the failure remembered for a moment (no second call).
+	e.srv.Advance(time.Minute)
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Status: 503})
+	time.Sleep(failureMemory + 10*time.Millisecond)
+	_, err = e.store.AccessToken(ctx)
+	var se *ServerError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 503, se.StatusCode)
+	_, err = e.store.AccessToken(ctx)
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 2, e.srv.Calls(userauthtest.PathRefresh))
+	saved, _ := e.storage.Load(ctx)
+	assert.Equal(t, tok.RefreshToken, saved.RefreshToken)
+
+	time.Sleep(failureMemory + 10*time.Millisecond)
+	got, err = e.store.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, tok.AccessToken, got)
+}
+
+// flakyStorage fails Save while fail is set.
+type flakyStorage struct {
+	*MemoryStorage
+	fail atomic.Bool
+}
+
+func (f *flakyStorage) Save(ctx context.Context, t *Token) error {
+	if f.fail.Load() {
+		return errors.New("disk full")
+	}
+	return f.MemoryStorage.Save(ctx, t)
+}
+
+func TestStoreSaveFailureKeepsRotatedToken(t *testing.T) {
+	storage := &flakyStorage{MemoryStorage: NewMemoryStorage()}
+	e := newStoreEnv(t, nil, storage)
+	ctx := context.Background()
+	old, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+
+	e.srv.Advance(16 * time.Minute)
+	storage.fail.Store(true)
+	_, err = e.store.AccessToken(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "disk full")
+	saved, _ := storage.Load(ctx)
+	assert.Equal(t, old.RefreshToken, saved.RefreshToken)
+
+	// Storage is back: the rotated pair is saved and served, with no second
+	// refresh (which would present a spent token).
+	storage.fail.Store(false)
+	time.Sleep(failureMemory + 10*time.Millisecond)
+	got, err := e.store.Token(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, old.RefreshToken, got.RefreshToken)
+	saved, _ = storage.Load(ctx)
+	assert.Equal(t, got, saved)
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
+
+func TestStoreLogout(t *testing.T) {
+	var changes []Token
+	e := newStoreEnv(t, nil, nil, WithOnTokenChange(func(tok Token) { changes = append(changes, tok) }))
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	require.NoError(t, e.store.Logout(ctx))
+	saved, _ := e.storage.Load(ctx)
+	assert.Nil(t, saved)
+	_, err = e.store.AccessToken(ctx)
+	assert.ErrorIs(t, err, ErrLoginRequired)
+	require.Len(t, changes, 2)
+	assert.Equal(t, Token{}, changes[1])
+}
+
+func TestStoreForcedRefresh(t *testing.T) {
+	e := newStoreEnv(t, nil, nil)
+	ctx := context.Background()
+	tok, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	got, err := e.store.Refresh(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, tok.RefreshToken, got.RefreshToken)
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+}
+
+func TestStoreAdoptsTokenSavedByAnother(t *testing.T) {
+	// Two stores share one storage, as two processes would: the second
+	// finds the first one's refresh and uses it instead of spending the
+	// rotated-away refresh token.
+	storage := NewMemoryStorage()
+	e := newStoreEnv(t, nil, storage)
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	other := NewTokenStore(e.client, storage, WithClock(e.srv.Now))
+	_, err = other.AccessToken(ctx)
+	require.NoError(t, err)
+
+	e.srv.Advance(16 * time.Minute)
+	a, err := e.store.AccessToken(ctx)
+	require.NoError(t, err)
+	b, err := other.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
+
+func TestStoreInvalidOptionsReturnErrors(t *testing.T) {
+	for name, opt := range map[string]StoreOption{
+		"negative skew":   WithRefreshSkew(-time.Second),
+		"zero timeout":    WithRefreshTimeout(0),
+		"nil handler":     WithTwoFactorHandler(nil),
+		"nil on change":   WithOnTokenChange(nil),
+		"nil clock":       WithClock(nil),
+		"first one kept":  func(*storeConfig) error { return errors.New("userauth: first") },
+		"later ones kept": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := NewTokenStore(nil, nil, opt, WithRefreshTimeout(-1))
+			ctx := context.Background()
+			_, err := s.Token(ctx)
+			require.Error(t, err)
+			if name == "first one kept" {
+				assert.EqualError(t, err, "userauth: first")
+			}
+			_, err = s.Login(ctx, ann)
+			assert.Error(t, err)
+			assert.Error(t, s.Logout(ctx))
+			_, err = s.Refresh(ctx)
+			assert.Error(t, err)
+			_, err = s.CompleteTwoFactor(ctx, "1")
+			assert.Error(t, err)
+		})
+	}
+}
+
+func TestSessionRefreshSchedule(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := NewTokenStore(nil, nil, WithClock(func() time.Time { return now }))
+	tests := []struct {
+		name   string
+		expiry time.Time
+		want   time.Time
+	}{
+		{"long-lived: skew before exp", now.Add(time.Hour), now.Add(time.Hour - DefaultRefreshSkew)},
+		{"short-lived: half its life", now.Add(20 * time.Second), now.Add(10 * time.Second)},
+		{"expired: now", now.Add(-time.Minute), now.Add(-time.Minute)},
+		{"unknown: bounded, not forever", time.Time{}, now.Add(unknownExpiryLifetime)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sess := s.newSession(&Token{AccessToken: "a", RefreshToken: "r", Expiry: tt.expiry}, false)
+			assert.Equal(t, tt.want, sess.refreshAt)
+			assert.Equal(t, "Bearer a", sess.bearer)
+		})
+	}
+}
+
+func TestJWTExpiry(t *testing.T) {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	_, err := srv.AddUser(userauthtest.User{Email: "a@b.c", Password: "p"})
+	require.NoError(t, err)
+	c, _ := NewClient(srv.URL)
+	tr, err := c.Login(context.Background(), LoginRequest{Email: "a@b.c", Password: "p"})
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(15*time.Minute), jwtExpiry(tr.AccessToken), 2*time.Second)
+	for _, bad := range []string{"", "opaque", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOiJzb29uIn0.x"} {
+		assert.True(t, jwtExpiry(bad).IsZero(), bad)
+	}
+}
+
+func TestTokenRedactsAndValid(t *testing.T) {
+	tok := Token{AccessToken: "at-SECRET", RefreshToken: "rt-SECRET", Expiry: time.Now().Add(time.Hour)}
+	for _, s := range []string{fmt.Sprint(tok), fmt.Sprintf("%+v", &tok), fmt.Sprintf("%#v", tok)} {
+		assert.NotContains(t, s, "SECRET")
+	}
+	var nilTok *Token
+	assert.False(t, nilTok.Valid())
+	assert.True(t, tok.Valid())
+	assert.False(t, (&Token{AccessToken: "a", Requires2FA: TwoFactorSMS}).Valid())
+	assert.False(t, (&Token{AccessToken: "a", Expiry: time.Now().Add(-time.Second)}).Valid())
+}
+
+func TestTokenSource(t *testing.T) {
+	e := newStoreEnv(t, nil, nil)
+	tok, err := e.store.Login(context.Background(), ann)
+	require.NoError(t, err)
+	ot, err := e.store.TokenSource(context.Background()).Token()
+	require.NoError(t, err)
+	assert.Equal(t, tok.AccessToken, ot.AccessToken)
+	assert.Equal(t, "Bearer", ot.TokenType)
+	assert.Empty(t, ot.RefreshToken, "the refresh token stays in the store")
+	assert.Equal(t, tok.Expiry, ot.Expiry)
+}

@@ -1,0 +1,411 @@
+package userauthtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+)
+
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PathLogin, s.login)
+	mux.HandleFunc("POST "+PathMagicLink, s.magicLink)
+	mux.HandleFunc("POST "+PathRefresh, s.refreshTokens)
+	mux.HandleFunc("POST "+PathTwoFactor, s.twoFactor)
+	mux.HandleFunc("GET "+PathAccount, s.account)
+	mux.HandleFunc("GET "+PathSensitive, s.account)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.calls[r.URL.Path]++
+		var f *Fault
+		if q := s.faults[r.URL.Path]; len(q) > 0 {
+			f = &q[0]
+			s.faults[r.URL.Path] = q[1:]
+		}
+		s.mu.Unlock()
+		if f == nil {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		s.fault(w, r, f, mux)
+	})
+}
+
+// fault plays one injected failure.
+func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next http.Handler) {
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	switch {
+	case f.Hang:
+		<-r.Context().Done()
+	case f.Drop:
+		_, _ = io.Copy(io.Discard, r.Body)
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+	case f.Status != 0:
+		ct := f.ContentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		w.Header().Set("Content-Type", ct)
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		w.WriteHeader(f.Status)
+		_, _ = io.WriteString(w, f.Body)
+	case f.Truncate:
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body[:len(body)/2])
+		if conn, buf, err := w.(http.Hijacker).Hijack(); err == nil {
+			_ = buf.Flush()
+			conn.Close()
+		}
+	case f.Oversize > 0:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte(" "), 32<<10)
+		for left := f.Oversize; left > 0; left -= int64(len(chunk)) {
+			if int64(len(chunk)) > left {
+				chunk = chunk[:left]
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	default:
+		next.ServeHTTP(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, reason string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": strconv.Itoa(status), "reason": reason}})
+}
+
+type fieldError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeFields(w http.ResponseWriter, fields map[string][]fieldError) {
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"fields": fields})
+}
+
+func required(field string) map[string][]fieldError {
+	return map[string][]fieldError{field: {{Code: "required", Message: field + " is required"}}}
+}
+
+// decode reads a JSON object body; a bad one gets a 400.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "Invalid JSON body")
+		return false
+	}
+	return true
+}
+
+type loginBody struct {
+	Password     string `json:"password"`
+	Email        string `json:"email"`
+	AlternateID  string `json:"alternate_id"`
+	Captcha      string `json:"g-recaptcha-response"`
+	CaptchaLater string `json:"g_recaptcha_response"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var req loginBody
+	if !decode(w, r, &req) {
+		return
+	}
+	switch {
+	case req.Password == "":
+		writeFields(w, required("password"))
+		return
+	case req.Email == "" && req.AlternateID == "":
+		writeFields(w, required("email"))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.findUser(req.Email, req.AlternateID, "")
+	if u == nil || u.Password != req.Password {
+		writeError(w, http.StatusUnauthorized, "Invalid credentials")
+		return
+	}
+	famID := randomHex(8)
+	s.families[famID] = &family{userID: u.ID}
+	s.issue(w, u, famID, u.TwoFactor)
+}
+
+// issue answers a TokenResponse with a new access token and refresh token
+// of family famID; pending is the 2FA method still asked for.
+func (s *Server) issue(w http.ResponseWriter, u *user, famID, pending string) {
+	now := s.now()
+	rt := randomHex(32)
+	s.refresh[rt] = &refreshToken{family: famID, userID: u.ID, pending: pending}
+	state := "none"
+	switch {
+	case pending != "":
+		state = "pending"
+	case u.TwoFactor != "":
+		state = "ok"
+	}
+	s.seq++
+	claims := jwt.MapClaims{
+		"seq": s.seq,
+		"sub": u.ID,
+		"iat": now.Unix(),
+		"exp": now.Add(s.cfg.accessTTL).Unix(),
+		"jti": randomHex(8),
+		"fam": famID,
+		"2fa": state,
+	}
+	access, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.key)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "signing failed")
+		return
+	}
+	if pending == TwoFactorSMS {
+		s.sendSMS(u)
+	}
+	resp := map[string]any{"access_token": access, "refresh_token": rt, "has_password": u.Password != ""}
+	if pending != "" {
+		resp["requires_2fa"] = pending
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) sendSMS(u *user) {
+	code := fmt.Sprintf("%06d", randomInt(1000000))
+	s.outbox = append(s.outbox, Message{To: u.Email, Kind: "sms", Text: code})
+}
+
+func randomInt(n int) int {
+	v, _ := strconv.ParseUint(randomHex(4), 16, 32)
+	return int(v % uint64(n))
+}
+
+func (s *Server) findUser(email, altID, id string) *user {
+	for _, u := range s.users {
+		switch {
+		case email != "" && strings.EqualFold(u.Email, email),
+			altID != "" && u.AlternateID == altID,
+			id != "" && strings.EqualFold(u.ID, id):
+			return u
+		}
+	}
+	return nil
+}
+
+// spend checks a presented refresh token and marks it used. It answers the
+// refusal itself and returns nil then. Presenting a spent token revokes
+// its family, unless within the reuse grace.
+func (s *Server) spend(w http.ResponseWriter, token string) *refreshToken {
+	rt := s.refresh[token]
+	if rt == nil {
+		writeError(w, http.StatusUnauthorized, "Invalid refresh token")
+		return nil
+	}
+	fam := s.families[rt.family]
+	if fam.revoked {
+		writeError(w, http.StatusUnauthorized, "Session revoked")
+		return nil
+	}
+	now := s.now()
+	if rt.used {
+		if s.cfg.reuseGrace > 0 && now.Sub(rt.usedAt) < s.cfg.reuseGrace {
+			writeError(w, http.StatusUnauthorized, "Refresh token already used")
+			return nil
+		}
+		fam.revoked = true
+		s.reuses++
+		writeError(w, http.StatusUnauthorized, "Refresh token reuse detected; session revoked")
+		return nil
+	}
+	return rt
+}
+
+func (s *Server) refreshTokens(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.RefreshToken == "" {
+		writeFields(w, required("refresh_token"))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rt := s.spend(w, req.RefreshToken)
+	if rt == nil {
+		return
+	}
+	rt.used, rt.usedAt = true, s.now()
+	u := s.findUser("", "", rt.userID)
+	pending := rt.pending
+	if s.next2FA && u.TwoFactor != "" {
+		pending, s.next2FA = u.TwoFactor, false
+	}
+	s.issue(w, u, rt.family, pending)
+}
+
+func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Code         string `json:"code"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	switch {
+	case req.Code == "":
+		writeFields(w, required("code"))
+		return
+	case req.RefreshToken == "":
+		writeFields(w, required("refresh_token"))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rt := s.spend(w, req.RefreshToken)
+	if rt == nil {
+		return
+	}
+	u := s.findUser("", "", rt.userID)
+	if u.TwoFactor == "" {
+		writeError(w, http.StatusUnprocessableEntity, "Two factor authentication is not enabled")
+		return
+	}
+	if !s.validCode(u, req.Code) {
+		writeFields(w, map[string][]fieldError{"code": {{Code: "invalid", Message: "Invalid 2FA code"}}})
+		return
+	}
+	s.usedCode[u.ID+":"+req.Code] = true
+	rt.used, rt.usedAt = true, s.now()
+	s.families[rt.family].tfaAt = s.now()
+	s.issue(w, u, rt.family, "")
+}
+
+func (s *Server) validCode(u *user, code string) bool {
+	if s.usedCode[u.ID+":"+code] {
+		return false
+	}
+	if u.TwoFactor == TwoFactorSMS {
+		for i := len(s.outbox) - 1; i >= 0; i-- {
+			if m := s.outbox[i]; m.To == u.Email && m.Kind == "sms" {
+				return m.Text == code
+			}
+		}
+		return false
+	}
+	ok, err := totp.ValidateCustom(code, u.secret, s.now(), totp.ValidateOpts{
+		Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
+	})
+	return err == nil && ok
+}
+
+func (s *Server) magicLink(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Email    string `json:"email"`
+		UserID   string `json:"user_id"`
+		Redirect string `json:"redirect"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Email == "" && req.UserID == "" {
+		writeFields(w, required("email"))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Unknown users get the same answer: the endpoint does not tell who
+	// has an account.
+	if u := s.findUser(req.Email, "", req.UserID); u != nil {
+		link := s.URL + "/magic?token=" + randomHex(16)
+		s.outbox = append(s.outbox, Message{To: u.Email, Kind: "magic_link", Text: link, Redirect: req.Redirect})
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Magic link sent"})
+}
+
+// account serves GET /account and GET /account/sensitive; the latter also
+// needs a 2FA step within the grace period.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, fam, reason := s.authenticate(r)
+	if u == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, reason)
+		return
+	}
+	if r.URL.Path == PathSensitive && u.TwoFactor != "" && s.now().After(fam.tfaAt.Add(s.cfg.grace2FA)) {
+		writeError(w, http.StatusFailedDependency, "2FA token expired")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": u.ID, "email": u.Email, "alternate_id": u.AlternateID})
+}
+
+// authenticate checks the bearer token: a valid signature, not expired,
+// not revoked, and complete (no pending 2FA step).
+func (s *Server) authenticate(r *http.Request) (*user, *family, string) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || raw == "" {
+		return nil, nil, "Missing bearer token"
+	}
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return s.key, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(s.now), jwt.WithExpirationRequired())
+	if err != nil {
+		return nil, nil, "Invalid or expired access token"
+	}
+	if seq, _ := claims["seq"].(float64); int64(seq) <= s.revoked {
+		return nil, nil, "Access token revoked"
+	}
+	if claims["2fa"] == "pending" {
+		return nil, nil, "Two factor authentication required"
+	}
+	famID, _ := claims["fam"].(string)
+	fam := s.families[famID]
+	if fam == nil || fam.revoked {
+		return nil, nil, "Session revoked"
+	}
+	sub, _ := claims.GetSubject()
+	u := s.findUser("", "", sub)
+	if u == nil {
+		return nil, nil, "Unknown user"
+	}
+	return u, fam, ""
+}

@@ -1,0 +1,386 @@
+// Package userauthtest runs a fake User Authentication API for tests and
+// demos, shaped like net/http/httptest: NewServer starts it on a loopback
+// port, URL says where, Client returns an http.Client for it, and Close
+// stops it.
+//
+// The fake keeps the real API's semantics rather than canned answers:
+// access tokens are signed JWTs with an exp claim, refresh tokens rotate on
+// every use and presenting a spent one revokes its whole family, 2FA users
+// get partial tokens until /auth/2fa accepts a valid, single-use code, the
+// 2FA grace period expires (GET /account/sensitive then answers 424), and
+// magic links and SMS codes land in an outbox. Faults can be injected per
+// path, the clock can be moved, and every call is counted.
+//
+// It does not import package testing: register srv.Close with t.Cleanup.
+package userauthtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+)
+
+// Paths the fake serves.
+const (
+	PathLogin       = "/auth/token"
+	PathMagicLink   = "/auth/magic_link"
+	PathRefresh     = "/auth/token/refresh"
+	PathTwoFactor   = "/auth/2fa"
+	PathAccount     = "/account"
+	PathSensitive   = "/account/sensitive"
+	TwoFactorTOTP   = "GoogleAuthenticator"
+	TwoFactorSMS    = "SMS"
+	defaultAccess   = 15 * time.Minute
+	defaultGrace2FA = 15 * time.Minute
+)
+
+// Server is a fake User Authentication API.
+type Server struct {
+	// URL is the base URL of the server, "http://127.0.0.1:port", set once
+	// the server is started.
+	URL string
+
+	ts  *httptest.Server
+	cfg config
+	key []byte // HS256 signing key of the access tokens
+
+	mu       sync.Mutex
+	offset   time.Duration // added to the real clock
+	users    []*user
+	refresh  map[string]*refreshToken
+	families map[string]*family
+	usedCode map[string]bool // user id + code, for single use
+	outbox   []Message
+	calls    map[string]int
+	faults   map[string][]Fault
+	seq      int64 // of the last access token issued
+	revoked  int64 // access tokens with seq up to this are refused
+	reuses   int
+	next2FA  bool // the next refresh answers requires_2fa
+}
+
+type config struct {
+	accessTTL  time.Duration
+	grace2FA   time.Duration
+	reuseGrace time.Duration
+}
+
+// Option configures a Server.
+type Option func(*config)
+
+// WithAccessTTL sets the lifetime of access tokens (default 15 minutes).
+func WithAccessTTL(d time.Duration) Option { return func(c *config) { c.accessTTL = d } }
+
+// WithTwoFactorGrace sets how long after a 2FA step sensitive endpoints
+// accept the session before answering 424 (default 15 minutes).
+func WithTwoFactorGrace(d time.Duration) Option { return func(c *config) { c.grace2FA = d } }
+
+// WithRefreshReuseGrace lets a spent refresh token be presented again
+// within d of its first use without revoking its family (it is refused
+// with 401 all the same). The default, 0, revokes at once.
+func WithRefreshReuseGrace(d time.Duration) Option { return func(c *config) { c.reuseGrace = d } }
+
+// User is an account of the fake.
+type User struct {
+	// ID is the user's UUID; AddUser makes one when empty.
+	ID string
+	// Email and AlternateID identify the user at login.
+	Email, AlternateID string
+	// Password is the user's password.
+	Password string
+	// TwoFactor is "" (none), TwoFactorTOTP or TwoFactorSMS.
+	TwoFactor string
+}
+
+type user struct {
+	User
+	secret string // TOTP secret
+}
+
+type family struct {
+	userID  string
+	revoked bool
+	tfaAt   time.Time // of the last 2FA step
+}
+
+type refreshToken struct {
+	family  string
+	userID  string
+	pending string // 2FA method asked for; "" when complete
+	used    bool
+	usedAt  time.Time
+}
+
+// Message is what the fake "sent" to a user: a magic link or an SMS code.
+type Message struct {
+	// To is the user's e-mail address.
+	To string
+	// Kind is "magic_link" or "sms".
+	Kind string
+	// Text is the link or the code.
+	Text string
+	// Redirect is the redirect of a magic-link request.
+	Redirect string
+}
+
+// Fault is what an injected failure does to one call.
+type Fault struct {
+	// Status answers with this status instead of handling the call.
+	Status int
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter string
+	// Body is the body sent with Status; ContentType its type (default
+	// application/json).
+	Body, ContentType string
+	// Delay waits this long (or until the client gives up) first.
+	Delay time.Duration
+	// Hang accepts the request and never answers, until the client gives
+	// up or the server closes.
+	Hang bool
+	// Drop reads the request and closes the connection without answering.
+	Drop bool
+	// Truncate handles the call but sends only half of the answer's body,
+	// with a Content-Length for all of it.
+	Truncate bool
+	// Oversize handles the call by sending this many bytes of padding.
+	Oversize int64
+}
+
+// NewServer starts a fake API on a loopback port.
+func NewServer(opts ...Option) *Server {
+	s := NewUnstartedServer(opts...)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a fake API that is not yet listening, so users
+// can be added first; call Start or StartAt.
+func NewUnstartedServer(opts ...Option) *Server {
+	cfg := config{accessTTL: defaultAccess, grace2FA: defaultGrace2FA}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	s := &Server{
+		cfg:      cfg,
+		key:      key,
+		refresh:  map[string]*refreshToken{},
+		families: map[string]*family{},
+		usedCode: map[string]bool{},
+		calls:    map[string]int{},
+		faults:   map[string][]Fault{},
+	}
+	s.ts = httptest.NewUnstartedServer(s.handler())
+	return s
+}
+
+// Start starts the server on a loopback port and sets URL.
+func (s *Server) Start() {
+	s.ts.Start()
+	s.URL = s.ts.URL
+}
+
+// StartAt starts the server listening on addr (host:port) instead of a
+// random loopback port, and sets URL.
+func (s *Server) StartAt(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("userauthtest: %w", err)
+	}
+	s.ts.Listener.Close()
+	s.ts.Listener = ln
+	s.Start()
+	return nil
+}
+
+// Client returns an http.Client that reaches the server.
+func (s *Server) Client() *http.Client { return s.ts.Client() }
+
+// Close shuts the server down, waiting for calls in progress (a hanging
+// fault is released).
+func (s *Server) Close() {
+	s.ts.CloseClientConnections()
+	s.ts.Close()
+}
+
+// Now is the server's clock: the real time plus what Advance added.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now()
+}
+
+func (s *Server) now() time.Time { return time.Now().Add(s.offset) }
+
+// Advance moves the server's clock forward by d: tokens and 2FA grace
+// periods expire as if d had passed.
+func (s *Server) Advance(d time.Duration) {
+	s.mu.Lock()
+	s.offset += d
+	s.mu.Unlock()
+}
+
+// ExpireAccessTokens makes every access token issued so far be refused
+// with 401, whatever its exp says, as if the server had revoked them.
+func (s *Server) ExpireAccessTokens() {
+	s.mu.Lock()
+	s.revoked = s.seq
+	s.mu.Unlock()
+}
+
+// RequireTwoFactorOnNextRefresh makes the next successful refresh answer
+// with requires_2fa, as the API may.
+func (s *Server) RequireTwoFactorOnNextRefresh() {
+	s.mu.Lock()
+	s.next2FA = true
+	s.mu.Unlock()
+}
+
+// AddUser adds an account and returns its TOTP secret when
+// u.TwoFactor is TwoFactorTOTP ("" otherwise). It fails on a duplicate
+// e-mail or alternate ID, or an unknown 2FA method.
+func (s *Server) AddUser(u User) (string, error) {
+	if u.Email == "" && u.AlternateID == "" {
+		return "", errors.New("userauthtest: AddUser: email or alternate ID required")
+	}
+	if u.TwoFactor != "" && u.TwoFactor != TwoFactorTOTP && u.TwoFactor != TwoFactorSMS {
+		return "", fmt.Errorf("userauthtest: AddUser: unknown 2FA method %q", u.TwoFactor)
+	}
+	if u.ID == "" {
+		u.ID = newUUID()
+	}
+	nu := &user{User: u}
+	if u.TwoFactor == TwoFactorTOTP {
+		key, err := totp.Generate(totp.GenerateOpts{Issuer: "userauthtest", AccountName: u.Email + u.AlternateID})
+		if err != nil {
+			return "", fmt.Errorf("userauthtest: AddUser: %w", err)
+		}
+		nu.secret = key.Secret()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.users {
+		if (u.Email != "" && o.Email == u.Email) || (u.AlternateID != "" && o.AlternateID == u.AlternateID) || o.ID == u.ID {
+			return "", errors.New("userauthtest: AddUser: duplicate user")
+		}
+	}
+	s.users = append(s.users, nu)
+	return nu.secret, nil
+}
+
+// Users returns the accounts, passwords included, for printing by a demo.
+func (s *Server) Users() []User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]User, len(s.users))
+	for i, u := range s.users {
+		out[i] = u.User
+	}
+	return out
+}
+
+// Code returns the current TOTP code for secret by the server's clock.
+func (s *Server) Code(secret string) (string, error) {
+	return totp.GenerateCode(secret, s.Now())
+}
+
+// Outbox returns the messages sent so far, oldest first.
+func (s *Server) Outbox() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.outbox...)
+}
+
+// LastSMSCode returns the last SMS code sent to email, or "".
+func (s *Server) LastSMSCode(email string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.outbox) - 1; i >= 0; i-- {
+		if m := s.outbox[i]; m.To == email && m.Kind == "sms" {
+			return m.Text
+		}
+	}
+	return ""
+}
+
+// Calls returns how many requests reached path, faulted ones included.
+func (s *Server) Calls(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[path]
+}
+
+// AllCalls returns the call count of every path called so far.
+func (s *Server) AllCalls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.calls))
+	for k, v := range s.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetCalls sets every call counter to zero.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	s.calls = map[string]int{}
+	s.mu.Unlock()
+}
+
+// ReuseDetected returns how many times a spent refresh token was presented
+// and its family revoked.
+func (s *Server) ReuseDetected() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reuses
+}
+
+// Fail makes the next n calls of path suffer f, after any faults queued
+// before.
+func (s *Server) Fail(path string, n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults[path] = append(s.faults[path], f)
+	}
+}
+
+// Paths lists the paths that have been called, sorted.
+func (s *Server) Paths() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.calls))
+	for p := range s.calls {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func newUUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
