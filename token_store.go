@@ -247,9 +247,9 @@ type failure struct {
 type renewKind int
 
 const (
-	renewDue     renewKind = iota // the token is due: adopt any newer one, else refresh
-	renewForced                   // refresh unless a newer token than stale exists
-	renewStepUp                   // 2FA step unless a newer token than stale exists
+	renewDue    renewKind = iota // the token is due: adopt any newer one, else refresh
+	renewForced                  // refresh unless a newer token than stale exists
+	renewStepUp                  // 2FA step unless a newer token than stale exists
 )
 
 // NewTokenStore returns a store for one session, using c for the API calls
