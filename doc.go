@@ -15,6 +15,17 @@
 // A Client holds no per-user state and is safe for concurrent use: make one
 // and share it.
 //
+// # Token store
+//
+// TokenStore keeps a session's tokens fresh by itself: it refreshes the
+// access token shortly before its JWT expiry with exactly one refresh call
+// however many goroutines ask, saves each rotated pair to a TokenStorage
+// (MemoryStorage, FileStorage or your own) before handing it out, completes
+// 2FA steps through a TwoFactorHandler, and supplies an authenticated
+// http.Client (HTTPClient, Transport) that refreshes once on 401 and renews
+// the 2FA grace period once on 424. A storage that implements Locker lets
+// several processes share one session safely.
+//
 // # Errors
 //
 // Each call returns one of these, to be told apart with errors.As:

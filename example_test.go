@@ -8,10 +8,13 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/tarilabs/userauth"
+	"github.com/tarilabs/userauth/userauthtest"
 )
 
 // fakeAPI stands in for the real service in these examples: it knows one
@@ -168,4 +171,80 @@ func Example_errorHandling() {
 	// fix the input: password is required
 	// wrong credentials: Invalid credentials
 	// rejected field code: Code is not valid
+}
+
+// A TokenStore logs in once and then hands out fresh tokens for ever after;
+// with a TwoFactorHandler it completes 2FA steps by itself.
+func ExampleTokenStore_Login() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	secret, _ := srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct horse", TwoFactor: userauthtest.TwoFactorTOTP})
+
+	c, _ := userauth.NewClient(srv.URL)
+	handler := func(ctx context.Context, method userauth.TwoFactorMethod) (string, error) {
+		// A real service would ask the user; the fake server knows the code.
+		fmt.Println("2FA code asked for:", method)
+		return srv.Code(secret)
+	}
+	store := userauth.NewTokenStore(c, nil, userauth.WithTwoFactorHandler(handler))
+
+	tok, err := store.Login(context.Background(), userauth.LoginRequest{Email: "ann@example.com", Password: "correct horse"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("complete:", tok.Valid())
+	// Output:
+	// 2FA code asked for: GoogleAuthenticator
+	// complete: true
+}
+
+// HTTPClient authenticates every request to the API, refreshing the token
+// before it expires and once after a 401.
+func ExampleTokenStore_HTTPClient() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct horse"})
+
+	c, _ := userauth.NewClient(srv.URL)
+	store := userauth.NewTokenStore(c, nil)
+	if _, err := store.Login(context.Background(), userauth.LoginRequest{Email: "ann@example.com", Password: "correct horse"}); err != nil {
+		log.Fatal(err)
+	}
+
+	hc := store.HTTPClient()
+	srv.ExpireAccessTokens() // the server revokes the token: the next call meets a 401
+	resp, err := hc.Get(srv.URL + "/account")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.StatusCode, "after", srv.Calls("/auth/token/refresh"), "refresh")
+	// Output: 200 after 1 refresh
+}
+
+// A FileStorage keeps the session across restarts, and lets several
+// processes share it: they take a file lock to refresh, so only one spends
+// the rotating refresh token.
+func ExampleNewFileStorage() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct horse"})
+	dir, _ := os.MkdirTemp("", "userauth-example")
+	defer os.RemoveAll(dir)
+
+	storage, err := userauth.NewFileStorage(filepath.Join(dir, "tokens.json"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, _ := userauth.NewClient(srv.URL)
+	ctx := context.Background()
+	if _, err := userauth.NewTokenStore(c, storage).Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct horse"}); err != nil {
+		log.Fatal(err)
+	}
+
+	// Later, another process (or this one after a restart):
+	restarted := userauth.NewTokenStore(c, storage)
+	access, err := restarted.AccessToken(ctx)
+	fmt.Println(access != "", err)
+	// Output: true <nil>
 }

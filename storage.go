@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,7 +114,35 @@ func NewFileStorage(path string) (*FileStorage, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("userauth: NewFileStorage: %w", err)
 	}
+	removeStaleTemps(abs)
 	return &FileStorage{path: abs, lockPath: abs + ".lock"}, nil
+}
+
+// staleTempAge is how old a temporary file must be before NewFileStorage
+// takes it for the leftover of a writer that died mid-save.
+const staleTempAge = time.Minute
+
+// removeStaleTemps deletes temporary files that writers killed mid-save
+// left beside the token file. Younger ones may belong to a live writer.
+func removeStaleTemps(path string) {
+	tmps, _ := filepath.Glob(globEscape(path) + ".tmp-*")
+	for _, tmp := range tmps {
+		if info, err := os.Lstat(tmp); err == nil && info.Mode().IsRegular() && time.Since(info.ModTime()) > staleTempAge {
+			_ = os.Remove(tmp)
+		}
+	}
+}
+
+// globEscape escapes the pattern characters of a literal path.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Path returns the absolute path of the token file.
@@ -134,6 +163,9 @@ func (f *FileStorage) Load(context.Context) (*Token, error) {
 	info, err := file.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("userauth: loading tokens: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("userauth: loading tokens: %s is not a regular file", f.path)
 	}
 	if perm := info.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s has mode %#o, want 0600", ErrTokenFileExposed, f.path, perm)

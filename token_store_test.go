@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/tarilabs/userauth/userauthtest"
 )
@@ -727,4 +728,93 @@ func TestTokenSource(t *testing.T) {
 	assert.Equal(t, "Bearer", ot.TokenType)
 	assert.Empty(t, ot.RefreshToken, "the refresh token stays in the store")
 	assert.Equal(t, tok.Expiry, ot.Expiry)
+}
+
+// freshStore returns a store holding a token valid for an hour.
+func freshStore(b *testing.B, c *Client) *TokenStore {
+	b.Helper()
+	storage := NewMemoryStorage()
+	if err := storage.Save(context.Background(), &Token{AccessToken: "at", RefreshToken: "rt", Expiry: time.Now().Add(time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	s := NewTokenStore(c, storage)
+	if _, err := s.AccessToken(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkAccessTokenParallel compares reading a valid token from the
+// store with x/oauth2's ReuseTokenSource, which takes a mutex on every call.
+func BenchmarkAccessTokenParallel(b *testing.B) {
+	b.Run("userauth", func(b *testing.B) {
+		s := freshStore(b, nil)
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.AccessToken(ctx); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	})
+	b.Run("oauth2", func(b *testing.B) {
+		ts := oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", Expiry: time.Now().Add(time.Hour)}))
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := ts.Token(); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	})
+}
+
+// staticBearer is the baseline: a RoundTripper that clones the request
+// and sets a fixed header, the least an authenticating transport can do.
+type staticBearer struct{ base http.RoundTripper }
+
+func (s staticBearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", "Bearer at")
+	return s.base.RoundTrip(r)
+}
+
+// BenchmarkTransport measures a GET on a loopback server through the
+// store's transport against the static baseline.
+func BenchmarkTransport(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer at" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, `{"id":"u1"}`)
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, WithHTTPClient(srv.Client()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, rt http.RoundTripper) {
+		hc := &http.Client{Transport: rt}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			resp, err := hc.Get(srv.URL + "/account")
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("got %d, want 200", resp.StatusCode)
+			}
+		}
+	}
+	b.Run("static", func(b *testing.B) { run(b, staticBearer{srv.Client().Transport}) })
+	b.Run("userauth", func(b *testing.B) { run(b, freshStore(b, c).Transport(nil)) })
 }

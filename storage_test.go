@@ -1,0 +1,349 @@
+package userauth
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tarilabs/userauth/userauthtest"
+)
+
+func TestMemoryStorage(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStorage()
+	got, err := m.Load(ctx)
+	require.NoError(t, err)
+	assert.Nil(t, got)
+	tok := &Token{AccessToken: "a", RefreshToken: "r"}
+	require.NoError(t, m.Save(ctx, tok))
+	tok.AccessToken = "changed by the caller"
+	got, _ = m.Load(ctx)
+	assert.Equal(t, "a", got.AccessToken, "Save keeps a copy")
+	got.AccessToken = "changed again"
+	again, _ := m.Load(ctx)
+	assert.Equal(t, "a", again.AccessToken, "Load hands out a copy")
+	assert.Error(t, m.Save(ctx, nil))
+	require.NoError(t, m.Clear(ctx))
+	got, _ = m.Load(ctx)
+	assert.Nil(t, got)
+}
+
+func TestFileStorageRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "nested", "dir")
+	f, err := NewFileStorage(filepath.Join(dir, "tokens.json"))
+	require.NoError(t, err)
+	info, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o700), info.Mode().Perm(), "directory created 0700")
+
+	got, err := f.Load(ctx)
+	require.NoError(t, err)
+	assert.Nil(t, got, "no file: no token")
+
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	tok := &Token{AccessToken: "a", RefreshToken: "r", Requires2FA: TwoFactorSMS, Expiry: exp}
+	require.NoError(t, f.Save(ctx, tok))
+	info, err = os.Stat(f.Path())
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o600), info.Mode().Perm())
+	got, err = f.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tok, got)
+
+	leftovers, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*"))
+	assert.Empty(t, leftovers)
+
+	require.NoError(t, f.Clear(ctx))
+	require.NoError(t, f.Clear(ctx), "clearing twice is fine")
+	got, err = f.Load(ctx)
+	require.NoError(t, err)
+	assert.Nil(t, got)
+}
+
+func TestFileStorageRefusesExposedFile(t *testing.T) {
+	ctx := context.Background()
+	f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
+	require.NoError(t, err)
+	require.NoError(t, f.Save(ctx, &Token{AccessToken: "a", RefreshToken: "r"}))
+	require.NoError(t, os.Chmod(f.Path(), 0o644))
+	_, err = f.Load(ctx)
+	assert.ErrorIs(t, err, ErrTokenFileExposed)
+	assert.Contains(t, err.Error(), "0644")
+}
+
+func TestFileStorageCorrupt(t *testing.T) {
+	ctx := context.Background()
+	for name, content := range map[string]string{
+		"empty":      "",
+		"torn":       `{"access_token":"a","refresh_to`,
+		"not json":   "hello",
+		"no refresh": `{"access_token":"a"}`,
+		"two values": `{"access_token":"a","refresh_token":"r"} {}`,
+		"wrong type": `{"access_token":1,"refresh_token":"r"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(f.Path(), []byte(content), 0o600))
+			_, err = f.Load(ctx)
+			assert.ErrorIs(t, err, ErrCorruptTokenFile)
+		})
+	}
+}
+
+func TestFileStorageFillsExpiryFromJWT(t *testing.T) {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	_, err := srv.AddUser(userauthtest.User{Email: "a@b.c", Password: "p"})
+	require.NoError(t, err)
+	c, _ := NewClient(srv.URL)
+	tr, err := c.Login(context.Background(), LoginRequest{Email: "a@b.c", Password: "p"})
+	require.NoError(t, err)
+	f, _ := NewFileStorage(filepath.Join(t.TempDir(), "t.json"))
+	require.NoError(t, os.WriteFile(f.Path(), []byte(fmt.Sprintf(`{"access_token":%q,"refresh_token":"r"}`, tr.AccessToken)), 0o600))
+	got, err := f.Load(context.Background())
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(15*time.Minute), got.Expiry, 2*time.Second)
+}
+
+func TestFileStorageLockExcludes(t *testing.T) {
+	f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
+	require.NoError(t, err)
+	var inside, maxInside atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				unlock, err := f.Lock(context.Background())
+				if !assert.NoError(t, err) {
+					return
+				}
+				n := inside.Add(1)
+				if n > maxInside.Load() {
+					maxInside.Store(n)
+				}
+				time.Sleep(100 * time.Microsecond)
+				inside.Add(-1)
+				unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), maxInside.Load())
+
+	unlock, err := f.Lock(context.Background())
+	require.NoError(t, err)
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_, err = f.Lock(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "a held lock makes others wait until their context ends")
+}
+
+// The tests below re-execute the test binary as helper processes: true
+// separate processes, sharing nothing but the token file and the server.
+
+const helperEnv = "USERAUTH_TEST_HELPER"
+
+// TestHelperProcess is not a test: it is the body of a helper process,
+// chosen by the helperEnv variable, and does nothing otherwise.
+func TestHelperProcess(t *testing.T) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		return
+	case "refresh":
+		helperRefresh()
+	case "writer":
+		helperWriter()
+	}
+	os.Exit(0)
+}
+
+// helperRefresh waits for a start time, asks its own TokenStore over the
+// shared FileStorage for a token, and prints a digest of it.
+func helperRefresh() {
+	offset, _ := time.ParseDuration(os.Getenv("USERAUTH_CLOCK_OFFSET"))
+	var startNanos int64
+	fmt.Sscan(os.Getenv("USERAUTH_START_AT"), &startNanos)
+	c, err := NewClient(os.Getenv("USERAUTH_BASE_URL"))
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	storage, err := NewFileStorage(os.Getenv("USERAUTH_TOKEN_FILE"))
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	store := NewTokenStore(c, storage, WithClock(func() time.Time { return time.Now().Add(offset) }))
+	time.Sleep(time.Until(time.Unix(0, startNanos)))
+	tok, err := store.AccessToken(context.Background())
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	fmt.Println("TOKEN", digest(tok))
+}
+
+// helperWriter saves tokens to the file as fast as it can, forever.
+func helperWriter() {
+	storage, err := NewFileStorage(os.Getenv("USERAUTH_TOKEN_FILE"))
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	for i := 0; ; i++ {
+		// Tokens of varying length, so a torn write would show.
+		tok := &Token{AccessToken: strings.Repeat("a", 100+i%900), RefreshToken: fmt.Sprint("r", i), Expiry: time.Now()}
+		if err := storage.Save(context.Background(), tok); err != nil {
+			fmt.Println("ERR", err)
+			return
+		}
+		if i == 0 {
+			fmt.Println("READY")
+		}
+	}
+}
+
+func digest(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}
+
+func helperCommand(t *testing.T, mode string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), append([]string{helperEnv + "=" + mode}, env...)...)
+	return cmd
+}
+
+func TestTwoProcessesShareOneRefresh(t *testing.T) {
+	srv := userauthtest.NewServer()
+	t.Cleanup(srv.Close)
+	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	storage, err := NewFileStorage(path)
+	require.NoError(t, err)
+	c, err := NewClient(srv.URL)
+	require.NoError(t, err)
+	_, err = NewTokenStore(c, storage).Login(context.Background(), ann)
+	require.NoError(t, err)
+
+	var offset time.Duration
+	for round := 1; round <= 3; round++ {
+		srv.Advance(16 * time.Minute) // every saved access token is now expired
+		offset += 16 * time.Minute
+		startAt := time.Now().Add(500 * time.Millisecond).UnixNano()
+		outs := make([][]byte, 2)
+		var wg sync.WaitGroup
+		for i := range outs {
+			cmd := helperCommand(t, "refresh",
+				"USERAUTH_BASE_URL="+srv.URL, "USERAUTH_TOKEN_FILE="+path,
+				"USERAUTH_CLOCK_OFFSET="+offset.String(), fmt.Sprint("USERAUTH_START_AT=", startAt))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[i], _ = cmd.CombinedOutput()
+			}()
+		}
+		wg.Wait()
+		var digests []string
+		for _, out := range outs {
+			line := findLine(string(out), "TOKEN ")
+			require.NotEmpty(t, line, "helper output: %s", out)
+			digests = append(digests, line)
+		}
+		assert.Equal(t, digests[0], digests[1], "round %d: both processes end with the same token", round)
+		assert.Equal(t, round, srv.Calls(userauthtest.PathRefresh), "round %d: exactly one refresh per round", round)
+		assert.Equal(t, 0, srv.ReuseDetected())
+	}
+}
+
+func findLine(out, prefix string) string {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), prefix) {
+			return sc.Text()
+		}
+	}
+	return ""
+}
+
+func TestFileStorageSurvivesSIGKILL(t *testing.T) {
+	kills := 200
+	if testing.Short() {
+		kills = 20
+	}
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	storage, err := NewFileStorage(path)
+	require.NoError(t, err)
+	ctx := context.Background()
+	for i := range kills {
+		cmd := helperCommand(t, "writer", "USERAUTH_TOKEN_FILE="+path)
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		ready := bufio.NewScanner(stdout)
+		require.True(t, ready.Scan(), "writer %d said nothing", i)
+		require.Equal(t, "READY", ready.Text())
+		time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
+		require.NoError(t, cmd.Process.Kill()) // SIGKILL: no chance to clean up
+		_ = cmd.Wait()
+
+		tok, err := storage.Load(ctx)
+		require.NoError(t, err, "after kill %d", i)
+		require.NotNil(t, tok)
+		require.True(t, strings.HasPrefix(tok.RefreshToken, "r"))
+		require.GreaterOrEqual(t, len(tok.AccessToken), 100)
+	}
+	// Killed writers may leave temporary files behind; never the token
+	// file torn.
+	tmps, _ := filepath.Glob(path + ".tmp-*")
+	t.Logf("%d kills, %d temporary files left behind", kills, len(tmps))
+
+	// NewFileStorage sweeps the ones old enough to be surely dead.
+	old := time.Now().Add(-2 * staleTempAge)
+	for _, tmp := range tmps[:len(tmps)/2] {
+		require.NoError(t, os.Chtimes(tmp, old, old))
+	}
+	_, err = NewFileStorage(path)
+	require.NoError(t, err)
+	left, _ := filepath.Glob(path + ".tmp-*")
+	assert.Len(t, left, len(tmps)-len(tmps)/2, "only stale temporary files are removed")
+	tok, err := storage.Load(ctx)
+	require.NoError(t, err)
+	assert.NotNil(t, tok)
+}
+
+func TestFileStorageErrorsAreTyped(t *testing.T) {
+	_, err := NewFileStorage("")
+	assert.Error(t, err)
+	dir := t.TempDir()
+	f, err := NewFileStorage(filepath.Join(dir, "tokens.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.Mkdir(f.Path(), 0o700)) // a directory where the file should be
+	_, err = f.Load(context.Background())
+	assert.Error(t, err)
+	assert.False(t, errors.Is(err, ErrCorruptTokenFile))
+	assert.Error(t, f.Save(context.Background(), &Token{AccessToken: "a", RefreshToken: "r"}))
+}
