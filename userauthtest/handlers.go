@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,16 +34,40 @@ func (s *Server) handler() http.Handler {
 			s.faults[r.URL.Path] = q[1:]
 		}
 		s.mu.Unlock()
+		next := s.validated(mux)
 		if f == nil {
-			mux.ServeHTTP(w, r)
+			next.ServeHTTP(w, r)
 			return
 		}
-		s.fault(w, r, f, mux)
+		s.fault(w, r, f, next)
+	})
+}
+
+// validated checks requests to the four /auth/ endpoints against the
+// contract: a violation is answered 400, naming it.
+func (s *Server) validated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.loadErr != nil {
+			writeError(w, http.StatusInternalServerError, s.loadErr.Error())
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/auth/") {
+			if msg := s.contract.checkRequest(r); msg != "" {
+				writeError(w, http.StatusBadRequest, msg)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
 // fault plays one injected failure.
 func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next http.Handler) {
+	w.Header().Set(FaultHeader, "1")
+	// Read the body first: the server only notices a client that hangs up
+	// once the body is consumed.
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		select {
@@ -50,13 +75,18 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next ht
 		case <-r.Context().Done():
 			t.Stop()
 			return
+		case <-s.closed:
+			t.Stop()
+			return
 		}
 	}
 	switch {
 	case f.Hang:
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-s.closed:
+		}
 	case f.Drop:
-		_, _ = io.Copy(io.Discard, r.Body)
 		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
 			conn.Close()
 		}
@@ -101,6 +131,8 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next ht
 		next.ServeHTTP(w, r)
 	}
 }
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -345,8 +377,12 @@ func (s *Server) magicLink(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.Email == "" && req.UserID == "" {
+	switch {
+	case req.Email == "" && req.UserID == "":
 		writeFields(w, required("email"))
+		return
+	case req.UserID != "" && !uuidPattern.MatchString(req.UserID):
+		writeFields(w, map[string][]fieldError{"user_id": {{Code: "invalid", Message: "user_id must be a UUID"}}})
 		return
 	}
 	s.mu.Lock()

@@ -29,6 +29,10 @@ import (
 	"github.com/pquerna/otp/totp"
 )
 
+// FaultHeader is set, to "1", on every answer shaped by an injected Fault,
+// so that a test can tell a planned failure from a real one.
+const FaultHeader = "X-Userauthtest-Fault"
+
 // Paths the fake serves.
 const (
 	PathLogin       = "/auth/token"
@@ -49,9 +53,13 @@ type Server struct {
 	// the server is started.
 	URL string
 
-	ts  *httptest.Server
-	cfg config
-	key []byte // HS256 signing key of the access tokens
+	ts       *httptest.Server
+	cfg      config
+	key      []byte    // HS256 signing key of the access tokens
+	contract *contract // nil when api/openapi.yaml failed to load
+	loadErr  error
+	closed   chan struct{} // closed by Close, to release hanging faults
+	once     sync.Once
 
 	mu       sync.Mutex
 	offset   time.Duration // added to the real clock
@@ -181,7 +189,9 @@ func NewUnstartedServer(opts ...Option) *Server {
 		usedCode: map[string]bool{},
 		calls:    map[string]int{},
 		faults:   map[string][]Fault{},
+		closed:   make(chan struct{}),
 	}
+	s.contract, s.loadErr = loadContract()
 	s.ts = httptest.NewUnstartedServer(s.handler())
 	return s
 }
@@ -211,6 +221,7 @@ func (s *Server) Client() *http.Client { return s.ts.Client() }
 // Close shuts the server down, waiting for calls in progress (a hanging
 // fault is released).
 func (s *Server) Close() {
+	s.once.Do(func() { close(s.closed) })
 	s.ts.CloseClientConnections()
 	s.ts.Close()
 }

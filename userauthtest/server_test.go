@@ -1,0 +1,402 @@
+package userauthtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// checked is an http.RoundTripper that validates every answer of the fake
+// against api/openapi.yaml, so no test here passes on an answer that
+// breaks the contract.
+type checked struct {
+	t    *testing.T
+	c    *contract
+	base http.RoundTripper
+}
+
+func (ch checked) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := ch.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+
+	if resp.Header.Get(FaultHeader) != "" {
+		return resp, nil // a planned failure breaks the contract on purpose
+	}
+	vreq := req.Clone(context.Background())
+	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
+	route, params, err := ch.c.router.FindRoute(vreq)
+	if err != nil {
+		ch.t.Errorf("%s %s: not in the contract: %v", req.Method, req.URL.Path, err)
+		return resp, nil
+	}
+	err = openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+	})
+	if err != nil {
+		ch.t.Errorf("%s %s answered %d %s: breaks the contract: %v", req.Method, req.URL.Path, resp.StatusCode, body, err)
+	}
+	return resp, nil
+}
+
+type fixture struct {
+	t      *testing.T
+	srv    *Server
+	hc     *http.Client
+	secret string // tom's TOTP secret
+}
+
+func newFixture(t *testing.T, opts ...Option) *fixture {
+	t.Helper()
+	srv := NewServer(opts...)
+	t.Cleanup(srv.Close)
+	require.NoError(t, srv.loadErr)
+	_, err := srv.AddUser(User{Email: "ann@example.com", AlternateID: "partner-ann", Password: "pw-ann"})
+	require.NoError(t, err)
+	secret, err := srv.AddUser(User{Email: "tom@example.com", Password: "pw-tom", TwoFactor: TwoFactorTOTP})
+	require.NoError(t, err)
+	_, err = srv.AddUser(User{Email: "sam@example.com", Password: "pw-sam", TwoFactor: TwoFactorSMS})
+	require.NoError(t, err)
+	hc := &http.Client{Transport: checked{t: t, c: srv.contract, base: srv.Client().Transport}}
+	return &fixture{t: t, srv: srv, hc: hc, secret: secret}
+}
+
+type answer struct {
+	Status int
+	Body   map[string]any
+	Raw    string
+}
+
+func (f *fixture) do(method, path, bearer string, body any) answer {
+	f.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		require.NoError(f.t, err)
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, rd)
+	require.NoError(f.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := f.hc.Do(req)
+	require.NoError(f.t, err)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{Status: resp.StatusCode, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &a.Body)
+	return a
+}
+
+func (f *fixture) post(path string, body any) answer { return f.do(http.MethodPost, path, "", body) }
+
+func (a answer) str(key string) string { s, _ := a.Body[key].(string); return s }
+
+func (f *fixture) login(email, password string) answer {
+	return f.post(PathLogin, map[string]string{"email": email, "password": password})
+}
+
+func TestLoginIssuesSignedJWT(t *testing.T) {
+	f := newFixture(t, WithAccessTTL(10*time.Minute))
+	a := f.login("ann@example.com", "pw-ann")
+	require.Equal(t, http.StatusOK, a.Status, a.Raw)
+	assert.Nil(t, a.Body["requires_2fa"])
+	assert.NotEmpty(t, a.str("refresh_token"))
+
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(a.str("access_token"), claims, func(*jwt.Token) (any, error) { return f.srv.key, nil },
+		jwt.WithValidMethods([]string{"HS256"}))
+	require.NoError(t, err, "a real HS256 JWT")
+	exp, err := claims.GetExpirationTime()
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(10*time.Minute), exp.Time, 2*time.Second)
+
+	a = f.post(PathLogin, map[string]string{"alternate_id": "partner-ann", "password": "pw-ann"})
+	assert.Equal(t, http.StatusOK, a.Status, "login by alternate id")
+
+	acc := f.do(http.MethodGet, PathAccount, f.login("ann@example.com", "pw-ann").str("access_token"), nil)
+	assert.Equal(t, http.StatusOK, acc.Status)
+	assert.Equal(t, "ann@example.com", acc.str("email"))
+}
+
+func TestLoginRefusals(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name   string
+		body   any
+		status int
+		want   string
+	}{
+		{"wrong password", map[string]string{"email": "ann@example.com", "password": "nope"}, 401, "Invalid credentials"},
+		{"unknown user", map[string]string{"email": "who@example.com", "password": "pw"}, 401, "Invalid credentials"},
+		{"bad json", `{"email":`, 400, ""},
+		{"missing password", map[string]string{"email": "ann@example.com"}, 400, "password"},
+		{"wrong type", map[string]any{"email": "ann@example.com", "password": 918273645}, 400, "/password"},
+		{"no identity", map[string]string{"password": "pw"}, 422, "email"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := f.post(PathLogin, tt.body)
+			assert.Equal(t, tt.status, a.Status, a.Raw)
+			assert.Contains(t, a.Raw, tt.want)
+			assert.NotContains(t, a.Raw, "918273645", "the violation is named, its value never echoed")
+		})
+	}
+}
+
+func TestRefreshRotatesAndReuseRevokesFamily(t *testing.T) {
+	f := newFixture(t)
+	first := f.login("ann@example.com", "pw-ann")
+	second := f.post(PathRefresh, map[string]string{"refresh_token": first.str("refresh_token")})
+	require.Equal(t, http.StatusOK, second.Status, second.Raw)
+	assert.NotEqual(t, first.str("refresh_token"), second.str("refresh_token"))
+	assert.NotEqual(t, first.str("access_token"), second.str("access_token"))
+
+	// The spent token again: theft. The whole family goes, the new pair too.
+	again := f.post(PathRefresh, map[string]string{"refresh_token": first.str("refresh_token")})
+	assert.Equal(t, http.StatusUnauthorized, again.Status)
+	assert.Contains(t, again.Raw, "reuse detected")
+	assert.Equal(t, 1, f.srv.ReuseDetected())
+	assert.Equal(t, http.StatusUnauthorized, f.post(PathRefresh, map[string]string{"refresh_token": second.str("refresh_token")}).Status)
+	assert.Equal(t, http.StatusUnauthorized, f.do(http.MethodGet, PathAccount, second.str("access_token"), nil).Status)
+
+	// Another session of the same user is untouched.
+	other := f.login("ann@example.com", "pw-ann")
+	assert.Equal(t, http.StatusOK, f.do(http.MethodGet, PathAccount, other.str("access_token"), nil).Status)
+
+	assert.Equal(t, http.StatusUnauthorized, f.post(PathRefresh, map[string]string{"refresh_token": "made-up"}).Status)
+	assert.Equal(t, http.StatusBadRequest, f.post(PathRefresh, map[string]string{}).Status)
+}
+
+func TestRefreshReuseGrace(t *testing.T) {
+	f := newFixture(t, WithRefreshReuseGrace(10*time.Second))
+	first := f.login("ann@example.com", "pw-ann")
+	second := f.post(PathRefresh, map[string]string{"refresh_token": first.str("refresh_token")})
+	require.Equal(t, http.StatusOK, second.Status)
+	assert.Equal(t, http.StatusUnauthorized, f.post(PathRefresh, map[string]string{"refresh_token": first.str("refresh_token")}).Status)
+	assert.Equal(t, 0, f.srv.ReuseDetected(), "within the grace: refused, not revoked")
+	assert.Equal(t, http.StatusOK, f.post(PathRefresh, map[string]string{"refresh_token": second.str("refresh_token")}).Status)
+
+	f.srv.Advance(11 * time.Second)
+	assert.Equal(t, http.StatusUnauthorized, f.post(PathRefresh, map[string]string{"refresh_token": first.str("refresh_token")}).Status)
+	assert.Equal(t, 1, f.srv.ReuseDetected())
+}
+
+func TestTwoFactorTOTP(t *testing.T) {
+	f := newFixture(t, WithAccessTTL(time.Hour))
+	partial := f.login("tom@example.com", "pw-tom")
+	require.Equal(t, http.StatusOK, partial.Status)
+	assert.Equal(t, TwoFactorTOTP, partial.str("requires_2fa"))
+	assert.Equal(t, http.StatusUnauthorized, f.do(http.MethodGet, PathAccount, partial.str("access_token"), nil).Status,
+		"a partial token opens nothing")
+
+	wrong := f.post(PathTwoFactor, map[string]string{"code": "000000", "refresh_token": partial.str("refresh_token")})
+	assert.Equal(t, http.StatusUnprocessableEntity, wrong.Status)
+	assert.Contains(t, wrong.Raw, `"fields"`)
+
+	code, err := f.srv.Code(f.secret)
+	require.NoError(t, err)
+	full := f.post(PathTwoFactor, map[string]string{"code": code, "refresh_token": partial.str("refresh_token")})
+	require.Equal(t, http.StatusOK, full.Status, full.Raw)
+	assert.Nil(t, full.Body["requires_2fa"])
+	assert.Equal(t, http.StatusOK, f.do(http.MethodGet, PathSensitive, full.str("access_token"), nil).Status)
+
+	// Codes are single use, even within their time window.
+	reuse := f.post(PathTwoFactor, map[string]string{"code": code, "refresh_token": full.str("refresh_token")})
+	assert.Equal(t, http.StatusUnprocessableEntity, reuse.Status)
+
+	// The 2FA grace period ends: sensitive calls answer 424 until a new step.
+	f.srv.Advance(16 * time.Minute)
+	assert.Equal(t, http.StatusOK, f.do(http.MethodGet, PathAccount, full.str("access_token"), nil).Status)
+	assert.Equal(t, http.StatusFailedDependency, f.do(http.MethodGet, PathSensitive, full.str("access_token"), nil).Status)
+	code, _ = f.srv.Code(f.secret)
+	renewed := f.post(PathTwoFactor, map[string]string{"code": code, "refresh_token": full.str("refresh_token")})
+	require.Equal(t, http.StatusOK, renewed.Status, renewed.Raw)
+	assert.Equal(t, http.StatusOK, f.do(http.MethodGet, PathSensitive, renewed.str("access_token"), nil).Status)
+}
+
+func TestTwoFactorSMSAndRefreshStepUp(t *testing.T) {
+	f := newFixture(t)
+	partial := f.login("sam@example.com", "pw-sam")
+	assert.Equal(t, TwoFactorSMS, partial.str("requires_2fa"))
+	code := f.srv.LastSMSCode("sam@example.com")
+	require.Len(t, code, 6)
+	full := f.post(PathTwoFactor, map[string]string{"code": code, "refresh_token": partial.str("refresh_token")})
+	require.Equal(t, http.StatusOK, full.Status, full.Raw)
+
+	f.srv.RequireTwoFactorOnNextRefresh()
+	again := f.post(PathRefresh, map[string]string{"refresh_token": full.str("refresh_token")})
+	require.Equal(t, http.StatusOK, again.Status)
+	assert.Equal(t, TwoFactorSMS, again.str("requires_2fa"), "a refresh answer can ask for 2FA")
+	assert.NotEqual(t, code, f.srv.LastSMSCode("sam@example.com"), "a new code was sent")
+
+	notEnabled := f.post(PathTwoFactor, map[string]string{"code": "1", "refresh_token": f.login("ann@example.com", "pw-ann").str("refresh_token")})
+	assert.Equal(t, http.StatusUnprocessableEntity, notEnabled.Status)
+}
+
+func TestMagicLinkOutbox(t *testing.T) {
+	f := newFixture(t)
+	a := f.post(PathMagicLink, map[string]string{"email": "ann@example.com", "redirect": "/home"})
+	require.Equal(t, http.StatusOK, a.Status)
+	unknown := f.post(PathMagicLink, map[string]string{"email": "who@example.com"})
+	assert.Equal(t, a.Raw, unknown.Raw, "the answer does not tell who has an account")
+	out := f.srv.Outbox()
+	require.Len(t, out, 1)
+	assert.Equal(t, "ann@example.com", out[0].To)
+	assert.Equal(t, "magic_link", out[0].Kind)
+	assert.Equal(t, "/home", out[0].Redirect)
+	assert.True(t, strings.HasPrefix(out[0].Text, f.srv.URL+"/magic?token="))
+
+	assert.Equal(t, http.StatusUnprocessableEntity, f.post(PathMagicLink, map[string]string{"user_id": "not-a-uuid"}).Status)
+	assert.Equal(t, http.StatusUnprocessableEntity, f.post(PathMagicLink, map[string]string{}).Status)
+}
+
+func TestAccountNeedsCompleteFreshBearer(t *testing.T) {
+	f := newFixture(t)
+	tok := f.login("ann@example.com", "pw-ann").str("access_token")
+	assert.Equal(t, http.StatusOK, f.do(http.MethodGet, PathAccount, tok, nil).Status)
+	assert.Equal(t, http.StatusUnauthorized, f.do(http.MethodGet, PathAccount, "", nil).Status)
+	assert.Equal(t, http.StatusUnauthorized, f.do(http.MethodGet, PathAccount, "garbage", nil).Status)
+	forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "x", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte("other key"))
+	assert.Equal(t, http.StatusUnauthorized, f.do(http.MethodGet, PathAccount, forged, nil).Status)
+
+	f.srv.ExpireAccessTokens()
+	assert.Equal(t, http.StatusUnauthorized, f.do(http.MethodGet, PathAccount, tok, nil).Status)
+	fresh := f.login("ann@example.com", "pw-ann").str("access_token")
+	assert.Equal(t, http.StatusOK, f.do(http.MethodGet, PathAccount, fresh, nil).Status, "tokens issued after still work")
+
+	f.srv.Advance(16 * time.Minute)
+	assert.Equal(t, http.StatusUnauthorized, f.do(http.MethodGet, PathAccount, fresh, nil).Status, "expired by the clock")
+}
+
+func TestFaultsFireExactlyNTimes(t *testing.T) {
+	f := newFixture(t)
+	f.srv.Fail(PathLogin, 2, Fault{Status: 503, RetryAfter: "7", Body: `{"error":{"code":"503","reason":"busy"}}`})
+	for i := range 2 {
+		a := f.post(PathLogin, map[string]string{"email": "ann@example.com", "password": "pw-ann"})
+		assert.Equal(t, 503, a.Status, "call %d", i)
+	}
+	assert.Equal(t, http.StatusOK, f.login("ann@example.com", "pw-ann").Status)
+	assert.Equal(t, 3, f.srv.Calls(PathLogin))
+	assert.Equal(t, map[string]int{PathLogin: 3}, f.srv.AllCalls())
+	f.srv.ResetCalls()
+	assert.Equal(t, 0, f.srv.Calls(PathLogin))
+}
+
+func TestFaultKinds(t *testing.T) {
+	srv := NewServer()
+	t.Cleanup(srv.Close)
+	_, err := srv.AddUser(User{Email: "a@b.c", Password: "p"})
+	require.NoError(t, err)
+	post := func(hc *http.Client) (*http.Response, []byte, error) {
+		resp, err := hc.Post(srv.URL+PathLogin, "application/json", strings.NewReader(`{"email":"a@b.c","password":"p"}`))
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp, body, err
+	}
+
+	srv.Fail(PathLogin, 1, Fault{Drop: true})
+	_, _, err = post(srv.Client())
+	assert.Error(t, err, "dropped connection")
+
+	srv.Fail(PathLogin, 1, Fault{Truncate: true})
+	resp, body, err := post(srv.Client())
+	require.NotNil(t, resp)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "truncated body")
+	assert.False(t, json.Valid(body))
+
+	srv.Fail(PathLogin, 1, Fault{Oversize: 3 << 20})
+	_, body, err = post(srv.Client())
+	require.NoError(t, err)
+	assert.Len(t, body, 3<<20)
+
+	srv.Fail(PathLogin, 1, Fault{Delay: 30 * time.Millisecond})
+	start := time.Now()
+	resp, _, err = post(srv.Client())
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "a delay alone still answers")
+	assert.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond)
+
+	srv.Fail(PathLogin, 1, Fault{Hang: true})
+	hc := srv.Client()
+	hc.Timeout = 50 * time.Millisecond
+	_, _, err = post(hc)
+	var ne interface{ Timeout() bool }
+	require.True(t, errors.As(err, &ne))
+	assert.True(t, ne.Timeout())
+
+	srv.Fail(PathLogin, 1, Fault{Status: 500, Body: "<html>oops</html>", ContentType: "text/html"})
+	resp, body, err = post(srv.Client())
+	require.NoError(t, err)
+	assert.Equal(t, 500, resp.StatusCode)
+	assert.Equal(t, "text/html", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "<html>oops</html>", string(body))
+	assert.Equal(t, 6, srv.Calls(PathLogin))
+}
+
+func TestAddUserValidates(t *testing.T) {
+	srv := NewUnstartedServer()
+	defer srv.Close()
+	_, err := srv.AddUser(User{Password: "p"})
+	assert.Error(t, err)
+	_, err = srv.AddUser(User{Email: "a@b.c", Password: "p", TwoFactor: "Carrier pigeon"})
+	assert.Error(t, err)
+	_, err = srv.AddUser(User{Email: "a@b.c", Password: "p"})
+	require.NoError(t, err)
+	_, err = srv.AddUser(User{Email: "a@b.c", Password: "q"})
+	assert.Error(t, err, "duplicate")
+	assert.Len(t, srv.Users(), 1)
+	assert.Regexp(t, uuidPattern, srv.Users()[0].ID)
+}
+
+func TestStartAt(t *testing.T) {
+	srv := NewUnstartedServer()
+	defer srv.Close()
+	require.NoError(t, srv.StartAt("127.0.0.1:0"))
+	assert.True(t, strings.HasPrefix(srv.URL, "http://127.0.0.1:"))
+	resp, err := srv.Client().Get(srv.URL + PathAccount)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+}
