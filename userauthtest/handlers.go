@@ -239,7 +239,15 @@ func (s *Server) issue(w http.ResponseWriter, u *user, famID, pending string) {
 
 func (s *Server) sendSMS(u *user) {
 	code := fmt.Sprintf("%06d", randomInt(1000000))
-	s.outbox = append(s.outbox, Message{To: u.Email, Kind: "sms", Text: code})
+	s.send(Message{To: u.Email, Kind: "sms", Text: code})
+}
+
+// send puts m in the outbox; s.mu is held.
+func (s *Server) send(m Message) {
+	s.outbox = append(s.outbox, m)
+	if s.cfg.onMessage != nil {
+		s.cfg.onMessage(m)
+	}
 }
 
 func randomInt(n int) int {
@@ -391,7 +399,7 @@ func (s *Server) magicLink(w http.ResponseWriter, r *http.Request) {
 	// has an account.
 	if u := s.findUser(req.Email, "", req.UserID); u != nil {
 		link := s.URL + "/magic?token=" + randomHex(16)
-		s.outbox = append(s.outbox, Message{To: u.Email, Kind: "magic_link", Text: link, Redirect: req.Redirect})
+		s.send(Message{To: u.Email, Kind: "magic_link", Text: link, Redirect: req.Redirect})
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": "Magic link sent"})
 }

@@ -80,6 +80,7 @@ type config struct {
 	accessTTL  time.Duration
 	grace2FA   time.Duration
 	reuseGrace time.Duration
+	onMessage  func(Message)
 }
 
 // Option configures a Server.
@@ -97,6 +98,11 @@ func WithTwoFactorGrace(d time.Duration) Option { return func(c *config) { c.gra
 // with 401 all the same). The default, 0, revokes at once.
 func WithRefreshReuseGrace(d time.Duration) Option { return func(c *config) { c.reuseGrace = d } }
 
+// WithMessageHook calls f with every message the fake "sends" (magic
+// links, SMS codes), as it is put in the outbox. f must not call the
+// Server.
+func WithMessageHook(f func(Message)) Option { return func(c *config) { c.onMessage = f } }
+
 // User is an account of the fake.
 type User struct {
 	// ID is the user's UUID; AddUser makes one when empty.
@@ -107,6 +113,9 @@ type User struct {
 	Password string
 	// TwoFactor is "" (none), TwoFactorTOTP or TwoFactorSMS.
 	TwoFactor string
+	// TOTPSecret is the base32 TOTP secret of a TwoFactorTOTP user;
+	// AddUser makes one when empty.
+	TOTPSecret string
 }
 
 type user struct {
@@ -272,8 +281,8 @@ func (s *Server) AddUser(u User) (string, error) {
 	if u.ID == "" {
 		u.ID = newUUID()
 	}
-	nu := &user{User: u}
-	if u.TwoFactor == TwoFactorTOTP {
+	nu := &user{User: u, secret: u.TOTPSecret}
+	if u.TwoFactor == TwoFactorTOTP && nu.secret == "" {
 		key, err := totp.Generate(totp.GenerateOpts{Issuer: "userauthtest", AccountName: u.Email + u.AlternateID})
 		if err != nil {
 			return "", fmt.Errorf("userauthtest: AddUser: %w", err)
@@ -291,13 +300,15 @@ func (s *Server) AddUser(u User) (string, error) {
 	return nu.secret, nil
 }
 
-// Users returns the accounts, passwords included, for printing by a demo.
+// Users returns the accounts, passwords and TOTP secrets included, for
+// printing by a demo.
 func (s *Server) Users() []User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]User, len(s.users))
 	for i, u := range s.users {
 		out[i] = u.User
+		out[i].TOTPSecret = u.secret
 	}
 	return out
 }
