@@ -1,0 +1,49 @@
+// Magiclink asks the API to e-mail a user a login link. Completing that
+// login happens in the user's browser, outside the API.
+//
+//	go run ./examples/magiclink
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/tarilabs/userauth"
+	"github.com/tarilabs/userauth/examples/internal/demo"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "magiclink:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	api, err := demo.Start("")
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	fmt.Println("magiclink: using the", api.Where())
+
+	c, err := userauth.NewClient(api.BaseURL)
+	if err != nil {
+		return err
+	}
+	res, err := c.MagicLinkLogin(ctx, userauth.MagicLinkLoginRequest{Email: api.Email, Redirect: "/dashboard"})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("magiclink: server says %q\n", res.Message)
+	if api.Fake != nil {
+		for _, m := range api.Fake.Outbox() {
+			fmt.Printf("magiclink: e-mail to %s: %s (then %s)\n", m.To, m.Text, m.Redirect)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+// Quickstart walks the whole life of a session, one line per step: login,
+// the 2FA step, an authenticated call, the access token expiring, the
+// automatic refresh, and logout.
+//
+//	go run ./examples/quickstart
+//
+// Without USERAUTH_BASE_URL it runs against the SDK's fake server,
+// in-process. With it (and USERAUTH_EMAIL, USERAUTH_PASSWORD) it runs
+// against that API and asks for the 2FA code on stdin.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tarilabs/userauth"
+	"github.com/tarilabs/userauth/examples/internal/demo"
+	"github.com/tarilabs/userauth/userauthtest"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	api, err := demo.Start(userauthtest.TwoFactorTOTP)
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	step := func(format string, args ...any) { fmt.Printf("quickstart: "+format+"\n", args...) }
+	step("using the %s", api.Where())
+
+	client, err := userauth.NewClient(api.BaseURL)
+	if err != nil {
+		return err
+	}
+	var clock func() time.Time = time.Now
+	if api.Fake != nil {
+		clock = api.Fake.Now // so that moving the fake's clock expires tokens here too
+	}
+	store := userauth.NewTokenStore(client, nil, userauth.WithClock(clock))
+
+	// 1. Login. The user has 2FA, so the answer holds only partial tokens.
+	_, err = store.Login(ctx, userauth.LoginRequest{Email: api.Email, Password: api.Password})
+	var tfa *userauth.TwoFactorRequiredError
+	switch {
+	case errors.As(err, &tfa):
+		step("login: %s accepted; the server asks for 2FA (%s), partial token withheld", api.Email, tfa.Method)
+		// 2. The 2FA step, with the code from the user's authenticator app.
+		code, err := api.Code(ctx, tfa.Method)
+		if err != nil {
+			return err
+		}
+		tok, err := store.CompleteTwoFactor(ctx, code)
+		if err != nil {
+			return fmt.Errorf("2FA: %w", err)
+		}
+		step("2FA: code accepted; complete tokens stored, access token valid until %s", tok.Expiry.Format(time.TimeOnly))
+	case err != nil:
+		return fmt.Errorf("login: %w", err)
+	default:
+		step("login: %s accepted, no 2FA step needed", api.Email)
+	}
+
+	// 3. An authenticated call through the store's http.Client.
+	hc := store.HTTPClient()
+	body, err := getAccount(hc, api.BaseURL)
+	if err != nil {
+		return err
+	}
+	step("GET /account: 200 %s", body)
+
+	// 4. Time passes and the access token expires.
+	before, _ := store.Token(ctx)
+	if api.Fake != nil {
+		api.Fake.Advance(16 * time.Minute)
+		step("access token expires (the fake's clock moved 16 minutes on)")
+	} else {
+		if _, err := store.Refresh(ctx); err != nil {
+			return fmt.Errorf("refresh: %w", err)
+		}
+		step("a real API's clock cannot be moved: refreshed by hand instead")
+	}
+
+	// 5. The next call refreshes by itself first.
+	if _, err := getAccount(hc, api.BaseURL); err != nil {
+		return err
+	}
+	after, err := store.Token(ctx)
+	if err != nil {
+		return err
+	}
+	if after.AccessToken == before.AccessToken || after.RefreshToken == before.RefreshToken {
+		return errors.New("the tokens were not renewed")
+	}
+	if api.Fake != nil {
+		step("GET /account: 200 after %d automatic refresh; both tokens rotated", api.Fake.Calls(userauthtest.PathRefresh))
+	} else {
+		step("GET /account: 200 with the renewed tokens")
+	}
+
+	// 6. Logout forgets the tokens; the store then asks for a login.
+	if err := store.Logout(ctx); err != nil {
+		return err
+	}
+	if _, err := store.AccessToken(ctx); !errors.Is(err, userauth.ErrLoginRequired) {
+		return fmt.Errorf("after logout: got %v, want ErrLoginRequired", err)
+	}
+	step("logout: tokens cleared; the next call needs a login")
+	step("done")
+	return nil
+}
+
+func getAccount(hc *http.Client, base string) (string, error) {
+	resp, err := hc.Get(strings.TrimSuffix(base, "/") + "/account")
+	if err != nil {
+		return "", fmt.Errorf("GET /account: %w", err)
+	}
+	defer resp.Body.Close()
+	if err := userauth.CheckResponse(resp); err != nil {
+		return "", err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	return strings.TrimSpace(string(body)), err
+}
