@@ -30,6 +30,12 @@ type TokenStorage interface {
 	Clear(ctx context.Context) error
 }
 
+// ErrStorageUnavailable is what a TokenStorage or Locker wraps (for
+// errors.Is) when it cannot be reached at all, as a shared cache during an
+// outage, as opposed to refusing an operation. It lets a TokenStore carry
+// on with the tokens it holds; see WithFailClosed.
+var ErrStorageUnavailable = errors.New("userauth: token storage unavailable")
+
 // Locker is implemented by storages shared between processes. TokenStore
 // holds the lock while it refreshes, and re-reads the storage under it, so
 // that only one process spends a refresh token and the others adopt its

@@ -108,11 +108,12 @@ type TwoFactorHandler func(ctx context.Context, method TwoFactorMethod) (code st
 type StoreOption func(*storeConfig) error
 
 type storeConfig struct {
-	handler  TwoFactorHandler
-	skew     time.Duration
-	timeout  time.Duration
-	onChange func(Token)
-	now      func() time.Time
+	failClosed bool
+	handler    TwoFactorHandler
+	skew       time.Duration
+	timeout    time.Duration
+	onChange   func(Token)
+	now        func() time.Time
 }
 
 // WithTwoFactorHandler lets the store complete 2FA steps by itself, asking
@@ -167,6 +168,22 @@ func WithOnTokenChange(f func(Token)) StoreOption {
 	}
 }
 
+// WithFailClosed makes the store fail, rather than carry on alone, when its
+// storage reports ErrStorageUnavailable (a shared cache that cannot be
+// reached). By default the store then keeps serving a valid token it holds,
+// refreshes under its own in-process single flight, and keeps new tokens in
+// memory until the storage returns, logging a warning each time. That keeps
+// a service up, at a risk: other processes that cannot see this one's
+// refresh may present the spent refresh token, which the server treats as
+// theft, ending the session for all. Fail closed when an outage is better
+// than that risk.
+func WithFailClosed() StoreOption {
+	return func(c *storeConfig) error {
+		c.failClosed = true
+		return nil
+	}
+}
+
 // WithClock replaces time.Now for expiry decisions; for tests.
 func WithClock(now func() time.Time) StoreOption {
 	return func(c *storeConfig) error {
@@ -189,15 +206,16 @@ func WithClock(now func() time.Time) StoreOption {
 // A TokenStore starts no background goroutine: refreshes happen on demand,
 // each in a goroutine that ends with it.
 type TokenStore struct {
-	client   *Client
-	storage  TokenStorage
-	locker   Locker
-	handler  TwoFactorHandler
-	skew     time.Duration
-	timeout  time.Duration
-	onChange func(Token)
-	now      func() time.Time
-	err      error // from an invalid option; every call returns it
+	client     *Client
+	storage    TokenStorage
+	locker     Locker
+	handler    TwoFactorHandler
+	skew       time.Duration
+	timeout    time.Duration
+	onChange   func(Token)
+	now        func() time.Time
+	failClosed bool
+	err        error // from an invalid option; every call returns it
 
 	cur atomic.Pointer[session] // nil until the storage was first read
 
@@ -216,19 +234,28 @@ type session struct {
 	tok       *Token // nil: no tokens
 	bearer    string // "Bearer " + tok.AccessToken
 	refreshAt time.Time
-	unsaved   bool // a rotated pair that storage refused; saved before use
+	save      saveState
 }
+
+// saveState says whether storage holds a session's tokens.
+type saveState uint8
+
+const (
+	saved   saveState = iota
+	unsaved           // storage refused them: not handed out until saved
+	lagging           // storage unavailable: handed out, saved when it returns
+)
 
 // fresh reports whether the session's access token can be handed out now
 // without a renewal.
 func (s *session) fresh(now time.Time) bool {
-	return s != nil && s.tok != nil && s.tok.Requires2FA == "" && !s.unsaved && now.Before(s.refreshAt)
+	return s != nil && s.tok != nil && s.tok.Requires2FA == "" && s.save == saved && now.Before(s.refreshAt)
 }
 
 // usable reports whether the access token is complete, saved and known not
 // to have expired yet, even if it is due for a refresh.
 func (s *session) usable(now time.Time) bool {
-	return s != nil && s.tok != nil && s.tok.Requires2FA == "" && !s.unsaved &&
+	return s != nil && s.tok != nil && s.tok.Requires2FA == "" && s.save != unsaved &&
 		!s.tok.Expiry.IsZero() && now.Before(s.tok.Expiry)
 }
 
@@ -277,15 +304,16 @@ func NewTokenStore(c *Client, storage TokenStorage, opts ...StoreOption) *TokenS
 		storage = NewMemoryStorage()
 	}
 	s := &TokenStore{
-		client:   c,
-		storage:  storage,
-		handler:  cfg.handler,
-		skew:     cfg.skew,
-		timeout:  cfg.timeout,
-		onChange: cfg.onChange,
-		now:      cfg.now,
-		err:      optErr,
-		write:    make(chan struct{}, 1),
+		client:     c,
+		storage:    storage,
+		handler:    cfg.handler,
+		skew:       cfg.skew,
+		timeout:    cfg.timeout,
+		onChange:   cfg.onChange,
+		now:        cfg.now,
+		failClosed: cfg.failClosed,
+		err:        optErr,
+		write:      make(chan struct{}, 1),
 	}
 	s.locker, _ = storage.(Locker)
 	return s
@@ -334,7 +362,7 @@ func (s *TokenStore) slow(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	sess := s.cur.Load()
-	if sess != nil && sess.tok != nil && sess.tok.Requires2FA != "" && s.handler == nil && !sess.unsaved {
+	if sess != nil && sess.tok != nil && sess.tok.Requires2FA != "" && s.handler == nil && sess.save == saved {
 		return nil, &TwoFactorRequiredError{Method: sess.tok.Requires2FA}
 	}
 	got, err := s.share(ctx, renewDue, sess.access())
@@ -421,7 +449,7 @@ func (s *TokenStore) sessionFor(tok *Token) *session {
 	if sess := s.cur.Load(); sess != nil && sess.tok == tok {
 		return sess
 	}
-	return s.newSession(tok, false)
+	return s.newSession(tok, saved)
 }
 
 func (s *TokenStore) fly(ctx context.Context, f *flight, kind renewKind, stale string) {
@@ -448,47 +476,69 @@ func (s *TokenStore) fly(ctx context.Context, f *flight, kind renewKind, stale s
 // storage's Locker when it has one. changed reports that it got new tokens
 // from the server (or lost them).
 func (s *TokenStore) renew(ctx context.Context, kind renewKind, stale string) (tok *Token, changed bool, err error) {
+	// A storage that is unavailable (ErrStorageUnavailable) degrades the
+	// store to this process's own single flight, unless WithFailClosed.
 	if err := s.acquire(ctx); err != nil {
 		return nil, false, err
 	}
 	defer s.release()
 
-	// A rotated pair that could not be saved goes to storage first: it
-	// holds the only good refresh token.
-	if sess := s.cur.Load(); sess != nil && sess.unsaved {
-		if err := s.save(ctx, sess.tok); err != nil {
-			return nil, false, err
+	// A rotated pair that storage did not take goes there first: it holds
+	// the only good refresh token.
+	cur := s.cur.Load()
+	degraded := false
+	if cur != nil && cur.save != saved {
+		err := s.storage.Save(ctx, cur.tok)
+		switch {
+		case err == nil:
+			sess := s.set(cur.tok, saved)
+			if cur.tok.Requires2FA != "" {
+				return s.secondFactor(ctx, cur.tok)
+			}
+			if sess.fresh(s.now()) || kind == renewStepUp {
+				return cur.tok, cur.save == unsaved, nil
+			}
+		case s.degradable(err) && !cur.usable(s.now()):
+			degraded = true // expired: refresh without storage
+		default:
+			return nil, false, fmt.Errorf("userauth: saving tokens: %w", err)
 		}
-		if sess.tok.Requires2FA != "" {
-			return s.secondFactor(ctx, sess.tok)
-		}
-		return sess.tok, true, nil
 	}
 
-	if s.locker != nil {
+	if s.locker != nil && !degraded {
 		unlock, err := s.locker.Lock(ctx)
-		if err != nil {
+		switch {
+		case err == nil:
+			defer unlock()
+		case s.degradable(err):
+			s.warn(ctx, "userauth: shared storage unavailable; refreshing under this process's lock only, which other processes cannot see", err)
+		default:
 			return nil, false, fmt.Errorf("userauth: locking token storage: %w", err)
 		}
-		defer unlock()
 	}
 
-	stored, err := s.storage.Load(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("userauth: loading tokens: %w", err)
+	var stored *Token
+	if degraded {
+		stored = cur.tok
+	} else if stored, err = s.storage.Load(ctx); err != nil {
+		if !s.degradable(err) || cur.access() == "" {
+			return nil, false, fmt.Errorf("userauth: loading tokens: %w", err)
+		}
+		s.warn(ctx, "userauth: shared storage unavailable; renewing the tokens this process holds", err)
+		stored = cur.tok
 	}
 	if stored == nil {
 		hadTokens := s.cur.Load().access() != ""
-		s.set(nil, false)
+		s.set(nil, saved)
 		return nil, hadTokens, ErrLoginRequired
 	}
 	if stored.Requires2FA != "" {
-		s.set(stored, false)
+		s.set(stored, saved)
 		return s.secondFactor(ctx, stored)
 	}
 	if stored.AccessToken != stale && (kind == renewDue || stale != "") {
 		// Renewed by another process or call since the caller looked.
-		if sess := s.set(stored, false); sess.fresh(s.now()) || kind == renewStepUp {
+		if sess := s.set(stored, saved); sess.fresh(s.now()) || kind == renewStepUp {
 			return stored, false, nil
 		}
 	}
@@ -507,7 +557,7 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 		}
 		// Another process may have rotated the token just before us.
 		if again, lerr := s.storage.Load(ctx); lerr == nil && again != nil && again.RefreshToken != stored.RefreshToken {
-			s.set(again, false)
+			s.set(again, saved)
 			if again.Requires2FA != "" {
 				return s.secondFactor(ctx, again)
 			}
@@ -516,7 +566,7 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 		if cerr := s.storage.Clear(ctx); cerr != nil {
 			s.warn(ctx, "userauth: clearing rejected tokens failed", cerr)
 		}
-		s.set(nil, false)
+		s.set(nil, saved)
 		return nil, true, fmt.Errorf("%w: refresh token rejected: %w", ErrLoginRequired, err)
 	}
 	tok := tokenFrom(resp)
@@ -573,26 +623,39 @@ func (s *TokenStore) secondFactor(ctx context.Context, pending *Token) (*Token, 
 }
 
 // save persists tok and makes it current. When storage refuses it, tok is
-// kept in memory, marked unsaved, so its refresh token is not lost; it is
-// not handed out until a later save succeeds.
+// kept in memory so its refresh token is not lost: marked unsaved, it is
+// not handed out until a later save succeeds; but when the storage is only
+// unavailable and the store may degrade, it is handed out (lagging), and
+// saved again at each renewal until storage takes it.
 func (s *TokenStore) save(ctx context.Context, tok *Token) error {
-	if err := s.storage.Save(ctx, tok); err != nil {
-		s.set(tok, true)
+	err := s.storage.Save(ctx, tok)
+	switch {
+	case err == nil:
+		s.set(tok, saved)
+	case s.degradable(err):
+		s.set(tok, lagging)
+		s.warn(ctx, "userauth: shared storage unavailable; new tokens kept in this process until it returns", err)
+	default:
+		s.set(tok, unsaved)
 		return fmt.Errorf("userauth: saving tokens: %w", err)
 	}
-	s.set(tok, false)
 	return nil
 }
 
+// degradable reports a storage error the store may work around.
+func (s *TokenStore) degradable(err error) bool {
+	return !s.failClosed && errors.Is(err, ErrStorageUnavailable)
+}
+
 // set publishes a new session for tok.
-func (s *TokenStore) set(tok *Token, unsaved bool) *session {
-	sess := s.newSession(tok, unsaved)
+func (s *TokenStore) set(tok *Token, st saveState) *session {
+	sess := s.newSession(tok, st)
 	s.cur.Store(sess)
 	return sess
 }
 
-func (s *TokenStore) newSession(tok *Token, unsaved bool) *session {
-	sess := &session{tok: tok, unsaved: unsaved}
+func (s *TokenStore) newSession(tok *Token, st saveState) *session {
+	sess := &session{tok: tok, save: st}
 	if tok == nil {
 		return sess
 	}
@@ -643,7 +706,7 @@ func (s *TokenStore) CompleteTwoFactor(ctx context.Context, code string) (*Token
 			s.release()
 			return nil, fmt.Errorf("userauth: loading tokens: %w", err)
 		}
-		cur = s.set(stored, false)
+		cur = s.set(stored, saved)
 	}
 	s.release()
 	if cur.tok == nil {
@@ -701,7 +764,7 @@ func (s *TokenStore) Logout(ctx context.Context) error {
 		return err
 	}
 	err := s.storage.Clear(ctx)
-	s.set(nil, false)
+	s.set(nil, saved)
 	s.mu.Lock()
 	s.failed = nil
 	s.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -685,7 +686,7 @@ func TestSessionRefreshSchedule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sess := s.newSession(&Token{AccessToken: "a", RefreshToken: "r", Expiry: tt.expiry}, false)
+			sess := s.newSession(&Token{AccessToken: "a", RefreshToken: "r", Expiry: tt.expiry}, saved)
 			assert.Equal(t, tt.want, sess.refreshAt)
 			assert.Equal(t, "Bearer a", sess.bearer)
 		})
@@ -817,4 +818,105 @@ func BenchmarkTransport(b *testing.B) {
 	}
 	b.Run("static", func(b *testing.B) { run(b, staticBearer{srv.Client().Transport}) })
 	b.Run("userauth", func(b *testing.B) { run(b, freshStore(b, c).Transport(nil)) })
+}
+
+// outageStorage is a shared storage (with a Locker) that can go down.
+type outageStorage struct {
+	*MemoryStorage
+	down atomic.Bool
+}
+
+func (o *outageStorage) err() error {
+	if o.down.Load() {
+		return fmt.Errorf("%w: dial tcp 127.0.0.1:6379: connection refused", ErrStorageUnavailable)
+	}
+	return nil
+}
+
+func (o *outageStorage) Load(ctx context.Context) (*Token, error) {
+	if err := o.err(); err != nil {
+		return nil, err
+	}
+	return o.MemoryStorage.Load(ctx)
+}
+
+func (o *outageStorage) Save(ctx context.Context, t *Token) error {
+	if err := o.err(); err != nil {
+		return err
+	}
+	return o.MemoryStorage.Save(ctx, t)
+}
+
+func (o *outageStorage) Lock(context.Context) (func(), error) {
+	if err := o.err(); err != nil {
+		return nil, err
+	}
+	return func() {}, nil
+}
+
+func TestStoreStorageOutageDegrades(t *testing.T) {
+	var logs strings.Builder
+	var logMu sync.Mutex
+	storage := &outageStorage{MemoryStorage: NewMemoryStorage()}
+	e := newStoreEnv(t, nil, storage)
+	c, err := NewClient(e.srv.URL, WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))))
+	require.NoError(t, err)
+	store := NewTokenStore(c, storage, WithClock(e.srv.Now))
+	ctx := context.Background()
+	first, err := store.Login(ctx, ann)
+	require.NoError(t, err)
+
+	storage.down.Store(true)
+	got, err := store.AccessToken(ctx)
+	require.NoError(t, err, "a fresh token needs no storage")
+	assert.Equal(t, first.AccessToken, got)
+
+	e.srv.Advance(16 * time.Minute)
+	renewed, err := store.AccessToken(ctx)
+	require.NoError(t, err, "expired during the outage: refreshed in-process")
+	assert.NotEqual(t, first.AccessToken, renewed)
+	again, err := store.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, renewed, again)
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	logMu.Lock()
+	assert.Contains(t, logs.String(), "shared storage unavailable")
+	assert.NotContains(t, logs.String(), renewed)
+	logMu.Unlock()
+
+	// Storage returns: the lagging tokens are saved at the next look.
+	storage.down.Store(false)
+	time.Sleep(failureMemory + 10*time.Millisecond)
+	got, err = store.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, renewed, got)
+	saved, _ := storage.Load(ctx)
+	require.NotNil(t, saved)
+	assert.Equal(t, renewed, saved.AccessToken)
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
+
+func TestStoreStorageOutageFailClosed(t *testing.T) {
+	storage := &outageStorage{MemoryStorage: NewMemoryStorage()}
+	e := newStoreEnv(t, nil, storage, WithFailClosed())
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	storage.down.Store(true)
+	e.srv.Advance(16 * time.Minute)
+	_, err = e.store.AccessToken(ctx)
+	assert.ErrorIs(t, err, ErrStorageUnavailable)
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathRefresh), "no refresh without the shared lock")
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
