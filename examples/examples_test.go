@@ -42,6 +42,10 @@ func TestExamplesRun(t *testing.T) {
 		{"service", []string{
 			"service: 150 calls ok, 0 failed, 3 refreshes for 3 expiries, 0 refresh tokens reused",
 		}},
+		{"replicas", []string{ // through Redis when REDIS_ADDR is set, else a file
+			"replicas: replica 1 logged in; 6 replicas share the session",
+			"replicas: 3 refreshes for 3 expiries, 0 refresh tokens reused",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {

@@ -1,0 +1,258 @@
+package redisstore
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tarilabs/userauth"
+	"github.com/tarilabs/userauth/userauthtest"
+)
+
+const (
+	helperEnv = "REDISSTORE_TEST_HELPER"
+	replicas  = 8
+	rounds    = 3
+)
+
+var ann = userauth.LoginRequest{Email: "ann@example.com", Password: "pw-ann"}
+
+// TestHelperProcess is not a test: it is the body of a replica process,
+// chosen by helperEnv, and does nothing otherwise.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv(helperEnv) == "" {
+		return
+	}
+	fmt.Println(replica())
+	os.Exit(0)
+}
+
+// replica builds its own TokenStore over the shared Redis key, waits for
+// the start time, asks for a token, and reports a digest of it.
+func replica() string {
+	offset, _ := time.ParseDuration(os.Getenv("REPLICA_CLOCK_OFFSET"))
+	var startNanos int64
+	fmt.Sscan(os.Getenv("REPLICA_START_AT"), &startNanos)
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
+	defer rdb.Close()
+	store, err := New(rdb, os.Getenv("REPLICA_KEY"))
+	if err != nil {
+		return "ERR " + err.Error()
+	}
+	var storage userauth.TokenStorage = store
+	if os.Getenv(helperEnv) == "nolock" {
+		storage = plain{store}
+	}
+	c, err := userauth.NewClient(os.Getenv("REPLICA_BASE_URL"))
+	if err != nil {
+		return "ERR " + err.Error()
+	}
+	ts := userauth.NewTokenStore(c, storage, userauth.WithClock(func() time.Time { return time.Now().Add(offset) }))
+	time.Sleep(time.Until(time.Unix(0, startNanos)))
+	access, err := ts.AccessToken(context.Background())
+	if err != nil {
+		return "ERR " + err.Error()
+	}
+	sum := sha256.Sum256([]byte(access))
+	return "TOKEN " + hex.EncodeToString(sum[:8])
+}
+
+// plain hides the Locker: the storage without its distributed lock.
+type plain struct{ userauth.TokenStorage }
+
+type replicaRun struct {
+	srv     *userauthtest.Server
+	key     string
+	offset  time.Duration
+	outputs []string
+}
+
+// runReplicas logs in once, then for each round expires the access token
+// and starts all replicas at the same instant.
+func runReplicas(t *testing.T, mode string, rounds int, eachRound func(r *replicaRun, round int)) *replicaRun {
+	addr := redisAddr(t)
+	srv := userauthtest.NewServer()
+	t.Cleanup(srv.Close)
+	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
+	require.NoError(t, err)
+	rdb := newRedis(t, addr)
+	store := newStore(t, rdb)
+	c, err := userauth.NewClient(srv.URL)
+	require.NoError(t, err)
+	_, err = userauth.NewTokenStore(c, store).Login(context.Background(), ann)
+	require.NoError(t, err)
+
+	r := &replicaRun{srv: srv, key: strings.TrimPrefix(store.Key(), DefaultKeyPrefix)}
+	for round := 1; round <= rounds; round++ {
+		srv.Advance(16 * time.Minute)
+		r.offset += 16 * time.Minute
+		// A slow refresh makes every replica that refreshes overlap.
+		srv.Fail(userauthtest.PathRefresh, replicas, userauthtest.Fault{Delay: 100 * time.Millisecond})
+		startAt := time.Now().Add(700 * time.Millisecond).UnixNano()
+		r.outputs = make([]string, replicas)
+		var wg sync.WaitGroup
+		for i := range replicas {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+			cmd.Env = append(os.Environ(), helperEnv+"="+mode, "REDIS_ADDR="+addr, "REPLICA_KEY="+r.key,
+				"REPLICA_BASE_URL="+srv.URL, "REPLICA_CLOCK_OFFSET="+r.offset.String(), fmt.Sprint("REPLICA_START_AT=", startAt))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, _ := cmd.CombinedOutput()
+				sc := bufio.NewScanner(strings.NewReader(string(out)))
+				for sc.Scan() {
+					if line := sc.Text(); strings.HasPrefix(line, "TOKEN ") || strings.HasPrefix(line, "ERR ") {
+						r.outputs[i] = line
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		eachRound(r, round)
+	}
+	return r
+}
+
+func TestReplicasShareOneRefreshPerRound(t *testing.T) {
+	runReplicas(t, "lock", rounds, func(r *replicaRun, round int) {
+		for i, out := range r.outputs {
+			require.True(t, strings.HasPrefix(out, "TOKEN "), "round %d replica %d: %q", round, i, out)
+			assert.Equal(t, r.outputs[0], out, "round %d: every replica ends with the same token", round)
+		}
+		assert.Equal(t, round, r.srv.Calls(userauthtest.PathRefresh), "round %d: exactly one refresh per round", round)
+		assert.Equal(t, 0, r.srv.ReuseDetected(), "round %d", round)
+		t.Logf("round %d: %d replicas, %d refreshes in all, %d reuses", round, replicas, r.srv.Calls(userauthtest.PathRefresh), r.srv.ReuseDetected())
+	})
+}
+
+// TestReplicasWithoutLockContrast documents the failure the lock prevents:
+// the same run over the same storage with its Locker hidden.
+func TestReplicasWithoutLockContrast(t *testing.T) {
+	run := runReplicas(t, "nolock", 1, func(r *replicaRun, _ int) {})
+	refreshes, reuses := run.srv.Calls(userauthtest.PathRefresh), run.srv.ReuseDetected()
+	t.Logf("without the lock: %d replicas, %d refreshes, %d reuse detected (session revoked)", replicas, refreshes, reuses)
+	assert.Greater(t, refreshes, 1, "several replicas spent the same refresh token")
+	assert.Greater(t, reuses, 0, "the server took it for theft and revoked the session")
+
+	// Whatever token the replicas kept, the session behind it is dead.
+	stored, err := New(newRedis(t, redisAddr(t)), run.key)
+	require.NoError(t, err)
+	tok, err := stored.Load(context.Background())
+	require.NoError(t, err)
+	require.NotNil(t, tok)
+	req, _ := http.NewRequest(http.MethodGet, run.srv.URL+userauthtest.PathAccount, nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := run.srv.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "every replica is logged out")
+}
+
+func TestRedisOutageMidRun(t *testing.T) {
+	addr := redisAddr(t)
+	px := newProxy(t, addr)
+	srv := userauthtest.NewServer()
+	t.Cleanup(srv.Close)
+	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
+	require.NoError(t, err)
+	store := newStore(t, newRedis(t, px.addr), WithLockWait(500*time.Millisecond))
+	direct := newRedis(t, addr)
+	c, err := userauth.NewClient(srv.URL, userauth.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	ts := userauth.NewTokenStore(c, store, userauth.WithClock(srv.Now))
+	ctx := context.Background()
+	first, err := ts.Login(ctx, ann)
+	require.NoError(t, err)
+
+	px.cut() // Redis goes away
+	_, err = store.Load(ctx)
+	checkUnavailable(t, err, "load")
+	got, err := ts.AccessToken(ctx)
+	require.NoError(t, err, "a valid token is still served")
+	assert.Equal(t, first.AccessToken, got)
+
+	srv.Advance(16 * time.Minute)
+	renewed, err := ts.AccessToken(ctx)
+	require.NoError(t, err, "expired during the outage: refreshed in-process, with a warning")
+	assert.NotEqual(t, first.AccessToken, renewed)
+
+	px.restore(t) // Redis is back
+	time.Sleep(1100 * time.Millisecond)
+	got, err = ts.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, renewed, got)
+	directStore, err := New(direct, strings.TrimPrefix(store.Key(), DefaultKeyPrefix))
+	require.NoError(t, err)
+	saved, err := directStore.Load(ctx)
+	require.NoError(t, err)
+	require.NotNil(t, saved)
+	assert.Equal(t, renewed, saved.AccessToken, "the tokens refreshed during the outage reached Redis once it returned")
+	assert.Equal(t, 1, srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 0, srv.ReuseDetected())
+}
+
+func TestRedisOutageFailClosed(t *testing.T) {
+	addr := redisAddr(t)
+	px := newProxy(t, addr)
+	srv := userauthtest.NewServer()
+	t.Cleanup(srv.Close)
+	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
+	require.NoError(t, err)
+	store := newStore(t, newRedis(t, px.addr), WithLockWait(200*time.Millisecond))
+	c, err := userauth.NewClient(srv.URL, userauth.WithHTTPClient(srv.Client()))
+	require.NoError(t, err)
+	ts := userauth.NewTokenStore(c, store, userauth.WithClock(srv.Now), userauth.WithFailClosed())
+	_, err = ts.Login(context.Background(), ann)
+	require.NoError(t, err)
+	px.cut()
+	srv.Advance(16 * time.Minute)
+	_, err = ts.AccessToken(context.Background())
+	assert.ErrorIs(t, err, userauth.ErrStorageUnavailable)
+	var ue *UnavailableError
+	assert.ErrorAs(t, err, &ue)
+	assert.Equal(t, 0, srv.Calls(userauthtest.PathRefresh))
+}
+
+// BenchmarkRefresh measures one forced refresh through a TokenStore over
+// memory and over Redis (lock, read, save, release) against the same
+// loopback fake: the difference is what Redis adds to a refresh.
+func BenchmarkRefresh(b *testing.B) {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	if _, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password}); err != nil {
+		b.Fatal(err)
+	}
+	c, err := userauth.NewClient(srv.URL, userauth.WithHTTPClient(srv.Client()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, storage userauth.TokenStorage) {
+		ts := userauth.NewTokenStore(c, storage)
+		ctx := context.Background()
+		if _, err := ts.Login(ctx, ann); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			if _, err := ts.Refresh(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("memory", func(b *testing.B) { run(b, userauth.NewMemoryStorage()) })
+	b.Run("redis", func(b *testing.B) { run(b, newStore(b, newRedis(b, redisAddr(b)))) })
+}
