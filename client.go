@@ -49,14 +49,17 @@ const (
 // Client can serve any number of users and token stores.
 type Client struct {
 	baseURL    *url.URL
-	httpClient *http.Client
-	userAgent  string
+	httpClient *http.Client // Timeout zero: attempts are bounded by contexts
+	timeout    time.Duration
+	userAgent  []string // the User-Agent header value, shared read-only
+	jsonType   []string // "application/json", shared read-only
 	logger     *slog.Logger
 	maxRetries int
 	minWait    time.Duration
 	maxWait    time.Duration
 	maxBody    int64
 	endpoints  [numEndpoints]endpoint
+	retry      *retryablehttp.Client
 }
 
 // Option configures a Client. Options are applied in order, so the last one
@@ -212,9 +215,13 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	if o.httpClient != nil {
 		hc = *o.httpClient
 	}
-	if o.timeoutSet || hc.Timeout == 0 {
-		hc.Timeout = o.timeout
+	timeout := o.timeout
+	if !o.timeoutSet && hc.Timeout != 0 {
+		timeout = hc.Timeout
 	}
+	// Each attempt gets a context with this deadline instead of
+	// http.Client.Timeout, which would start a goroutine per request.
+	hc.Timeout = 0
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 	ua := "userauth-go/" + Version
@@ -224,7 +231,9 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	c := &Client{
 		baseURL:    base,
 		httpClient: &hc,
-		userAgent:  ua,
+		timeout:    timeout,
+		userAgent:  []string{ua},
+		jsonType:   []string{"application/json"},
 		logger:     o.logger,
 		maxRetries: o.maxRetries,
 		minWait:    o.minWait,
@@ -237,6 +246,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		ep.path = base.Path + strings.TrimPrefix(ep.path, "/")
 		c.endpoints[id] = ep
 	}
+	c.retry = c.newRetryClient()
 	return c, nil
 }
 
@@ -332,29 +342,24 @@ func (c *Client) do(ctx context.Context, id endpointID, in any, secrets []string
 	if err != nil {
 		return fmt.Errorf("userauth: %s %s: encoding request: %w", http.MethodPost, ep.path, err)
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, ep.url, body)
+	a := &attempts{c: c, ep: ep}
+	a.ctx = context.WithValue(ctx, attemptsKey{}, a)
+	defer a.stop()
+	req, err := retryablehttp.NewRequestWithContext(a.next(), http.MethodPost, ep.url, body)
 	if err != nil {
 		return fmt.Errorf("userauth: %s %s: %w", http.MethodPost, ep.path, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
+	// The header values are shared, read-only slices: no allocation each.
+	req.Header["Content-Type"] = c.jsonType
+	req.Header["Accept"] = c.jsonType
+	req.Header["User-Agent"] = c.userAgent
+	a.req = req
 
-	a := &attempts{c: c, ep: ep}
-	rc := &retryablehttp.Client{
-		HTTPClient:   c.httpClient,
-		RetryMax:     c.maxRetries,
-		RetryWaitMin: c.minWait,
-		RetryWaitMax: c.maxWait,
-		CheckRetry:   a.checkRetry,
-		Backoff:      a.backoff,
-		ErrorHandler: a.errorHandler,
-	}
-	if c.logger != nil {
-		rc.RequestLogHook = a.started
-	}
-	resp, err := rc.Do(req)
+	resp, err := c.retry.Do(req)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err() // the caller's context ended, not an attempt's
+		}
 		return &TransportError{Method: http.MethodPost, Path: ep.path, Attempts: a.n, Err: err}
 	}
 	defer resp.Body.Close()
@@ -370,7 +375,7 @@ func (c *Client) do(ctx context.Context, id endpointID, in any, secrets []string
 	if resp.ContentLength > c.maxBody {
 		return decodeErr(tooLargeError(c.maxBody))
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	data, err := readBody(resp, c.maxBody)
 	if err != nil {
 		return &TransportError{Method: http.MethodPost, Path: ep.path, Attempts: a.n, Err: fmt.Errorf("reading answer: %w", err)}
 	}
@@ -386,6 +391,19 @@ func (c *Client) do(ctx context.Context, id endpointID, in any, secrets []string
 	return nil
 }
 
+// readBody reads at most limit+1 bytes of the body, in one allocation when
+// the length is announced.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
+}
+
 // tooLargeError is a body over the limit; it matches ErrResponseTooLarge.
 type tooLargeError int64
 
@@ -395,37 +413,101 @@ func (e tooLargeError) Error() string {
 
 func (e tooLargeError) Is(target error) bool { return target == ErrResponseTooLarge }
 
-// attempts carries the retry state of one call. Its methods are the
-// CheckRetry, Backoff and ErrorHandler of go-retryablehttp: CheckRetry
-// decides and picks the wait, so it can refuse a wait that would outlast the
-// context's deadline; Backoff only hands that wait over.
+// newRetryClient is the one go-retryablehttp client of a Client, with this
+// package's CheckRetry, Backoff, ErrorHandler and PrepareRetry. The state of
+// each call (its endpoint, attempt count and attempt context) travels in
+// the request's context, so nothing is built per call.
+func (c *Client) newRetryClient() *retryablehttp.Client {
+	rc := &retryablehttp.Client{
+		HTTPClient:   c.httpClient,
+		RetryMax:     c.maxRetries,
+		RetryWaitMin: c.minWait,
+		RetryWaitMax: c.maxWait,
+		CheckRetry:   c.checkRetry,
+		Backoff:      c.backoff,
+		ErrorHandler: errorHandler,
+		PrepareRetry: prepareRetry,
+		// Logger nil: go-retryablehttp logs nothing of its own.
+	}
+	if c.logger != nil {
+		rc.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, _ int) {
+			if a := attemptsOf(r.Context()); a != nil {
+				a.start = time.Now()
+			}
+		}
+	}
+	return rc
+}
+
+// attempts is the retry state of one call.
 type attempts struct {
-	c     *Client
-	ep    *endpoint
-	n     int           // attempts made
-	wait  time.Duration // before the next attempt
-	start time.Time     // of the current attempt; set only when logging
+	c      *Client
+	ep     *endpoint
+	req    *retryablehttp.Request
+	ctx    context.Context    // the caller's, carrying this struct
+	cancel context.CancelFunc // of the current attempt's context
+	n      int                // attempts made
+	start  time.Time          // of the current attempt; set only when logging
 }
 
-func (a *attempts) started(_ retryablehttp.Logger, _ *http.Request, _ int) {
-	a.start = time.Now()
+type attemptsKey struct{}
+
+func attemptsOf(ctx context.Context) *attempts {
+	a, _ := ctx.Value(attemptsKey{}).(*attempts)
+	return a
 }
 
-func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// next starts the context of an attempt: the caller's, bounded by the
+// per-attempt timeout.
+func (a *attempts) next() context.Context {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	actx, cancel := context.WithTimeout(a.ctx, a.c.timeout)
+	a.cancel = cancel
+	return actx
+}
+
+func (a *attempts) stop() {
+	if a.cancel != nil {
+		a.cancel()
+	}
+}
+
+// prepareRetry gives the next attempt a fresh timeout.
+func prepareRetry(r *http.Request) error {
+	if a := attemptsOf(r.Context()); a != nil {
+		*r = *r.WithContext(a.next())
+	}
+	return nil
+}
+
+// checkRetry is called after each attempt with the attempt's context; its
+// decisions use the caller's.
+func (c *Client) checkRetry(actx context.Context, resp *http.Response, err error) (bool, error) {
+	a := attemptsOf(actx)
+	if a == nil {
+		return false, nil
+	}
 	a.n++
+	ctx := a.ctx
 	if ctx.Err() != nil {
 		// The caller gave up: neither retry nor call it a transport fault.
 		return false, ctx.Err()
 	}
-	retry, wait := a.c.retryDecision(a.ep, a.n, resp, err)
+	retry := c.retryable(a.ep, resp, err)
 	if retry {
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
-			retry = false // waiting would outlast the caller; answer now
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= c.longestWait(a.n, resp) {
+			retry = false // waiting could outlast the caller; answer now
 		}
 	}
-	a.wait = wait
-	if l := a.c.logger; l != nil {
-		a.log(ctx, l, resp, err, retry)
+	if retry {
+		// Wait on the caller's context: the attempt's may have timed out
+		// already. prepareRetry gives the next attempt its own.
+		a.req.Request = a.req.Request.WithContext(ctx)
+	}
+	if l := c.logger; l != nil {
+		a.log(ctx, l, resp, err, retry && a.n <= c.maxRetries)
 	}
 	return retry, nil
 }
@@ -446,21 +528,17 @@ func (a *attempts) log(ctx context.Context, l *slog.Logger, resp *http.Response,
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	l.LogAttrs(ctx, slog.LevelDebug, "userauth: attempt", attrs...)
-	if retry && a.n <= a.c.maxRetries {
+	if retry {
 		l.LogAttrs(ctx, slog.LevelInfo, "userauth: retrying",
 			slog.String("method", http.MethodPost), slog.String("path", a.ep.path),
-			slog.Int("status", status), slog.Int("attempt", a.n), slog.Duration("wait", a.wait))
+			slog.Int("status", status), slog.Int("attempt", a.n))
 	}
-}
-
-func (a *attempts) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
-	return a.wait
 }
 
 // errorHandler runs when the last attempt still asked for a retry, or
 // CheckRetry returned an error. An answer is handed back as it is, so the
 // caller gets the typed error of that answer, not a "giving up" string.
-func (a *attempts) errorHandler(resp *http.Response, err error, _ int) (*http.Response, error) {
+func errorHandler(resp *http.Response, err error, _ int) (*http.Response, error) {
 	if err == nil && resp != nil {
 		return resp, nil
 	}
@@ -470,8 +548,8 @@ func (a *attempts) errorHandler(resp *http.Response, err error, _ int) (*http.Re
 	return nil, err
 }
 
-// retryDecision says whether attempt n of a call to ep, which ended with
-// resp or err, should be retried and after how long.
+// retryable says whether an attempt at ep that ended with resp or err
+// should be tried again.
 //
 // Every endpoint is retried when the request surely never reached the
 // server, on 429, and on 503 with Retry-After. Replay-safe endpoints
@@ -479,52 +557,67 @@ func (a *attempts) errorHandler(resp *http.Response, err error, _ int) (*http.Re
 // on a connection that broke or timed out while waiting for the answer. The
 // others are not: a replay could e-mail twice, present a rotated refresh
 // token twice (which the server treats as theft) or spend a one-time code.
-func (c *Client) retryDecision(ep *endpoint, n int, resp *http.Response, err error) (bool, time.Duration) {
+func (c *Client) retryable(ep *endpoint, resp *http.Response, err error) bool {
 	if err != nil {
 		switch {
 		case isCertError(err):
-			return false, 0
+			return false
 		case neverSent(err):
-			return true, c.backoffWait(n)
-		case ep.replaySafe && brokeWaiting(err):
-			return true, c.backoffWait(n)
+			return true
 		}
-		return false, 0
+		return ep.replaySafe && brokeWaiting(err)
 	}
-	retryAfter, hasRetryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
+		return true
 	case http.StatusServiceUnavailable:
-		if !hasRetryAfter && !ep.replaySafe {
-			return false, 0
-		}
+		return ep.replaySafe || resp.Header.Get("Retry-After") != ""
 	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		if !ep.replaySafe {
-			return false, 0
-		}
-	default:
-		return false, 0
+		return ep.replaySafe
 	}
-	if hasRetryAfter {
-		return true, min(retryAfter, c.maxWait)
-	}
-	return true, c.backoffWait(n)
+	return false
 }
 
-// backoffWait is the wait after attempt n (1-based): minWait doubled n-1
-// times, capped at maxWait, with "equal jitter" (a random point in its upper
-// half) so that clients failing together do not retry together.
-func (c *Client) backoffWait(n int) time.Duration {
-	d := c.minWait
-	for i := 1; i < n && d < c.maxWait; i++ {
-		d *= 2
+// backoff is the wait before retry number i+1 (i counts from 0): the
+// server's Retry-After on a 429 or 503, capped at maxWait; otherwise
+// minWait doubled i times, capped at maxWait, with "equal jitter" (a random
+// point in its upper half) so that clients failing together do not retry
+// together.
+func (c *Client) backoff(minWait, maxWait time.Duration, i int, resp *http.Response) time.Duration {
+	if ra, ok := retryAfter(resp); ok {
+		return min(ra, maxWait)
 	}
-	d = min(d, c.maxWait)
+	d := c.backoffCap(i + 1)
 	if d <= 1 {
 		return d
 	}
 	half := d / 2
 	return half + rand.N(d-half+1)
+}
+
+// backoffCap is the longest jittered wait after attempt n (from 1).
+func (c *Client) backoffCap(n int) time.Duration {
+	d := c.minWait
+	for i := 1; i < n && d < c.maxWait; i++ {
+		d *= 2
+	}
+	return min(d, c.maxWait)
+}
+
+// longestWait bounds the wait that would follow attempt n.
+func (c *Client) longestWait(n int, resp *http.Response) time.Duration {
+	if ra, ok := retryAfter(resp); ok {
+		return min(ra, c.maxWait)
+	}
+	return c.backoffCap(n)
+}
+
+// retryAfter reads the Retry-After of a 429 or 503 answer.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	return parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 }
 
 // neverSent reports a failure that happened before the request could reach

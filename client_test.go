@@ -164,16 +164,17 @@ func TestWithHTTPClientIsCopied(t *testing.T) {
 	c, err := NewClient("", WithHTTPClient(hc))
 	require.NoError(t, err)
 	assert.Nil(t, hc.CheckRedirect, "caller's client left alone")
-	assert.Equal(t, 7*time.Second, c.httpClient.Timeout, "caller's timeout kept")
+	assert.Equal(t, 7*time.Second, hc.Timeout, "caller's client left alone")
+	assert.Equal(t, 7*time.Second, c.timeout, "caller's timeout kept, per attempt")
+	assert.Zero(t, c.httpClient.Timeout, "attempts are bounded by contexts instead")
 
 	c, err = NewClient("", WithHTTPClient(hc), WithTimeout(time.Second))
 	require.NoError(t, err)
-	assert.Equal(t, time.Second, c.httpClient.Timeout)
-	assert.Equal(t, 7*time.Second, hc.Timeout)
+	assert.Equal(t, time.Second, c.timeout)
 
 	c, err = NewClient("", WithHTTPClient(&http.Client{}))
 	require.NoError(t, err)
-	assert.Equal(t, DefaultTimeout, c.httpClient.Timeout, "zero timeout replaced")
+	assert.Equal(t, DefaultTimeout, c.timeout, "zero timeout replaced")
 }
 
 // TestRetryTable checks each row of the retry policy on each endpoint, by
@@ -299,10 +300,9 @@ func TestRetryAfterCapped(t *testing.T) {
 	assert.NoError(t, ctx.Err())
 }
 
-func TestRetryDecisionWaits(t *testing.T) {
+func TestBackoffWaits(t *testing.T) {
 	c, err := NewClient("", WithRetry(5, 100*time.Millisecond, time.Second))
 	require.NoError(t, err)
-	login := endpointFor(epLogin)
 	resp := func(code int, retryAfter string) *http.Response {
 		r := &http.Response{StatusCode: code, Header: http.Header{}}
 		if retryAfter != "" {
@@ -310,19 +310,14 @@ func TestRetryDecisionWaits(t *testing.T) {
 		}
 		return r
 	}
+	wait := func(i int, r *http.Response) time.Duration { return c.backoff(c.minWait, c.maxWait, i, r) }
 
-	retry, wait := c.retryDecision(&login, 1, resp(503, "1"), nil)
-	assert.True(t, retry)
-	assert.Equal(t, time.Second, wait, "Retry-After in seconds")
-
-	retry, wait = c.retryDecision(&login, 1, resp(429, "30"), nil)
-	assert.True(t, retry)
-	assert.Equal(t, time.Second, wait, "Retry-After capped at maxWait")
-
+	assert.Equal(t, time.Second, wait(0, resp(503, "1")), "Retry-After in seconds")
+	assert.Equal(t, time.Second, wait(0, resp(429, "30")), "Retry-After capped at maxWait")
+	assert.Equal(t, time.Second, c.longestWait(1, resp(429, "30")))
 	date := time.Now().Add(400 * time.Millisecond).UTC().Format(http.TimeFormat)
-	retry, wait = c.retryDecision(&login, 1, resp(429, date), nil)
-	assert.True(t, retry)
-	assert.LessOrEqual(t, wait, time.Second, "HTTP-date Retry-After capped")
+	assert.LessOrEqual(t, wait(0, resp(429, date)), time.Second, "HTTP-date Retry-After capped")
+	assert.NotEqual(t, 5*time.Second, wait(0, resp(500, "5")), "Retry-After only counts on 429 and 503")
 
 	for n, bounds := range map[int][2]time.Duration{
 		1: {50 * time.Millisecond, 100 * time.Millisecond},
@@ -331,11 +326,11 @@ func TestRetryDecisionWaits(t *testing.T) {
 		5: {500 * time.Millisecond, time.Second},
 		9: {500 * time.Millisecond, time.Second},
 	} {
+		assert.Equal(t, bounds[1], c.longestWait(n, resp(502, "")), "attempt %d", n)
 		for range 50 {
-			retry, wait = c.retryDecision(&login, n, resp(502, ""), nil)
-			require.True(t, retry)
-			require.GreaterOrEqual(t, wait, bounds[0], "attempt %d", n)
-			require.LessOrEqual(t, wait, bounds[1], "attempt %d", n)
+			w := wait(n-1, resp(502, ""))
+			require.GreaterOrEqual(t, w, bounds[0], "after attempt %d", n)
+			require.LessOrEqual(t, w, bounds[1], "after attempt %d", n)
 		}
 	}
 }

@@ -362,6 +362,11 @@ func (s *TokenStore) slow(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	sess := s.cur.Load()
+	if sess.fresh(s.now()) {
+		// Renewed since the caller looked. Without this, stale below would
+		// name the new token and trigger a renewal of a fresh one.
+		return sess, nil
+	}
 	if sess != nil && sess.tok != nil && sess.tok.Requires2FA != "" && s.handler == nil && sess.save == saved {
 		return nil, &TwoFactorRequiredError{Method: sess.tok.Requires2FA}
 	}

@@ -183,6 +183,33 @@ func TestStoreRefreshStorm(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
+// TestStoreStormsInARow runs storm after storm: a caller that sees the old
+// token expire while another renews it must take the new token, never
+// renew the fresh one again.
+func TestStoreStormsInARow(t *testing.T) {
+	e := newStoreEnv(t, nil, nil)
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	for storm := 1; storm <= 500; storm++ {
+		e.srv.Advance(16 * time.Minute)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 200 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, err := e.store.AccessToken(ctx)
+				assert.NoError(t, err)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		require.Equal(t, storm, e.srv.Calls(userauthtest.PathRefresh), "storm %d: one refresh each", storm)
+	}
+}
+
 func TestStoreCancelledWaiterDoesNotCancelRefresh(t *testing.T) {
 	e := newStoreEnv(t, nil, nil)
 	bg := context.Background()

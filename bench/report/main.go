@@ -1,0 +1,197 @@
+// Command report turns a benchmark run into BENCHMARKS.md: the benchstat
+// tables, the ratios of the medians to the raw client and to each peer,
+// each against its target, and the machine it ran on. bench/run.sh calls
+// it; it reads the plain `go test -bench` output, whose format is stable.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	in := flag.String("in", "", "`file` of go test -bench output")
+	stat := flag.String("benchstat", "", "`file` of benchstat's tables for the same run")
+	out := flag.String("out", "BENCHMARKS.md", "`file` to write")
+	cmd := flag.String("cmd", "bench/run.sh", "the `command` that made the run, for the record")
+	flag.Parse()
+	if err := run(*in, *stat, *out, *cmd); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+// samples holds every value of every unit of every benchmark.
+type samples struct {
+	values map[string]map[string][]float64 // name -> unit -> values
+	cpu    string
+	procs  string
+}
+
+func parse(r io.Reader) (*samples, error) {
+	s := &samples{values: map[string]map[string][]float64{}}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if cpu, ok := strings.CutPrefix(line, "cpu: "); ok {
+			s.cpu = cpu
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			s.procs = name[i+1:]
+			name = name[:i]
+		}
+		if s.values[name] == nil {
+			s.values[name] = map[string][]float64{}
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return nil, fmt.Errorf("%q: %w", line, err)
+			}
+			s.values[name][f[i+1]] = append(s.values[name][f[i+1]], v)
+		}
+	}
+	if len(s.values) == 0 {
+		return nil, fmt.Errorf("no benchmark results")
+	}
+	return s, sc.Err()
+}
+
+func (s *samples) median(name, unit string) (float64, bool) {
+	v := slices.Clone(s.values[name][unit])
+	if len(v) == 0 {
+		return 0, false
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2], true
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
+}
+
+func (s *samples) count(name string) int { return len(s.values[name]["ns/op"]) }
+
+// target is one line of the issue's table.
+type target struct {
+	what     string
+	num, den string // benchmark names
+	unit     string
+	limit    float64
+	exact    bool // the value itself, not a ratio, must equal limit
+}
+
+func targets() []target {
+	return []target{
+		{"Login ns/op, userauth / raw", "Login/userauth", "Login/raw", "ns/op", 1.10, false},
+		{"Login ns/op, userauth / oapi", "Login/userauth", "Login/oapi", "ns/op", 1.00, false},
+		{"Login allocs/op, userauth / raw", "Login/userauth", "Login/raw", "allocs/op", 1.5, false},
+		{"RefreshToken ns/op, userauth / raw (no target; for the record)", "RefreshToken/userauth", "RefreshToken/raw", "ns/op", 0, false},
+		{"AccessTokenParallel ns/op, userauth / oauth2", "AccessTokenParallel/userauth", "AccessTokenParallel/oauth2", "ns/op", 0.50, false},
+		{"AccessTokenParallel allocs/op, userauth", "AccessTokenParallel/userauth", "", "allocs/op", 0, true},
+		{"Transport ns/op, userauth / static", "Transport/userauth", "Transport/static", "ns/op", 1.05, false},
+		{"Transport ns/op, userauth / oauth2 (no target; for the record)", "Transport/userauth", "Transport/oauth2", "ns/op", 0, false},
+		{"RefreshStorm refreshes/op", "RefreshStorm", "", "refreshes/op", 1, true},
+	}
+}
+
+func run(in, stat, out, cmd string) error {
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s, err := parse(f)
+	if err != nil {
+		return err
+	}
+	tables := ""
+	if stat != "" {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			return err
+		}
+		tables = string(b)
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\n")
+	fmt.Fprintf(&b, "Written by `%s` on %s. Every figure below comes from one run, with the peers\n", cmd, time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "side by side; read them as ratios, not as absolute times, as the machine is\nshared and noisy.\n\n")
+	fmt.Fprintf(&b, "| machine | |\n|---|---|\n| Go | %s %s/%s |\n| CPU | %s |\n| GOMAXPROCS | %s |\n| runs per benchmark | %d |\n\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, orDash(s.cpu), orDash(s.procs), s.count("Login/raw"))
+	fmt.Fprintf(&b, "Peers: **raw** is hand-written `net/http` + `encoding/json` with no retries,\n")
+	fmt.Fprintf(&b, "the practical limit of one call; **oapi** is the client oapi-codegen generates\n")
+	fmt.Fprintf(&b, "from `api/openapi.yaml`; **userauth** is the SDK with default options (retries\n")
+	fmt.Fprintf(&b, "on, a 30 s per-attempt timeout, logger off); **oauth2** is golang.org/x/oauth2's\n")
+	fmt.Fprintf(&b, "`ReuseTokenSource` and `Transport`; **static** sets a fixed header. All call\nthe same in-process loopback server.\n\n")
+
+	fmt.Fprintf(&b, "## Targets\n\n| measure | median ratio | target | |\n|---|---|---|---|\n")
+	for _, t := range targets() {
+		num, ok := s.median(t.num, t.unit)
+		if !ok {
+			fmt.Fprintf(&b, "| %s | not measured | | |\n", t.what)
+			continue
+		}
+		value, shown := num, ""
+		if t.den != "" {
+			den, ok := s.median(t.den, t.unit)
+			if !ok || den == 0 {
+				fmt.Fprintf(&b, "| %s | not measured | | |\n", t.what)
+				continue
+			}
+			value = num / den
+			shown = fmt.Sprintf("%.3f (%s / %s)", value, human(num, t.unit), human(den, t.unit))
+		} else {
+			shown = strconv.FormatFloat(value, 'f', -1, 64)
+		}
+		verdict, limit := "", "-"
+		switch {
+		case t.exact:
+			limit = "= " + strconv.FormatFloat(t.limit, 'f', -1, 64)
+			verdict = mark(value == t.limit)
+		case t.limit > 0:
+			limit = "≤ " + strconv.FormatFloat(t.limit, 'f', 2, 64)
+			verdict = mark(value <= t.limit)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.what, shown, limit, verdict)
+	}
+	if tables != "" {
+		fmt.Fprintf(&b, "\n## benchstat\n\n```\n%s```\n", tables)
+	}
+	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+func human(v float64, unit string) string {
+	if unit != "ns/op" {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return time.Duration(v).String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
