@@ -102,14 +102,26 @@ var ErrTokenFileExposed = errors.New("userauth: token file readable by others")
 // sibling file (path + ".lock"), so several processes can share one token
 // file. Safe for concurrent use.
 type FileStorage struct {
-	path     string
-	lockPath string
+	path      string
+	lockPath  string
+	wideModes bool
+}
+
+// FileStorageOption configures a FileStorage.
+type FileStorageOption func(*FileStorage)
+
+// WithInsecureFileMode lets Load read a token file that users other than
+// its owner can read (mode wider than 0600), which it refuses by default:
+// for setups where a group is meant to share the file. Saves still write
+// 0600.
+func WithInsecureFileMode() FileStorageOption {
+	return func(f *FileStorage) { f.wideModes = true }
 }
 
 // NewFileStorage returns a FileStorage keeping the token at path, creating
 // the file's directory (mode 0700) when it is missing. The file itself is
 // created by the first Save.
-func NewFileStorage(path string) (*FileStorage, error) {
+func NewFileStorage(path string, opts ...FileStorageOption) (*FileStorage, error) {
 	if path == "" {
 		return nil, errors.New("userauth: NewFileStorage: empty path")
 	}
@@ -121,7 +133,13 @@ func NewFileStorage(path string) (*FileStorage, error) {
 		return nil, fmt.Errorf("userauth: NewFileStorage: %w", err)
 	}
 	removeStaleTemps(abs)
-	return &FileStorage{path: abs, lockPath: abs + ".lock"}, nil
+	f := &FileStorage{path: abs, lockPath: abs + ".lock"}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(f)
+		}
+	}
+	return f, nil
 }
 
 // staleTempAge is how old a temporary file must be before NewFileStorage
@@ -155,7 +173,8 @@ func globEscape(s string) string {
 func (f *FileStorage) Path() string { return f.path }
 
 // Load reads the token file: (nil, nil) when it does not exist, an error
-// matching ErrTokenFileExposed when its mode lets others read it, and one
+// matching ErrTokenFileExposed when its mode lets others read it (unless
+// WithInsecureFileMode), and one
 // matching ErrCorruptTokenFile when it does not hold a complete token.
 func (f *FileStorage) Load(context.Context) (*Token, error) {
 	file, err := os.Open(f.path)
@@ -173,7 +192,7 @@ func (f *FileStorage) Load(context.Context) (*Token, error) {
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("userauth: loading tokens: %s is not a regular file", f.path)
 	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+	if perm := info.Mode().Perm(); perm&0o077 != 0 && !f.wideModes {
 		return nil, fmt.Errorf("%w: %s has mode %#o, want 0600", ErrTokenFileExposed, f.path, perm)
 	}
 	return decodeTokenFile(file)

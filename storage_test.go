@@ -2,6 +2,7 @@ package userauth
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -86,6 +87,12 @@ func TestFileStorageRefusesExposedFile(t *testing.T) {
 	_, err = f.Load(ctx)
 	assert.ErrorIs(t, err, ErrTokenFileExposed)
 	assert.Contains(t, err.Error(), "0644")
+
+	told, err := NewFileStorage(f.Path(), WithInsecureFileMode())
+	require.NoError(t, err)
+	tok, err := told.Load(ctx)
+	require.NoError(t, err, "unless told to")
+	assert.Equal(t, "a", tok.AccessToken)
 }
 
 func TestFileStorageCorrupt(t *testing.T) {
@@ -346,4 +353,30 @@ func TestFileStorageErrorsAreTyped(t *testing.T) {
 	assert.Error(t, err)
 	assert.False(t, errors.Is(err, ErrCorruptTokenFile))
 	assert.Error(t, f.Save(context.Background(), &Token{AccessToken: "a", RefreshToken: "r"}))
+}
+
+func FuzzDecodeTokenFile(f *testing.F) {
+	for _, seed := range []string{
+		`{"access_token":"a","refresh_token":"r","expiry":"2030-01-01T00:00:00Z"}`,
+		`{"access_token":"a","refresh_token":"r","requires_2fa":"SMS","expiry":"0001-01-01T00:00:00Z"}`,
+		`{"access_token":"eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE5MDAwMDAwMDB9.x","refresh_token":"r"}`,
+		`{"access_token":"a"}`, `{}`, `null`, `[]`, ``, `{"access_token":"a","refresh_to`, `{} {}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tok, err := decodeTokenFile(bytes.NewReader(data))
+		if err != nil {
+			if !errors.Is(err, ErrCorruptTokenFile) {
+				t.Fatalf("got %v, want an error matching ErrCorruptTokenFile", err)
+			}
+			if tok != nil {
+				t.Fatal("a token with an error")
+			}
+			return
+		}
+		if tok.AccessToken == "" || tok.RefreshToken == "" {
+			t.Fatalf("accepted an incomplete token: %v", tok)
+		}
+	})
 }

@@ -947,3 +947,20 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func FuzzJWTExpiry(f *testing.F) {
+	for _, seed := range []string{
+		"eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE5MDAwMDAwMDB9.sig",
+		"eyJhbGciOiJIUzI1NiJ9.eyJleHAiOiJzb29uIn0.sig",
+		"eyJhbGciOiJub25lIn0.eyJleHAiOjEuNWUxMH0.",
+		"a.b.c", "", "...", "opaque-token",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		exp := jwtExpiry(token) // must never panic
+		if !exp.IsZero() && strings.Count(token, ".") != 2 {
+			t.Fatalf("an expiry %v from %q, which is not a JWT", exp, token)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -86,10 +87,19 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next ht
 		case <-r.Context().Done():
 		case <-s.closed:
 		}
-	case f.Drop:
-		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-			conn.Close()
+	case f.Drop || f.Reset || f.Raw != "":
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
 		}
+		if f.Raw != "" {
+			_, _ = buf.WriteString(f.Raw)
+			_ = buf.Flush()
+		}
+		if tc, ok := conn.(*net.TCPConn); ok && f.Reset {
+			_ = tc.SetLinger(0) // close sends RST
+		}
+		conn.Close()
 	case f.Status != 0:
 		ct := f.ContentType
 		if ct == "" {

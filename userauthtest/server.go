@@ -165,6 +165,12 @@ type Fault struct {
 	Hang bool
 	// Drop reads the request and closes the connection without answering.
 	Drop bool
+	// Reset reads the request and resets the connection (TCP RST).
+	Reset bool
+	// Raw reads the request, writes these bytes as they are (for answers
+	// net/http will not write, such as a final 1xx) and closes the
+	// connection.
+	Raw string
 	// Truncate handles the call but sends only half of the answer's body,
 	// with a Content-Length for all of it.
 	Truncate bool
