@@ -164,17 +164,23 @@ func TestReplicasWithoutLockContrast(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "every replica is logged out")
 }
 
-func TestRedisOutageMidRun(t *testing.T) {
-	addr := redisAddr(t)
-	px := newProxy(t, addr)
+// fakeAPI starts the fake API with ann as its user, and a client for it.
+func fakeAPI(t *testing.T) (*userauthtest.Server, *userauth.Client) {
 	srv := userauthtest.NewServer()
 	t.Cleanup(srv.Close)
 	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
 	require.NoError(t, err)
-	store := newStore(t, newRedis(t, px.addr), WithLockWait(500*time.Millisecond))
-	direct := newRedis(t, addr)
 	c, err := userauth.NewClient(srv.URL, userauth.WithHTTPClient(srv.Client()))
 	require.NoError(t, err)
+	return srv, c
+}
+
+func TestRedisOutageMidRun(t *testing.T) {
+	addr := redisAddr(t)
+	px := newProxy(t, addr)
+	srv, c := fakeAPI(t)
+	store := newStore(t, newRedis(t, px.addr), WithLockWait(500*time.Millisecond))
+	direct := newRedis(t, addr)
 	ts := userauth.NewTokenStore(c, store, userauth.WithClock(srv.Now))
 	ctx := context.Background()
 	first, err := ts.Login(ctx, ann)
@@ -210,15 +216,10 @@ func TestRedisOutageMidRun(t *testing.T) {
 func TestRedisOutageFailClosed(t *testing.T) {
 	addr := redisAddr(t)
 	px := newProxy(t, addr)
-	srv := userauthtest.NewServer()
-	t.Cleanup(srv.Close)
-	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
-	require.NoError(t, err)
+	srv, c := fakeAPI(t)
 	store := newStore(t, newRedis(t, px.addr), WithLockWait(200*time.Millisecond))
-	c, err := userauth.NewClient(srv.URL, userauth.WithHTTPClient(srv.Client()))
-	require.NoError(t, err)
 	ts := userauth.NewTokenStore(c, store, userauth.WithClock(srv.Now), userauth.WithFailClosed())
-	_, err = ts.Login(context.Background(), ann)
+	_, err := ts.Login(context.Background(), ann)
 	require.NoError(t, err)
 	px.cut()
 	srv.Advance(16 * time.Minute)

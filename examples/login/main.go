@@ -9,30 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"time"
 
 	"github.com/tarilabs/userauth"
 	"github.com/tarilabs/userauth/examples/internal/demo"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "login:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("login", "", run) }
 
-func run() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	api, err := demo.Start("")
-	if err != nil {
-		return err
-	}
-	defer api.Close()
-	fmt.Println("login: using the", api.Where())
-
+func run(ctx context.Context, api *demo.API) error {
 	c, err := userauth.NewClient(api.BaseURL, userauth.WithUserAgent("examples-login/1.0"))
 	if err != nil {
 		return err

@@ -7,30 +7,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"time"
 
 	"github.com/tarilabs/userauth"
 	"github.com/tarilabs/userauth/examples/internal/demo"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "magiclink:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("magiclink", "", run) }
 
-func run() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	api, err := demo.Start("")
-	if err != nil {
-		return err
-	}
-	defer api.Close()
-	fmt.Println("magiclink: using the", api.Where())
-
+func run(ctx context.Context, api *demo.API) error {
 	c, err := userauth.NewClient(api.BaseURL)
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -24,23 +23,10 @@ import (
 	"github.com/tarilabs/userauth/userauthtest"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("quickstart", userauthtest.TwoFactorTOTP, run) }
 
-func run() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	api, err := demo.Start(userauthtest.TwoFactorTOTP)
-	if err != nil {
-		return err
-	}
-	defer api.Close()
+func run(ctx context.Context, api *demo.API) error {
 	step := func(format string, args ...any) { fmt.Printf("quickstart: "+format+"\n", args...) }
-	step("using the %s", api.Where())
 
 	client, err := userauth.NewClient(api.BaseURL)
 	if err != nil {

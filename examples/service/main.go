@@ -26,25 +26,12 @@ const (
 	rounds  = 3
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "service:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("service", userauthtest.TwoFactorTOTP, run) }
 
-func run() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	api, err := demo.Start(userauthtest.TwoFactorTOTP)
-	if err != nil {
-		return err
-	}
-	defer api.Close()
+func run(ctx context.Context, api *demo.API) error {
 	if api.Fake == nil {
 		return fmt.Errorf("this example moves the fake server's clock; run it without USERAUTH_BASE_URL")
 	}
-	fmt.Println("service: using the", api.Where())
 
 	dir, err := os.MkdirTemp("", "userauth-service")
 	if err != nil {

@@ -10,31 +10,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"time"
 
 	"github.com/tarilabs/userauth"
 	"github.com/tarilabs/userauth/examples/internal/demo"
 	"github.com/tarilabs/userauth/userauthtest"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "twofactor:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("twofactor", userauthtest.TwoFactorTOTP, run) }
 
-func run() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	api, err := demo.Start(userauthtest.TwoFactorTOTP)
-	if err != nil {
-		return err
-	}
-	defer api.Close()
-	fmt.Println("twofactor: using the", api.Where())
-
+func run(ctx context.Context, api *demo.API) error {
 	c, err := userauth.NewClient(api.BaseURL)
 	if err != nil {
 		return err

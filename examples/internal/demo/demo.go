@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tarilabs/userauth"
 	"github.com/tarilabs/userauth/userauthtest"
@@ -80,4 +81,26 @@ func (a *API) Code(_ context.Context, method userauth.TwoFactorMethod) (string, 
 		return "", fmt.Errorf("reading the 2FA code: %w", err)
 	}
 	return strings.TrimSpace(line), nil
+}
+
+// Main runs the example called name: it starts the API (see Start), says
+// where it is, and runs fn with a one-minute context. An error from fn is
+// printed and makes the program exit with status 1.
+func Main(name, twoFactor string, fn func(ctx context.Context, api *API) error) {
+	if err := run(name, twoFactor, fn); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+func run(name, twoFactor string, fn func(ctx context.Context, api *API) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	api, err := Start(twoFactor)
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	fmt.Printf("%s: using the %s\n", name, api.Where())
+	return fn(ctx, api)
 }
