@@ -35,14 +35,24 @@ const FaultHeader = "X-Userauthtest-Fault"
 
 // Paths the fake serves.
 const (
-	PathLogin       = "/auth/token"
-	PathMagicLink   = "/auth/magic_link"
-	PathRefresh     = "/auth/token/refresh"
-	PathTwoFactor   = "/auth/2fa"
-	PathAccount     = "/account"
-	PathSensitive   = "/account/sensitive"
-	TwoFactorTOTP   = "GoogleAuthenticator"
-	TwoFactorSMS    = "SMS"
+	PathLogin     = "/auth/token"
+	PathMagicLink = "/auth/magic_link"
+	PathRefresh   = "/auth/token/refresh"
+	PathTwoFactor = "/auth/2fa"
+	// PathAccount needs a complete, unexpired bearer token.
+	PathAccount = "/account"
+	// PathSensitive also needs a 2FA step within the grace period (424
+	// otherwise).
+	PathSensitive = "/account/sensitive"
+)
+
+// The 2FA methods of User.TwoFactor, as the API names them.
+const (
+	TwoFactorTOTP = "GoogleAuthenticator"
+	TwoFactorSMS  = "SMS"
+)
+
+const (
 	defaultAccess   = 15 * time.Minute
 	defaultGrace2FA = 15 * time.Minute
 )
