@@ -458,15 +458,21 @@ func attemptsOf(ctx context.Context) *attempts {
 }
 
 // next starts the context of an attempt: the caller's, bounded by the
-// per-attempt timeout.
+// per-attempt timeout, unless the caller's own deadline comes first.
 func (a *attempts) next() context.Context {
 	if a.cancel != nil {
 		a.cancel()
+	}
+	if d, ok := a.ctx.Deadline(); ok && time.Until(d) <= a.c.timeout {
+		a.cancel = noop
+		return a.ctx
 	}
 	actx, cancel := context.WithTimeout(a.ctx, a.c.timeout)
 	a.cancel = cancel
 	return actx
 }
+
+func noop() {}
 
 func (a *attempts) stop() {
 	if a.cancel != nil {
