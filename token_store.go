@@ -376,8 +376,7 @@ func (s *TokenStore) slow(ctx context.Context) (*session, error) {
 	}
 	if ctx.Err() == nil && !errors.Is(err, ErrLoginRequired) && !errors.Is(err, ErrTwoFactorRequired) &&
 		sess.usable(s.now()) && s.cur.Load() == sess {
-		s.warn(ctx, "userauth: token refresh failed; using the current token until it expires", err)
-		return sess, nil
+		return sess, nil // fly logged the failure, once for all callers
 	}
 	return nil, err
 }
@@ -469,6 +468,9 @@ func (s *TokenStore) fly(ctx context.Context, f *flight, kind renewKind, stale s
 		s.failed = &failure{err: err, until: time.Now().Add(failureMemory)}
 	}
 	s.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrLoginRequired) && !errors.Is(err, ErrTwoFactorRequired) && s.cur.Load().usable(s.now()) {
+		s.warn(ctx, "userauth: token renewal failed; callers keep the current token until it expires", err)
+	}
 
 	if changed {
 		s.notify(s.cur.Load().tok)
