@@ -80,7 +80,16 @@
 //
 // # Testing
 //
-// Point the client at a test server (an httptest.Server, or an httpmock
-// transport given through WithHTTPClient). Options validate their values:
-// NewClient returns an error, not a silently corrected client.
+// Package userauthtest runs a fake of the API with its real semantics
+// (signed JWTs, rotating refresh tokens, TOTP and SMS codes, the 2FA grace
+// period) and injectable faults: point NewClient at its URL. A plain
+// httptest.Server, or an httpmock transport given through WithHTTPClient,
+// works too. Options validate their values: NewClient returns an error, not
+// a silently corrected client.
+//
+// # Many processes
+//
+// FileStorage shares a session between processes on one machine; the
+// nested module github.com/tarilabs/userauth/redisstore shares it between
+// replicas through Redis, under a distributed refresh lock.
 package userauth
