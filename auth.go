@@ -25,7 +25,7 @@ func (c *Client) Login(ctx context.Context, req LoginRequest) (*TokenResponse, e
 		return nil, err
 	}
 	var out TokenResponse
-	if err := c.do(ctx, epLogin, req, req.secrets(), &out); err != nil {
+	if err := c.do(ctx, epLogin, req, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -40,7 +40,7 @@ func (c *Client) MagicLinkLogin(ctx context.Context, req MagicLinkLoginRequest) 
 		return nil, err
 	}
 	var out SuccessResponse
-	if err := c.do(ctx, epMagicLink, req, req.secrets(), &out); err != nil {
+	if err := c.do(ctx, epMagicLink, req, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -59,7 +59,7 @@ func (c *Client) RefreshToken(ctx context.Context, req RefreshRequest) (*TokenRe
 		return nil, err
 	}
 	var out TokenResponse
-	if err := c.do(ctx, epRefresh, req, req.secrets(), &out); err != nil {
+	if err := c.do(ctx, epRefresh, req, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -77,7 +77,7 @@ func (c *Client) TwoFactorAuthentication(ctx context.Context, req Confirm2Fa) (*
 		return nil, err
 	}
 	var out TokenResponse
-	if err := c.do(ctx, epTwoFactor, req, req.secrets(), &out); err != nil {
+	if err := c.do(ctx, epTwoFactor, req, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -242,7 +242,11 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	}
 	for id := range c.endpoints {
 		ep := endpointFor(endpointID(id))
-		ep.url = base.String() + strings.TrimPrefix(ep.path, "/")
+		tmpl, err := http.NewRequest(http.MethodPost, base.String()+strings.TrimPrefix(ep.path, "/"), nil)
+		if err != nil {
+			return nil, fmt.Errorf("userauth: invalid base URL: %w", err)
+		}
+		ep.tmpl = tmpl
 		ep.path = base.Path + strings.TrimPrefix(ep.path, "/")
 		c.endpoints[id] = ep
 	}
@@ -310,8 +314,8 @@ const (
 // after an attempt whose fate is unknown (the request may have reached the
 // server); the others only when the request surely never left.
 type endpoint struct {
-	path       string // as it goes on the wire, with the base URL's prefix
-	url        string
+	path       string        // as it goes on the wire, with the base URL's prefix
+	tmpl       *http.Request // POST to the endpoint's URL; copied per call, never sent
 	replaySafe bool
 }
 
@@ -329,11 +333,17 @@ func endpointFor(id endpointID) endpoint {
 	}
 }
 
+// request is the body of a call: JSON-encoded as it is, with secret values
+// that must never show in an error.
+type request interface {
+	secrets() []string
+}
+
 // do posts in as JSON to the endpoint, with retries, and decodes a 2xx
 // answer into out. Any other outcome is a typed error: *ClientError,
 // *ServerError, *UnexpectedStatusError, *DecodeError or *TransportError.
-// secrets are the request's secret values, scrubbed from error bodies.
-func (c *Client) do(ctx context.Context, id endpointID, in any, secrets []string, out interface{ check() error }) error {
+// The secrets of in are scrubbed from error bodies.
+func (c *Client) do(ctx context.Context, id endpointID, in request, out interface{ check() error }) error {
 	ep := &c.endpoints[id]
 	if err := ctx.Err(); err != nil {
 		return &TransportError{Method: http.MethodPost, Path: ep.path, Err: err}
@@ -342,17 +352,12 @@ func (c *Client) do(ctx context.Context, id endpointID, in any, secrets []string
 	if err != nil {
 		return fmt.Errorf("userauth: %s %s: encoding request: %w", http.MethodPost, ep.path, err)
 	}
-	a := &attempts{c: c, ep: ep}
-	a.ctx = context.WithValue(ctx, attemptsKey{}, a)
+	a := &attempts{Context: ctx, c: c, ep: ep}
 	defer a.stop()
-	req, err := retryablehttp.NewRequestWithContext(a.next(), http.MethodPost, ep.url, body)
+	req, err := c.newRequest(a.next(), ep, body)
 	if err != nil {
 		return fmt.Errorf("userauth: %s %s: %w", http.MethodPost, ep.path, err)
 	}
-	// The header values are shared, read-only slices: no allocation each.
-	req.Header["Content-Type"] = c.jsonType
-	req.Header["Accept"] = c.jsonType
-	req.Header["User-Agent"] = c.userAgent
 	a.req = req
 
 	resp, err := c.retry.Do(req)
@@ -366,7 +371,7 @@ func (c *Client) do(ctx context.Context, id endpointID, in any, secrets []string
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return newStatusError(http.MethodPost, ep.path, resp, data, secrets, time.Now())
+		return newStatusError(http.MethodPost, ep.path, resp, data, in.secrets(), time.Now())
 	}
 	decodeErr := func(err error) error {
 		return &DecodeError{Method: http.MethodPost, Path: ep.path, StatusCode: resp.StatusCode,
@@ -391,10 +396,35 @@ func (c *Client) do(ctx context.Context, id endpointID, in any, secrets []string
 	return nil
 }
 
+// newRequest is the request of one call to ep, built from the endpoint's
+// template (made by http.NewRequest in NewClient) instead of parsing the URL
+// again: a shallow copy with its own URL, header and context.
+func (c *Client) newRequest(ctx context.Context, ep *endpoint, body []byte) (*retryablehttp.Request, error) {
+	r := ep.tmpl.WithContext(ctx)
+	u := *ep.tmpl.URL
+	r.URL = &u
+	// The header values are shared, read-only slices: no allocation each.
+	r.Header = http.Header{
+		"Content-Type": c.jsonType,
+		"Accept":       c.jsonType,
+		"User-Agent":   c.userAgent,
+	}
+	req, err := retryablehttp.FromRequest(r) // r has no body yet: nothing is read
+	if err != nil {
+		return nil, err
+	}
+	if err := req.SetBody(body); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
 // readBody reads at most limit+1 bytes of the body, in one allocation when
-// the length is announced.
+// the length is announced. A zero length is read as unknown, because a
+// hand-built http.Response (a test double, a caching transport) often
+// leaves ContentLength unset with a body behind it.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n <= limit {
+	if n := resp.ContentLength; n > 0 && n <= limit {
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {
 			return nil, err
@@ -439,18 +469,29 @@ func (c *Client) newRetryClient() *retryablehttp.Client {
 	return rc
 }
 
-// attempts is the retry state of one call.
+// attempts is the retry state of one call. It is also the caller's context
+// with itself as the value of attemptsKey, so that the hooks of the one
+// go-retryablehttp client find it from the request; attempt contexts derive
+// from it.
 type attempts struct {
-	c      *Client
-	ep     *endpoint
-	req    *retryablehttp.Request
-	ctx    context.Context    // the caller's, carrying this struct
-	cancel context.CancelFunc // of the current attempt's context
-	n      int                // attempts made
-	start  time.Time          // of the current attempt; set only when logging
+	context.Context // the caller's
+	c               *Client
+	ep              *endpoint
+	req             *retryablehttp.Request
+	cancel          context.CancelFunc // of the current attempt's context
+	n               int                // attempts made
+	start           time.Time          // of the current attempt; set only when logging
 }
 
 type attemptsKey struct{}
+
+// Value returns a for attemptsKey, and otherwise the caller's values.
+func (a *attempts) Value(key any) any {
+	if key == (attemptsKey{}) {
+		return a
+	}
+	return a.Context.Value(key)
+}
 
 func attemptsOf(ctx context.Context) *attempts {
 	a, _ := ctx.Value(attemptsKey{}).(*attempts)
@@ -463,11 +504,11 @@ func (a *attempts) next() context.Context {
 	if a.cancel != nil {
 		a.cancel()
 	}
-	if d, ok := a.ctx.Deadline(); ok && time.Until(d) <= a.c.timeout {
+	if d, ok := a.Deadline(); ok && time.Until(d) <= a.c.timeout {
 		a.cancel = noop
-		return a.ctx
+		return a
 	}
-	actx, cancel := context.WithTimeout(a.ctx, a.c.timeout)
+	actx, cancel := context.WithTimeout(a, a.c.timeout)
 	a.cancel = cancel
 	return actx
 }
@@ -496,7 +537,7 @@ func (c *Client) checkRetry(actx context.Context, resp *http.Response, err error
 		return false, nil
 	}
 	a.n++
-	ctx := a.ctx
+	ctx := context.Context(a)
 	if ctx.Err() != nil {
 		// The caller gave up: neither retry nor call it a transport fault.
 		return false, ctx.Err()

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -555,6 +556,69 @@ func TestLoopbackContextDeadline(t *testing.T) {
 	defer cancel()
 	_, err = c.MagicLinkLogin(ctx, MagicLinkLoginRequest{Email: "a@b.c"})
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRequestContext checks what the transport sees of each attempt: the
+// caller's context values (httptrace hooks, request IDs), an attempt
+// deadline within the timeout, a request of its own per call (its retries
+// reuse it) with the body replayed and the headers set, and a caller
+// cancellation.
+func TestRequestContext(t *testing.T) {
+	type key struct{}
+	var (
+		mu   sync.Mutex
+		seen []*http.Request
+	)
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		seen = append(seen, r)
+		n := len(seen)
+		mu.Unlock()
+		assert.Equal(t, "trace-7", r.Context().Value(key{}), "the caller's values reach the transport")
+		deadline, ok := r.Context().Deadline()
+		if assert.True(t, ok, "each attempt has a deadline") {
+			assert.WithinDuration(t, time.Now().Add(time.Minute), deadline, 5*time.Second)
+		}
+		assert.JSONEq(t, `{"email":"ann@example.com","password":"pw"}`, string(body))
+		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+		assert.Equal(t, "/v1/auth/token", r.URL.Path)
+		status := http.StatusOK
+		if n%2 == 1 {
+			status = http.StatusBadGateway // each call's first attempt
+		}
+		return &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(okBody("/auth/token"))), Request: r}, nil
+	})
+	c, err := NewClient(testBase, WithHTTPClient(&http.Client{Transport: rt}),
+		WithRetry(1, time.Millisecond, time.Millisecond), WithTimeout(time.Minute))
+	require.NoError(t, err)
+
+	ctx := context.WithValue(context.Background(), key{}, "trace-7")
+	for range 2 {
+		_, err := c.Login(ctx, LoginRequest{Email: "ann@example.com", Password: "pw"})
+		require.NoError(t, err)
+	}
+	require.Len(t, seen, 4)
+	assert.NotSame(t, seen[0].URL, seen[2].URL, "no two calls share a URL")
+	for _, r := range seen {
+		r.URL.Path = "/changed" // a transport that rewrites the URL harms no later call
+	}
+	_, err = c.Login(ctx, LoginRequest{Email: "ann@example.com", Password: "pw"})
+	require.NoError(t, err)
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = c.Login(cctx, LoginRequest{Email: "ann@example.com", Password: "pw"})
+	assert.ErrorIs(t, err, context.Canceled)
 }
 
 func TestLoopbackTLS(t *testing.T) {
