@@ -72,7 +72,11 @@ func parse(r io.Reader) (*samples, error) {
 }
 
 func (s *samples) median(name, unit string) (float64, bool) {
-	v := slices.Clone(s.values[name][unit])
+	return median(s.values[name][unit])
+}
+
+func median(values []float64) (float64, bool) {
+	v := slices.Clone(values)
 	if len(v) == 0 {
 		return 0, false
 	}
@@ -81,6 +85,25 @@ func (s *samples) median(name, unit string) (float64, bool) {
 		return v[len(v)/2], true
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
+}
+
+// pairedRange is the lowest and highest of the ratios num/den taken pass by
+// pass: run.sh interleaves the peers, so sample i of each benchmark comes
+// from the same pass, and the spread of these ratios shows how far the
+// machine's drift moves the verdict.
+func (s *samples) pairedRange(num, den, unit string) (lo, hi float64, ok bool) {
+	n, d := s.values[num][unit], s.values[den][unit]
+	if len(n) == 0 || len(n) != len(d) {
+		return 0, 0, false
+	}
+	lo, hi = n[0]/d[0], n[0]/d[0]
+	for i := range n {
+		if d[i] == 0 {
+			return 0, 0, false
+		}
+		lo, hi = min(lo, n[i]/d[i]), max(hi, n[i]/d[i])
+	}
+	return lo, hi, true
 }
 
 func (s *samples) count(name string) int { return len(s.values[name]["ns/op"]) }
@@ -100,6 +123,8 @@ func targets() []target {
 		{"Login ns/op, userauth / oapi", "Login/userauth", "Login/oapi", "ns/op", 1.00, false},
 		{"Login allocs/op, userauth / raw", "Login/userauth", "Login/raw", "allocs/op", 1.5, false},
 		{"RefreshToken ns/op, userauth / raw (no target; for the record)", "RefreshToken/userauth", "RefreshToken/raw", "ns/op", 0, false},
+		{"LoginOverhead ns/op, userauth / raw (network taken out; for the record)", "LoginOverhead/userauth", "LoginOverhead/raw", "ns/op", 0, false},
+		{"LoginOverhead ns/op, userauth / oapi (network taken out; for the record)", "LoginOverhead/userauth", "LoginOverhead/oapi", "ns/op", 0, false},
 		{"AccessTokenParallel ns/op, userauth / oauth2", "AccessTokenParallel/userauth", "AccessTokenParallel/oauth2", "ns/op", 0.50, false},
 		{"AccessTokenParallel allocs/op, userauth", "AccessTokenParallel/userauth", "", "allocs/op", 0, true},
 		{"Transport ns/op, userauth / static", "Transport/userauth", "Transport/static", "ns/op", 1.05, false},
@@ -139,22 +164,29 @@ func run(in, stat, out, cmd string) error {
 	fmt.Fprintf(&b, "on, a 30 s per-attempt timeout, logger off); **oauth2** is golang.org/x/oauth2's\n")
 	fmt.Fprintf(&b, "`ReuseTokenSource` and `Transport`; **static** sets a fixed header. All call\nthe same in-process loopback server.\n\n")
 
-	fmt.Fprintf(&b, "## Targets\n\n| measure | median ratio | target | |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "**LoginOverhead** is Login with the network taken out: each peer's transport\n")
+	fmt.Fprintf(&b, "answers from memory, so it measures what the client itself costs per call.\n\n")
+	fmt.Fprintf(&b, "The verdict is on the ratio of the medians. The pass-by-pass column gives the\n")
+	fmt.Fprintf(&b, "lowest and highest ratio of two peers measured in the same pass.\n\n")
+	fmt.Fprintf(&b, "## Targets\n\n| measure | median ratio | pass by pass | target | |\n|---|---|---|---|---|\n")
 	for _, t := range targets() {
 		num, ok := s.median(t.num, t.unit)
 		if !ok {
-			fmt.Fprintf(&b, "| %s | not measured | | |\n", t.what)
+			fmt.Fprintf(&b, "| %s | not measured | | | |\n", t.what)
 			continue
 		}
-		value, shown := num, ""
+		value, shown, spread := num, "", "-"
 		if t.den != "" {
 			den, ok := s.median(t.den, t.unit)
 			if !ok || den == 0 {
-				fmt.Fprintf(&b, "| %s | not measured | | |\n", t.what)
+				fmt.Fprintf(&b, "| %s | not measured | | | |\n", t.what)
 				continue
 			}
 			value = num / den
 			shown = fmt.Sprintf("%.3f (%s / %s)", value, human(num, t.unit), human(den, t.unit))
+			if lo, hi, ok := s.pairedRange(t.num, t.den, t.unit); ok {
+				spread = fmt.Sprintf("%.3f – %.3f", lo, hi)
+			}
 		} else {
 			shown = strconv.FormatFloat(value, 'f', -1, 64)
 		}
@@ -167,7 +199,7 @@ func run(in, stat, out, cmd string) error {
 			limit = "≤ " + strconv.FormatFloat(t.limit, 'f', 2, 64)
 			verdict = mark(value <= t.limit)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.what, shown, limit, verdict)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.what, shown, spread, limit, verdict)
 	}
 	if tables != "" {
 		fmt.Fprintf(&b, "\n## benchstat\n\n```\n%s```\n", tables)
