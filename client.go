@@ -60,6 +60,7 @@ type Client struct {
 	maxBody    int64
 	endpoints  [numEndpoints]endpoint
 	retry      *retryablehttp.Client
+	watchdog   watchdog // ends attempts at their timeout
 }
 
 // Option configures a Client. Options are applied in order, so the last one
@@ -120,7 +121,7 @@ func WithoutRetries() Option {
 }
 
 // WithTimeout bounds each attempt, from dialling to the end of the body
-// (http.Client.Timeout). The context bounds the whole call, retries
+// (as http.Client.Timeout would). The context bounds the whole call, retries
 // included. The default is DefaultTimeout.
 func WithTimeout(d time.Duration) Option {
 	return func(o *clientOptions) error {
@@ -219,8 +220,9 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	if !o.timeoutSet && hc.Timeout != 0 {
 		timeout = hc.Timeout
 	}
-	// Each attempt gets a context with this deadline instead of
-	// http.Client.Timeout, which would start a goroutine per request.
+	// Each attempt gets a context with this deadline from the Client's
+	// watchdog (timeout.go) instead of http.Client.Timeout, which would
+	// set up a runtime timer per request.
 	hc.Timeout = 0
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
@@ -508,7 +510,7 @@ func (a *attempts) next() context.Context {
 		a.cancel = noop
 		return a
 	}
-	actx, cancel := context.WithTimeout(a, a.c.timeout)
+	actx, cancel := a.c.watchdog.start(a, a.c.timeout)
 	a.cancel = cancel
 	return actx
 }
