@@ -480,9 +480,10 @@ type attempts struct {
 	c               *Client
 	ep              *endpoint
 	req             *retryablehttp.Request
-	cancel          context.CancelFunc // of the current attempt's context
-	n               int                // attempts made
-	start           time.Time          // of the current attempt; set only when logging
+	cur             *attemptCtx // the current attempt's context; nil if none
+	first           attemptCtx  // the first attempt's, allocated with the call
+	n               int         // attempts made
+	start           time.Time   // of the current attempt; set only when logging
 }
 
 type attemptsKey struct{}
@@ -503,23 +504,24 @@ func attemptsOf(ctx context.Context) *attempts {
 // next starts the context of an attempt: the caller's, bounded by the
 // per-attempt timeout, unless the caller's own deadline comes first.
 func (a *attempts) next() context.Context {
-	if a.cancel != nil {
-		a.cancel()
-	}
+	a.stop()
 	if d, ok := a.Deadline(); ok && time.Until(d) <= a.c.timeout {
-		a.cancel = noop
 		return a
 	}
-	actx, cancel := a.c.watchdog.start(a, a.c.timeout)
-	a.cancel = cancel
-	return actx
+	c := &a.first
+	if a.n > 0 {
+		c = new(attemptCtx)
+	}
+	a.c.watchdog.start(c, a, a.c.timeout)
+	a.cur = c
+	return c
 }
 
-func noop() {}
-
+// stop ends the current attempt's context, if any.
 func (a *attempts) stop() {
-	if a.cancel != nil {
-		a.cancel()
+	if a.cur != nil {
+		a.c.watchdog.end(a.cur)
+		a.cur = nil
 	}
 }
 

@@ -51,16 +51,17 @@ type watchdog struct {
 	when       time.Time
 }
 
-// start returns the context of an attempt on ctx that must end within
-// timeout, and the function that ends it early.
-func (w *watchdog) start(ctx context.Context, timeout time.Duration) (*attemptCtx, func()) {
-	inner, cancel := context.WithCancelCause(ctx)
-	c := &attemptCtx{Context: inner, cancel: cancel}
+// start makes c the context of an attempt on ctx that must end within
+// timeout. end must be called once the attempt is over.
+func (w *watchdog) start(c *attemptCtx, ctx context.Context, timeout time.Duration) {
+	c.Context, c.cancel = context.WithCancelCause(ctx)
 	w.add(c, timeout)
-	return c, func() {
-		w.remove(c)
-		c.cancel(context.Canceled)
-	}
+}
+
+// end takes c off the list and cancels it, if the watchdog has not.
+func (w *watchdog) end(c *attemptCtx) {
+	w.remove(c)
+	c.cancel(context.Canceled)
 }
 
 // add lists c with its deadline, and arms the timer if it is the earliest.

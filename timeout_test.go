@@ -24,6 +24,14 @@ func waitDone(t *testing.T, ctx context.Context) bool {
 	}
 }
 
+// start is watchdog.start as the tests use it: a new context, and the
+// function that ends it.
+func start(w *watchdog, ctx context.Context, timeout time.Duration) (*attemptCtx, func()) {
+	c := new(attemptCtx)
+	w.start(c, ctx, timeout)
+	return c, func() { w.end(c) }
+}
+
 func listed(w *watchdog) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -55,7 +63,7 @@ func TestWatchdogStorm(t *testing.T) {
 				// on a loaded machine under the race detector.
 				timeout += 500 * time.Millisecond
 			}
-			ctx, end := w.start(context.Background(), timeout)
+			ctx, end := start(&w, context.Background(), timeout)
 			child, cancelChild := context.WithCancel(ctx)
 			defer cancelChild()
 			deadline, ok := ctx.Deadline()
@@ -86,19 +94,19 @@ func TestWatchdogStorm(t *testing.T) {
 // that ended early, still ends the next one on time.
 func TestWatchdogRearms(t *testing.T) {
 	var w watchdog
-	_, end := w.start(context.Background(), 5*time.Millisecond)
+	_, end := start(&w, context.Background(), 5*time.Millisecond)
 	end()
 	time.Sleep(20 * time.Millisecond) // the timer fires for nothing
-	ctx, end := w.start(context.Background(), 10*time.Millisecond)
+	ctx, end := start(&w, context.Background(), 10*time.Millisecond)
 	defer end()
 	require.True(t, waitDone(t, ctx))
 	assert.Equal(t, context.DeadlineExceeded, ctx.Err())
 
 	// An attempt with a later deadline listed before an earlier one: the
 	// timer moves to the earlier.
-	late, endLate := w.start(context.Background(), time.Hour)
+	late, endLate := start(&w, context.Background(), time.Hour)
 	defer endLate()
-	soon, endSoon := w.start(context.Background(), 10*time.Millisecond)
+	soon, endSoon := start(&w, context.Background(), 10*time.Millisecond)
 	defer endSoon()
 	require.True(t, waitDone(t, soon))
 	assert.NoError(t, late.Err())
@@ -111,7 +119,7 @@ func TestWatchdogCallerCancel(t *testing.T) {
 	var w watchdog
 	type key struct{}
 	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
-	ctx, end := w.start(parent, time.Hour)
+	ctx, end := start(&w, parent, time.Hour)
 	defer end()
 	assert.Equal(t, "v", ctx.Value(key{}))
 	stopped := make(chan struct{})
@@ -131,7 +139,7 @@ func TestWatchdogNoGoroutinePerAttempt(t *testing.T) {
 	before := runtime.NumGoroutine()
 	ends := make([]func(), 0, 1000)
 	for range 1000 {
-		ctx, end := w.start(context.Background(), time.Hour)
+		ctx, end := start(&w, context.Background(), time.Hour)
 		_, cancel := context.WithCancel(ctx) // as net/http derives one
 		defer cancel()
 		ends = append(ends, end)
