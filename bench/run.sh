@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every benchmark side by side and rewrites BENCHMARKS.md at the top of
-# the repository. Takes a few minutes.
+# Runs every benchmark side by side, rewrites BENCHMARKS.md at the top of the
+# repository and keeps the raw output in bench/results.txt (the baseline for
+# benchstat next time). Takes a few minutes.
 #   COUNT (default 10) runs of each benchmark; BENCHTIME (default 1s) each.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,4 +18,5 @@ for i in $(seq 1 "${COUNT:-10}"); do
 done | tee "$work/bench.txt"
 go run "golang.org/x/perf/cmd/benchstat@$benchstat_version" "$work/bench.txt" > "$work/benchstat.txt"
 go run ./report -in "$work/bench.txt" -benchstat "$work/benchstat.txt" -out ../BENCHMARKS.md -cmd "bench/run.sh (COUNT=${COUNT:-10} BENCHTIME=${BENCHTIME:-1s})"
-echo "wrote BENCHMARKS.md"
+cp "$work/bench.txt" results.txt
+echo "wrote BENCHMARKS.md and bench/results.txt"

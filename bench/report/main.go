@@ -154,8 +154,11 @@ func run(in, stat, out, cmd string) error {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks\n\n")
-	fmt.Fprintf(&b, "Written by `%s` on %s. Every figure below comes from one run, with the peers\n", cmd, time.Now().UTC().Format("2006-01-02"))
-	fmt.Fprintf(&b, "side by side; read them as ratios, not as absolute times, as the machine is\nshared and noisy.\n\n")
+	fmt.Fprintf(&b, "Written by `%s` on %s.\n", cmd, time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "Every figure below comes from one run, with the peers side by side; read\n")
+	fmt.Fprintf(&b, "them as ratios, not as absolute times, as the machine is shared and noisy.\n")
+	fmt.Fprintf(&b, "The raw output of the run is in `bench/results.txt`; compare a new run with it\n")
+	fmt.Fprintf(&b, "by `benchstat bench/results.txt new.txt`.\n\n")
 	fmt.Fprintf(&b, "| machine | |\n|---|---|\n| Go | %s %s/%s |\n| CPU | %s |\n| GOMAXPROCS | %s |\n| runs per benchmark | %d |\n\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, orDash(s.cpu), orDash(s.procs), s.count("Login/raw"))
 	fmt.Fprintf(&b, "Peers: **raw** is hand-written `net/http` + `encoding/json` with no retries,\n")
