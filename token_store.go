@@ -699,6 +699,11 @@ func (s *TokenStore) Login(ctx context.Context, req LoginRequest) (*Token, error
 // a complete session it renews the 2FA grace period instead (after a 424).
 // A wrong code returns the API's typed 4xx error and leaves the step
 // pending.
+//
+// The step spends the session's refresh token, so it runs under the same
+// locks as a renewal (the store's, and the storage's Locker): no renewal in
+// this process or another can spend that token meanwhile, and the step
+// uses the newest pair, even one another process just stored.
 func (s *TokenStore) CompleteTwoFactor(ctx context.Context, code string) (*Token, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -706,29 +711,63 @@ func (s *TokenStore) CompleteTwoFactor(ctx context.Context, code string) (*Token
 	if err := s.acquire(ctx); err != nil {
 		return nil, err
 	}
-	cur := s.cur.Load()
-	if cur == nil {
-		stored, err := s.storage.Load(ctx)
-		if err != nil {
-			s.release()
-			return nil, fmt.Errorf("userauth: loading tokens: %w", err)
-		}
-		cur = s.set(stored, saved)
-	}
+	tok, changed, err := s.completeTwoFactor(ctx, code)
 	s.release()
-	if cur.tok == nil {
-		return nil, ErrLoginRequired
+	if changed {
+		s.notify(s.cur.Load().tok)
 	}
-	if cur.tok.Requires2FA != "" {
-		s.mu.Lock()
-		s.lastMethod = cur.tok.Requires2FA
-		s.mu.Unlock()
-	}
-	resp, err := s.client.TwoFactorAuthentication(ctx, Confirm2Fa{Code: code, RefreshToken: cur.tok.RefreshToken})
 	if err != nil {
 		return nil, err
 	}
-	return s.adopt(ctx, tokenFrom(resp))
+	t := *tok
+	return &t, nil
+}
+
+// completeTwoFactor is CompleteTwoFactor under the store's write lock.
+// changed reports that the server's answer was stored.
+func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (tok *Token, changed bool, err error) {
+	if s.locker != nil {
+		unlock, lerr := s.locker.Lock(ctx)
+		switch {
+		case lerr == nil:
+			defer unlock()
+		case s.degradable(lerr):
+			s.warn(ctx, "userauth: shared storage unavailable; completing 2FA under this process's lock only, which other processes cannot see", lerr)
+		default:
+			return nil, false, fmt.Errorf("userauth: locking token storage: %w", lerr)
+		}
+	}
+	// The pair to spend: one that storage did not take yet is the newest;
+	// otherwise what storage holds now.
+	var pending *Token
+	if cur := s.cur.Load(); cur != nil && cur.save != saved {
+		pending = cur.tok
+	} else {
+		stored, err := s.storage.Load(ctx)
+		switch {
+		case err == nil:
+			pending = stored
+			s.set(stored, saved)
+		case s.degradable(err) && cur != nil && cur.tok != nil:
+			s.warn(ctx, "userauth: shared storage unavailable; completing 2FA with the tokens this process holds", err)
+			pending = cur.tok
+		default:
+			return nil, false, fmt.Errorf("userauth: loading tokens: %w", err)
+		}
+	}
+	if pending == nil {
+		return nil, false, ErrLoginRequired
+	}
+	if pending.Requires2FA != "" {
+		s.mu.Lock()
+		s.lastMethod = pending.Requires2FA
+		s.mu.Unlock()
+	}
+	resp, err := s.client.TwoFactorAuthentication(ctx, Confirm2Fa{Code: code, RefreshToken: pending.RefreshToken})
+	if err != nil {
+		return nil, false, err
+	}
+	return s.adoptLocked(ctx, tokenFrom(resp))
 }
 
 // adopt saves tokens the caller got from the server (a login or a 2FA
@@ -737,27 +776,35 @@ func (s *TokenStore) adopt(ctx context.Context, tok *Token) (*Token, error) {
 	if err := s.acquire(ctx); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.failed = nil
-	s.mu.Unlock()
-	if err := s.save(ctx, tok); err != nil {
-		s.release()
-		return nil, err
-	}
-	var err error
-	if tok.Requires2FA != "" {
-		var full *Token
-		if full, _, err = s.secondFactor(ctx, tok); err == nil {
-			tok = full
-		}
-	}
+	tok, changed, err := s.adoptLocked(ctx, tok)
 	s.release()
-	s.notify(s.cur.Load().tok)
+	if changed {
+		s.notify(s.cur.Load().tok)
+	}
 	if err != nil {
 		return nil, err
 	}
 	t := *tok
 	return &t, nil
+}
+
+// adoptLocked is adopt under the store's write lock. changed reports that
+// tok was stored (then the 2FA step it asked for may still have failed).
+func (s *TokenStore) adoptLocked(ctx context.Context, tok *Token) (_ *Token, changed bool, err error) {
+	s.mu.Lock()
+	s.failed = nil
+	s.mu.Unlock()
+	if err := s.save(ctx, tok); err != nil {
+		return nil, false, err
+	}
+	if tok.Requires2FA != "" {
+		full, _, err := s.secondFactor(ctx, tok)
+		if err != nil {
+			return nil, true, err
+		}
+		tok = full
+	}
+	return tok, true, nil
 }
 
 // Logout forgets the tokens, in memory and in storage (so every process

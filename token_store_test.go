@@ -291,6 +291,45 @@ func TestStoreTwoFactorWithoutHandler(t *testing.T) {
 	assert.Equal(t, *tok, changes[1])
 }
 
+// TestStoreCompleteTwoFactorHoldsTheLock renews the 2FA grace period while
+// the access token has expired, and asks for a token while the 2FA call is
+// on the wire. Both spend the one refresh token, so the renewal must wait
+// for the 2FA step and use its answer: otherwise the server sees the token
+// reused and revokes the session.
+func TestStoreCompleteTwoFactorHoldsTheLock(t *testing.T) {
+	e := newStoreEnv(t, nil, nil)
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, tom)
+	require.ErrorIs(t, err, ErrTwoFactorRequired)
+	code, err := e.srv.Code(e.secret)
+	require.NoError(t, err)
+	_, err = e.store.CompleteTwoFactor(ctx, code)
+	require.NoError(t, err)
+
+	e.srv.Advance(16 * time.Minute) // the access token and the 2FA grace expire
+	code, err = e.srv.Code(e.secret)
+	require.NoError(t, err)
+	e.srv.Fail(userauthtest.PathTwoFactor, 1, userauthtest.Fault{Delay: 200 * time.Millisecond})
+	calls := e.srv.Calls(userauthtest.PathTwoFactor)
+	done := make(chan *Token, 1)
+	go func() {
+		tok, err := e.store.CompleteTwoFactor(ctx, code)
+		assert.NoError(t, err)
+		done <- tok
+	}()
+	require.Eventually(t, func() bool { return e.srv.Calls(userauthtest.PathTwoFactor) > calls },
+		5*time.Second, time.Millisecond, "the 2FA call reaches the server")
+
+	access, err := e.store.AccessToken(ctx) // expired: would refresh
+	require.NoError(t, err)
+	tok := <-done
+	require.NotNil(t, tok)
+	assert.Equal(t, tok.AccessToken, access, "the renewal took the 2FA step's answer")
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathRefresh), "no refresh spent the token meanwhile")
+	resp := e.getAccount(t, userauthtest.PathSensitive)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the session is alive, its grace period renewed")
+}
+
 func TestStoreTwoFactorHandlerOncePerStep(t *testing.T) {
 	var calls atomic.Int32
 	var e *storeEnv
