@@ -172,7 +172,7 @@ func run(in, stat, out, cmd string) error {
 	fmt.Fprintf(&b, "What userauth does per call that raw does not: it wraps the request for\n")
 	fmt.Fprintf(&b, "go-retryablehttp with a body that can be replayed; it bounds the attempt with a\n")
 	fmt.Fprintf(&b, "cancelable context (net/http then registers its own context under it); it\n")
-	fmt.Fprintf(&b, "sends Accept and User-Agent; it bounds the body it reads and checks the\n")
+	fmt.Fprintf(&b, "sends Accept and its own User-Agent; it bounds the body it reads and checks the\n")
 	fmt.Fprintf(&b, "answer; and it decodes has_password too. The watchdog behind the per-attempt\n")
 	fmt.Fprintf(&b, "timeout holds one timer per Client, not one per call.\n\n")
 	fmt.Fprintf(&b, "The verdict is on the ratio of the medians. The pass-by-pass column gives the\n")
