@@ -512,16 +512,12 @@ func (s *TokenStore) renew(ctx context.Context, kind renewKind, stale string) (t
 		}
 	}
 
-	if s.locker != nil && !degraded {
-		unlock, err := s.locker.Lock(ctx)
-		switch {
-		case err == nil:
-			defer unlock()
-		case s.degradable(err):
-			s.warn(ctx, "userauth: shared storage unavailable; refreshing under this process's lock only, which other processes cannot see", err)
-		default:
-			return nil, false, fmt.Errorf("userauth: locking token storage: %w", err)
+	if !degraded {
+		unlock, err := s.lockStorage(ctx, "refreshing")
+		if err != nil {
+			return nil, false, err
 		}
+		defer unlock()
 	}
 
 	var stored *Token
@@ -553,6 +549,25 @@ func (s *TokenStore) renew(ctx context.Context, kind renewKind, stale string) (t
 		return s.secondFactor(ctx, stored)
 	}
 	return s.refreshWith(ctx, stored)
+}
+
+// lockStorage takes the storage's Locker, when it has one, for doing (a
+// phrase for the warning). When the storage is unavailable and the store
+// may degrade, it warns and goes on under this process's lock alone.
+func (s *TokenStore) lockStorage(ctx context.Context, doing string) (unlock func(), err error) {
+	if s.locker == nil {
+		return func() {}, nil
+	}
+	unlock, err = s.locker.Lock(ctx)
+	switch {
+	case err == nil:
+		return unlock, nil
+	case s.degradable(err):
+		s.warn(ctx, "userauth: shared storage unavailable; "+doing+" under this process's lock only, which other processes cannot see", err)
+		return func() {}, nil
+	default:
+		return nil, fmt.Errorf("userauth: locking token storage: %w", err)
+	}
 }
 
 // refreshWith spends stored's refresh token.
@@ -708,10 +723,16 @@ func (s *TokenStore) CompleteTwoFactor(ctx context.Context, code string) (*Token
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	return s.locked(ctx, func() (*Token, bool, error) { return s.completeTwoFactor(ctx, code) })
+}
+
+// locked runs f under the store's write lock, tells OnTokenChange when f
+// reports a change, and returns a copy of f's token.
+func (s *TokenStore) locked(ctx context.Context, f func() (tok *Token, changed bool, err error)) (*Token, error) {
 	if err := s.acquire(ctx); err != nil {
 		return nil, err
 	}
-	tok, changed, err := s.completeTwoFactor(ctx, code)
+	tok, changed, err := f()
 	s.release()
 	if changed {
 		s.notify(s.cur.Load().tok)
@@ -726,17 +747,11 @@ func (s *TokenStore) CompleteTwoFactor(ctx context.Context, code string) (*Token
 // completeTwoFactor is CompleteTwoFactor under the store's write lock.
 // changed reports that the server's answer was stored.
 func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (tok *Token, changed bool, err error) {
-	if s.locker != nil {
-		unlock, lerr := s.locker.Lock(ctx)
-		switch {
-		case lerr == nil:
-			defer unlock()
-		case s.degradable(lerr):
-			s.warn(ctx, "userauth: shared storage unavailable; completing 2FA under this process's lock only, which other processes cannot see", lerr)
-		default:
-			return nil, false, fmt.Errorf("userauth: locking token storage: %w", lerr)
-		}
+	unlock, err := s.lockStorage(ctx, "completing 2FA")
+	if err != nil {
+		return nil, false, err
 	}
+	defer unlock()
 	// The pair to spend: one that storage did not take yet is the newest;
 	// otherwise what storage holds now.
 	var pending *Token
@@ -773,19 +788,7 @@ func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (tok *T
 // adopt saves tokens the caller got from the server (a login or a 2FA
 // step) and runs the 2FA step they may ask for.
 func (s *TokenStore) adopt(ctx context.Context, tok *Token) (*Token, error) {
-	if err := s.acquire(ctx); err != nil {
-		return nil, err
-	}
-	tok, changed, err := s.adoptLocked(ctx, tok)
-	s.release()
-	if changed {
-		s.notify(s.cur.Load().tok)
-	}
-	if err != nil {
-		return nil, err
-	}
-	t := *tok
-	return &t, nil
+	return s.locked(ctx, func() (*Token, bool, error) { return s.adoptLocked(ctx, tok) })
 }
 
 // adoptLocked is adopt under the store's write lock. changed reports that
