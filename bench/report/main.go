@@ -20,10 +20,11 @@ import (
 func main() {
 	in := flag.String("in", "", "`file` of go test -bench output")
 	stat := flag.String("benchstat", "", "`file` of benchstat's tables for the same run")
+	peers := flag.String("peers", "", "`file` of benchstat's comparisons of userauth with each peer")
 	out := flag.String("out", "BENCHMARKS.md", "`file` to write")
 	cmd := flag.String("cmd", "bench/run.sh", "the `command` that made the run, for the record")
 	flag.Parse()
-	if err := run(*in, *stat, *out, *cmd); err != nil {
+	if err := run(*in, *stat, *peers, *out, *cmd); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
@@ -133,7 +134,7 @@ func targets() []target {
 	}
 }
 
-func run(in, stat, out, cmd string) error {
+func run(in, stat, peers, out, cmd string) error {
 	f, err := os.Open(in)
 	if err != nil {
 		return err
@@ -143,13 +144,13 @@ func run(in, stat, out, cmd string) error {
 	if err != nil {
 		return err
 	}
-	tables := ""
-	if stat != "" {
-		b, err := os.ReadFile(stat)
-		if err != nil {
-			return err
-		}
-		tables = string(b)
+	tables, err := readOptional(stat)
+	if err != nil {
+		return err
+	}
+	comparisons, err := readOptional(peers)
+	if err != nil {
+		return err
 	}
 
 	var b strings.Builder
@@ -210,10 +211,26 @@ func run(in, stat, out, cmd string) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.what, shown, spread, limit, verdict)
 	}
+	if comparisons != "" {
+		fmt.Fprintf(&b, "\n## Peer against peer\n\n")
+		fmt.Fprintf(&b, "benchstat's comparison of userauth with raw, then with oapi, on the same\n")
+		fmt.Fprintf(&b, "samples. `~` means no significant difference (p > 0.05): the gap, if any, is\n")
+		fmt.Fprintf(&b, "smaller than the machine's noise.\n\n```\n%s```\n", comparisons)
+	}
 	if tables != "" {
 		fmt.Fprintf(&b, "\n## benchstat\n\n```\n%s```\n", tables)
 	}
 	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+// readOptional returns the contents of the file named name, or "" for no
+// name.
+func readOptional(name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(name)
+	return string(b), err
 }
 
 func mark(ok bool) string {
