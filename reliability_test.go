@@ -412,7 +412,8 @@ func cause(err error) string {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
-	case errors.Is(err, syscall.ECONNRESET):
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		// A broken pipe is the same reset, met by a write instead of a read.
 		return "reset"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "unexpected EOF"
@@ -421,7 +422,12 @@ func cause(err error) string {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	}
-	return "other"
+	// Not expected in the table: name the error, so that a run that meets
+	// it says which it was.
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(err) {
+		err = u
+	}
+	return fmt.Sprintf("other: %T %v", err, err)
 }
 
 func storageChange(stored bool, before, after *Token) string {
