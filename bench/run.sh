@@ -5,6 +5,7 @@
 #   COUNT (default 10) runs of each benchmark; BENCHTIME (default 1s) each.
 #   FROM=file rewrites the report from that earlier output instead of running.
 set -euo pipefail
+if [ -n "${FROM:-}" ]; then FROM=$(realpath "$FROM"); fi # before the cd below
 cd "$(dirname "$0")"
 benchstat_version=v0.0.0-20260908200009-22c9c6c9d4da
 work=$(mktemp -d)
@@ -22,7 +23,7 @@ else
   done | tee "$work/bench.txt"
 fi
 benchstat() { go run "golang.org/x/perf/cmd/benchstat@$benchstat_version" "$@"; }
-benchstat "$work/bench.txt" > "$work/benchstat.txt"
+benchstat results="$work/bench.txt" > "$work/benchstat.txt" # labelled: no temporary path in the report
 
 # Peer against peer, with benchstat's significance test: one file per peer
 # of the client benchmarks, the peer's name taken out of each line.
