@@ -65,13 +65,19 @@ func newHTTPClient() *http.Client {
 
 func BenchmarkLogin(b *testing.B) {
 	srv := fixedAPI(b)
+	benchLogin(b, srv.URL, newHTTPClient)
+}
+
+// benchLogin runs Login through each peer against the API at baseURL, each
+// peer with an HTTP client of its own from newHC.
+func benchLogin(b *testing.B, baseURL string, newHC func() *http.Client) {
 	ctx := context.Background()
 	b.Run("raw", func(b *testing.B) {
-		c := &raw.Client{BaseURL: srv.URL, HTTP: newHTTPClient()}
+		c := &raw.Client{BaseURL: baseURL, HTTP: newHC()}
 		loop(b, func() error { _, err := c.Login(ctx, email, password); return err })
 	})
 	b.Run("oapi", func(b *testing.B) {
-		c, err := oapi.NewClientWithResponses(srv.URL, oapi.WithHTTPClient(newHTTPClient()))
+		c, err := oapi.NewClientWithResponses(baseURL, oapi.WithHTTPClient(newHC()))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -85,7 +91,7 @@ func BenchmarkLogin(b *testing.B) {
 		})
 	})
 	b.Run("userauth", func(b *testing.B) {
-		c, err := userauth.NewClient(srv.URL, userauth.WithHTTPClient(newHTTPClient()))
+		c, err := userauth.NewClient(baseURL, userauth.WithHTTPClient(newHC()))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -301,34 +307,5 @@ func (canned) RoundTrip(req *http.Request) (*http.Response, error) {
 // peer's transport answers from memory, so what is left is what the client
 // itself costs per call (encoding, request, retries, decoding).
 func BenchmarkLoginOverhead(b *testing.B) {
-	ctx := context.Background()
-	const base = "http://127.0.0.1:8080"
-	b.Run("raw", func(b *testing.B) {
-		c := &raw.Client{BaseURL: base, HTTP: &http.Client{Transport: canned{}}}
-		loop(b, func() error { _, err := c.Login(ctx, email, password); return err })
-	})
-	b.Run("oapi", func(b *testing.B) {
-		c, err := oapi.NewClientWithResponses(base, oapi.WithHTTPClient(&http.Client{Transport: canned{}}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		e := email
-		loop(b, func() error {
-			resp, err := c.LoginWithResponse(ctx, oapi.LoginJSONRequestBody{Email: &e, Password: password})
-			if err == nil && resp.JSON200 == nil {
-				b.Fatalf("oapi: got status %d", resp.StatusCode())
-			}
-			return err
-		})
-	})
-	b.Run("userauth", func(b *testing.B) {
-		c, err := userauth.NewClient(base, userauth.WithHTTPClient(&http.Client{Transport: canned{}}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		loop(b, func() error {
-			_, err := c.Login(ctx, userauth.LoginRequest{Email: email, Password: password})
-			return err
-		})
-	})
+	benchLogin(b, "http://127.0.0.1:8080", func() *http.Client { return &http.Client{Transport: canned{}} })
 }
