@@ -4,11 +4,11 @@ import (
 	"context"
 )
 
-// This file holds the four endpoint methods, the Go forms of the Kotlin
+// This file holds the endpoint methods, the Go forms of the Kotlin
 // UserAuthenticationApi's login, magicLinkLogin, refreshToken and
 // twoFactorAuthentication. Each validates its input before anything is sent
-// (a *ValidationError, no request made), then posts it with retries where
-// they are safe (see Client), and returns the decoded answer or a typed
+// (a *ValidationError, no request made), then sends it with retries where
+// they are safe (see retry.go), and returns the decoded answer or a typed
 // error: *ClientError for 4xx, *ServerError for 5xx, *UnexpectedStatusError
 // for 1xx and 3xx, *DecodeError for a 2xx it cannot read, *TransportError
 // when no answer came.
@@ -21,14 +21,7 @@ import (
 // user's code with the answer's RefreshToken to TwoFactorAuthentication to
 // get complete ones. A wrong password is a *ClientError with status 401.
 func (c *Client) Login(ctx context.Context, req LoginRequest) (*TokenResponse, error) {
-	if err := checkCall(ctx, req); err != nil {
-		return nil, err
-	}
-	var out TokenResponse
-	if err := c.do(ctx, epLogin, req, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return post[TokenResponse](ctx, c, epLogin, req)
 }
 
 // MagicLinkLogin asks the server to e-mail the user a login link (POST
@@ -36,14 +29,7 @@ func (c *Client) Login(ctx context.Context, req LoginRequest) (*TokenResponse, e
 // outside this API. It is never retried once the request may have reached
 // the server, so that the user gets at most one e-mail per call.
 func (c *Client) MagicLinkLogin(ctx context.Context, req MagicLinkLoginRequest) (*SuccessResponse, error) {
-	if err := checkCall(ctx, req); err != nil {
-		return nil, err
-	}
-	var out SuccessResponse
-	if err := c.do(ctx, epMagicLink, req, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return post[SuccessResponse](ctx, c, epMagicLink, req)
 }
 
 // RefreshToken trades a refresh token for a new access token and a new
@@ -55,14 +41,7 @@ func (c *Client) MagicLinkLogin(ctx context.Context, req MagicLinkLoginRequest) 
 // The answer can carry Requires2FA again; then complete it with
 // TwoFactorAuthentication. TokenStore does all of this for you.
 func (c *Client) RefreshToken(ctx context.Context, req RefreshRequest) (*TokenResponse, error) {
-	if err := checkCall(ctx, req); err != nil {
-		return nil, err
-	}
-	var out TokenResponse
-	if err := c.do(ctx, epRefresh, req, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return post[TokenResponse](ctx, c, epRefresh, req)
 }
 
 // TwoFactorAuthentication completes a login or refresh whose answer carried
@@ -71,25 +50,6 @@ func (c *Client) RefreshToken(ctx context.Context, req RefreshRequest) (*TokenRe
 // grace period that has expired (the API answers 424 Failed Dependency on
 // sensitive endpoints then). Codes are single use, so the call is never
 // retried once the request may have reached the server.
-func (c *Client) TwoFactorAuthentication(ctx context.Context, req Confirm2Fa) (*TokenResponse, error) {
-	req = req.normalized()
-	if err := checkCall(ctx, req); err != nil {
-		return nil, err
-	}
-	var out TokenResponse
-	if err := c.do(ctx, epTwoFactor, req, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+func (c *Client) TwoFactorAuthentication(ctx context.Context, req Confirm2FA) (*TokenResponse, error) {
+	return post[TokenResponse](ctx, c, epTwoFactor, req.normalized())
 }
-
-// checkCall rejects a nil context and invalid input before anything is sent.
-func checkCall(ctx context.Context, req interface{ validate() error }) error {
-	if ctx == nil {
-		return &ValidationError{Field: "ctx", Reason: "must not be nil"}
-	}
-	return req.validate()
-}
-
-// check accepts any 2xx magic-link answer that is a JSON object.
-func (r *SuccessResponse) check() error { return nil }

@@ -66,7 +66,7 @@ func endpointCalls() []endpointCall {
 			return err
 		}},
 		{"TwoFactorAuthentication", "/auth/2fa", func(ctx context.Context, c *Client) error {
-			_, err := c.TwoFactorAuthentication(ctx, Confirm2Fa{Code: "918273", RefreshToken: "rt-SECRET-4"})
+			_, err := c.TwoFactorAuthentication(ctx, Confirm2FA{Code: "918273", RefreshToken: "rt-SECRET-4"})
 			return err
 		}},
 	}
@@ -161,21 +161,46 @@ func TestOptionsLastOneWins(t *testing.T) {
 }
 
 func TestWithHTTPClientIsCopied(t *testing.T) {
-	hc := &http.Client{Timeout: 7 * time.Second}
+	t.Parallel()
+	rt := roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("unused") })
+	hc := &http.Client{Timeout: 7 * time.Second, Transport: rt}
 	c, err := NewClient("", WithHTTPClient(hc))
 	require.NoError(t, err)
 	assert.Nil(t, hc.CheckRedirect, "caller's client left alone")
 	assert.Equal(t, 7*time.Second, hc.Timeout, "caller's client left alone")
-	assert.Equal(t, 7*time.Second, c.timeout, "caller's timeout kept, per attempt")
-	assert.Zero(t, c.httpClient.Timeout, "attempts are bounded by contexts instead")
+	assert.Equal(t, 7*time.Second, c.httpClient.Timeout, "caller's timeout kept, per attempt")
+	assert.NotNil(t, c.httpClient.CheckRedirect)
+	assert.NotNil(t, c.httpClient.Transport)
 
 	c, err = NewClient("", WithHTTPClient(hc), WithTimeout(time.Second))
 	require.NoError(t, err)
-	assert.Equal(t, time.Second, c.timeout)
+	assert.Equal(t, time.Second, c.httpClient.Timeout)
 
 	c, err = NewClient("", WithHTTPClient(&http.Client{}))
 	require.NoError(t, err)
-	assert.Equal(t, DefaultTimeout, c.timeout, "zero timeout replaced")
+	assert.Equal(t, DefaultTimeout, c.httpClient.Timeout, "zero timeout replaced")
+}
+
+// TestOwnConnectionPool checks that a Client never uses (and so never
+// closes the idle connections of) http.DefaultTransport, which the whole
+// program shares.
+func TestOwnConnectionPool(t *testing.T) {
+	t.Parallel()
+	for name, opts := range map[string][]Option{
+		"no options":               nil,
+		"client without transport": {WithHTTPClient(&http.Client{})},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, err := NewClient("", opts...)
+			require.NoError(t, err)
+			b, err := NewClient("", opts...)
+			require.NoError(t, err)
+			tr, ok := a.httpClient.Transport.(*http.Transport)
+			require.True(t, ok, "got %T, want *http.Transport", a.httpClient.Transport)
+			assert.NotSame(t, http.DefaultTransport, tr)
+			assert.NotSame(t, tr, b.httpClient.Transport, "each Client pools its own connections")
+		})
+	}
 }
 
 // TestRetryTable checks each row of the retry policy on each endpoint, by
@@ -302,7 +327,9 @@ func TestRetryAfterCapped(t *testing.T) {
 }
 
 func TestBackoffWaits(t *testing.T) {
-	c, err := NewClient("", WithRetry(5, 100*time.Millisecond, time.Second))
+	t.Parallel()
+	const minWait, maxWait = 100 * time.Millisecond, time.Second
+	c, err := NewClient("", WithRetry(5, minWait, maxWait))
 	require.NoError(t, err)
 	resp := func(code int, retryAfter string) *http.Response {
 		r := &http.Response{StatusCode: code, Header: http.Header{}}
@@ -311,14 +338,19 @@ func TestBackoffWaits(t *testing.T) {
 		}
 		return r
 	}
-	wait := func(i int, r *http.Response) time.Duration { return c.backoff(c.minWait, c.maxWait, i, r) }
+	wait := func(i int, r *http.Response) time.Duration { return backoff(minWait, maxWait, i, r) }
+	longest := func(attempts int, r *http.Response) time.Duration {
+		return (&call{c: c, attempts: attempts}).longestWait(r)
+	}
 
 	assert.Equal(t, time.Second, wait(0, resp(503, "1")), "Retry-After in seconds")
 	assert.Equal(t, time.Second, wait(0, resp(429, "30")), "Retry-After capped at maxWait")
-	assert.Equal(t, time.Second, c.longestWait(1, resp(429, "30")))
+	assert.Equal(t, time.Second, longest(1, resp(429, "30")))
 	date := time.Now().Add(400 * time.Millisecond).UTC().Format(http.TimeFormat)
 	assert.LessOrEqual(t, wait(0, resp(429, date)), time.Second, "HTTP-date Retry-After capped")
 	assert.NotEqual(t, 5*time.Second, wait(0, resp(500, "5")), "Retry-After only counts on 429 and 503")
+	w := backoff(2*time.Second, 4*time.Second, 0, nil)
+	assert.True(t, w >= time.Second && w <= 2*time.Second, "got %v, want the bounds of the arguments, [1s, 2s]", w)
 
 	for n, bounds := range map[int][2]time.Duration{
 		1: {50 * time.Millisecond, 100 * time.Millisecond},
@@ -327,7 +359,7 @@ func TestBackoffWaits(t *testing.T) {
 		5: {500 * time.Millisecond, time.Second},
 		9: {500 * time.Millisecond, time.Second},
 	} {
-		assert.Equal(t, bounds[1], c.longestWait(n, resp(502, "")), "attempt %d", n)
+		assert.Equal(t, bounds[1], longest(n, resp(502, "")), "attempt %d", n)
 		for range 50 {
 			w := wait(n-1, resp(502, ""))
 			require.GreaterOrEqual(t, w, bounds[0], "after attempt %d", n)
@@ -665,4 +697,40 @@ func TestLoggerSeesNoSecrets(t *testing.T) {
 	assert.Contains(t, out, `"attempt":2`)
 	assert.Contains(t, out, `"userauth: retrying"`)
 	assert.NotContains(t, out, "SECRET")
+}
+
+// TestLoopbackSwitchingProtocols is a server that answers 101 and keeps
+// the connection open: the call must end at once with the typed error, not
+// read the switched connection as an error body until someone gives up.
+func TestLoopbackSwitchingProtocols(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		_ = buf.Flush()
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	c, err := NewClient(srv.URL, WithTimeout(time.Hour))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Login(context.Background(), LoginRequest{Email: "a@b.c", Password: "p"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var ue *UnexpectedStatusError
+		require.ErrorAs(t, err, &ue)
+		assert.Equal(t, http.StatusSwitchingProtocols, ue.StatusCode)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Login still waiting 10s after a 101 answer")
+	}
 }

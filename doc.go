@@ -9,7 +9,7 @@
 //	tok, err := c.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: pw})
 //	if err != nil { ... }
 //	if tok.Requires2FA != "" {
-//		tok, err = c.TwoFactorAuthentication(ctx, userauth.Confirm2Fa{Code: code, RefreshToken: tok.RefreshToken})
+//		tok, err = c.TwoFactorAuthentication(ctx, userauth.Confirm2FA{Code: code, RefreshToken: tok.RefreshToken})
 //	}
 //
 // A Client holds no per-user state and is safe for concurrent use: make one

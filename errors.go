@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -19,6 +20,9 @@ const maxErrorBody = 4 << 10
 
 // maxMessageLen bounds the server message quoted in an error string.
 const maxMessageLen = 256
+
+// maxRequestIDLen bounds the request id quoted in an error string.
+const maxRequestIDLen = 128
 
 // ErrResponseTooLarge is matched (with errors.Is) by the error returned when
 // an answer's body is larger than the limit set with WithMaxResponseBytes.
@@ -229,24 +233,30 @@ func (e *DecodeError) Error() string {
 // Unwrap returns the cause.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// newStatusError builds the typed error for a non-2xx answer. body holds at
-// most the first bytes of the answer; secrets are the request's secret
-// values, scrubbed from whatever the server echoes back.
-func newStatusError(method, path string, resp *http.Response, body []byte, secrets []string, now time.Time) error {
-	body = scrub(body, secrets)
-	if len(body) > maxErrorBody {
-		body = body[:maxErrorBody]
-	}
+// newStatusError builds the typed error for a non-2xx answer, reading at
+// most the first bytes of its body (none of a 1xx answer, whose body may be
+// a connection switched to another protocol). secrets are the request's
+// secret values, scrubbed from all that the server sent back.
+func newStatusError(method, path string, resp *http.Response, secrets []string) error {
+	forms := secretForms(secrets)
 	ae := APIError{
 		StatusCode: resp.StatusCode,
 		Method:     method,
 		Path:       path,
-		RequestID:  resp.Header.Get("X-Request-Id"),
-		Body:       body,
-		Header:     resp.Header,
+		Header:     scrubHeader(resp.Header, forms),
 	}
-	ae.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), now)
-	ae.Code, ae.Message, ae.Fields = parseErrorBody(body, resp.Header.Get("Content-Type"))
+	if resp.StatusCode >= 200 && resp.Body != nil {
+		ae.Body = readErrorBody(resp.Body, forms)
+	}
+	ae.RequestID = clean(scrubString(ae.Header.Get("X-Request-Id"), secrets), maxRequestIDLen)
+	ae.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	code, message, fields := parseErrorBody(ae.Body, resp.Header.Get("Content-Type"))
+	if code == strconv.Itoa(resp.StatusCode) {
+		code = "" // a copy of the status says nothing more
+	}
+	ae.Code = scrubString(code, secrets)
+	ae.Message = scrubString(message, secrets)
+	ae.Fields = scrubFields(fields, secrets)
 	switch {
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
 		return &ClientError{ae}
@@ -255,6 +265,75 @@ func newStatusError(method, path string, resp *http.Response, body []byte, secre
 	default:
 		return &UnexpectedStatusError{ae}
 	}
+}
+
+// readErrorBody reads the head of an error answer and scrubs it. It reads
+// as much past maxErrorBody as the longest form of a secret, so that a
+// secret that starts in the part kept is replaced whole, not cut in two.
+func readErrorBody(r io.Reader, forms []string) []byte {
+	slack := 0
+	for _, f := range forms {
+		slack = max(slack, len(f))
+	}
+	body, _ := io.ReadAll(io.LimitReader(r, int64(maxErrorBody+slack)))
+	body = scrub(body, forms)
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	return body
+}
+
+// CheckResponse returns nil for a 2xx answer and, for any other, the same
+// typed error the Client's own calls return (*ClientError, *ServerError or
+// *UnexpectedStatusError, all matching errors.As with *APIError). A 424
+// matches ErrTwoFactorExpired. It reads at most 4 KiB of the body and puts
+// them back, so the body can still be read whole; it never reads the body
+// of a 1xx answer. The credentials the request carried (its Authorization
+// and X-Api-Key headers) are scrubbed from the error, should the server
+// echo them.
+func CheckResponse(resp *http.Response) error {
+	if resp == nil {
+		return &ValidationError{Field: "resp", Reason: "must not be nil"}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return nil
+	}
+	method, path := http.MethodGet, ""
+	var secrets []string
+	if r := resp.Request; r != nil {
+		method = r.Method
+		if r.URL != nil {
+			path = r.URL.Path
+		}
+		secrets = requestCredentials(r.Header)
+	}
+	if resp.StatusCode < 200 || resp.Body == nil {
+		return newStatusError(method, path, resp, secrets)
+	}
+	var head bytes.Buffer
+	body := resp.Body
+	resp.Body = io.NopCloser(io.TeeReader(body, &head)) // newStatusError reads through it
+	err := newStatusError(method, path, resp, secrets)
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(&head, body), body}
+	return err
+}
+
+// requestCredentials lists the credentials a request carries in h.
+func requestCredentials(h http.Header) []string {
+	var out []string
+	if v := h.Get("Authorization"); v != "" {
+		out = append(out, v)
+		if _, tok, ok := strings.Cut(v, " "); ok {
+			out = append(out, tok)
+		}
+	}
+	if v := h.Get("X-Api-Key"); v != "" {
+		out = append(out, v)
+	}
+	return out
 }
 
 // errorBody is the union of the error shapes the API and its proxies send.
@@ -277,7 +356,7 @@ func parseErrorBody(body []byte, contentType string) (code, message string, fiel
 	if trimmed[0] != '{' {
 		// Plain text, such as a proxy's "Bad Gateway"; never an HTML page.
 		if strings.HasPrefix(contentType, "text/plain") && utf8.Valid(trimmed) {
-			return "", clean(string(trimmed)), nil
+			return "", clean(string(trimmed), maxMessageLen), nil
 		}
 		return "", "", nil
 	}
@@ -315,9 +394,12 @@ func parseErrorBody(body []byte, contentType string) (code, message string, fiel
 		if fields == nil {
 			fields = make(map[string][]FieldError, len(eb.Fields))
 		}
-		fields[name] = errs
+		for i := range errs {
+			errs[i] = FieldError{Code: clean(errs[i].Code, maxMessageLen), Message: clean(errs[i].Message, maxMessageLen)}
+		}
+		fields[clean(name, maxMessageLen)] = errs
 	}
-	return clean(code), clean(message), fields
+	return clean(code, maxMessageLen), clean(message, maxMessageLen), fields
 }
 
 // rawString reads a JSON string or number as text; anything else is "".
@@ -334,31 +416,6 @@ func rawString(raw json.RawMessage) string {
 		return n.String()
 	}
 	return ""
-}
-
-// clean makes server text safe to put in one line of an error string.
-func clean(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > maxMessageLen {
-		cut := maxMessageLen
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	return s
-}
-
-// scrub replaces every secret in b with the redaction marker. It copies b
-// only when there is something to replace.
-func scrub(b []byte, secrets []string) []byte {
-	for _, s := range secrets {
-		if s == "" || !bytes.Contains(b, []byte(s)) {
-			continue
-		}
-		b = bytes.ReplaceAll(b, []byte(s), []byte(redacted))
-	}
-	return b
 }
 
 // parseRetryAfter reads a Retry-After header: a number of seconds or an

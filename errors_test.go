@@ -1,12 +1,17 @@
 package userauth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -82,15 +87,25 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
+// statusError is newStatusError on an answer with the given status, header
+// and body.
+func statusError(code int, h http.Header, body string, secrets ...string) error {
+	if h == nil {
+		h = http.Header{}
+	}
+	resp := &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body))}
+	return newStatusError("POST", "/auth/token", resp, secrets)
+}
+
 func TestNewStatusErrorKeepsStatusWhateverTheBody(t *testing.T) {
+	t.Parallel()
 	bodies := map[string]string{
 		"empty": "", "text": "nope", "html": "<h1>502</h1>", "truncated": `{"error":{"co`, "binary": "\x00\xff\xfe",
 	}
 	for name, body := range bodies {
-		for _, code := range []int{101, 307, 418, 424, 599} {
+		for _, code := range []int{307, 418, 424, 599} {
 			t.Run(fmt.Sprintf("%s/%d", name, code), func(t *testing.T) {
-				resp := &http.Response{StatusCode: code, Header: http.Header{"Content-Type": {"text/html"}}}
-				err := newStatusError("POST", "/auth/token", resp, []byte(body), nil, time.Now())
+				err := statusError(code, http.Header{"Content-Type": {"text/html"}}, body)
 				var ae *APIError
 				require.True(t, errors.As(err, &ae))
 				assert.Equal(t, code, ae.StatusCode)
@@ -101,18 +116,144 @@ func TestNewStatusErrorKeepsStatusWhateverTheBody(t *testing.T) {
 	}
 }
 
+// blockingBody is a body whose Read never returns until it is closed: the
+// connection of a 101 answer, switched to another protocol.
+type blockingBody struct{ closed chan struct{} }
+
+func (b *blockingBody) Read([]byte) (int, error) { <-b.closed; return 0, io.EOF }
+func (b *blockingBody) Close() error {
+	select {
+	case <-b.closed:
+	default:
+		close(b.closed)
+	}
+	return nil
+}
+
+func TestSwitchingProtocolsBodyNeverRead(t *testing.T) {
+	t.Parallel()
+	for name, check := range map[string]func(*http.Response) error{
+		"newStatusError": func(r *http.Response) error { return newStatusError("POST", "/auth/token", r, nil) },
+		"CheckResponse":  CheckResponse,
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := &blockingBody{closed: make(chan struct{})}
+			defer body.Close()
+			resp := &http.Response{StatusCode: http.StatusSwitchingProtocols, Header: http.Header{}, Body: body}
+			done := make(chan error, 1)
+			go func() { done <- check(resp) }()
+			select {
+			case err := <-done:
+				var ue *UnexpectedStatusError
+				require.ErrorAs(t, err, &ue)
+				assert.Equal(t, 101, ue.StatusCode)
+				assert.Empty(t, ue.Body)
+			case <-time.After(10 * time.Second):
+				t.Fatal("still reading the body of a 101 answer after 10s")
+			}
+		})
+	}
+}
+
 func TestAPIErrorString(t *testing.T) {
-	err := newStatusError("POST", "/auth/token", &http.Response{StatusCode: 422, Header: http.Header{"X-Request-Id": {"r1"}}},
-		[]byte(`{"error":{"code":"invalid","reason":"Validation failed"},"fields":{"password":[{"code":"short","message":"too short"}],"email":[]}}`),
-		nil, time.Now())
+	t.Parallel()
+	err := statusError(422, http.Header{"X-Request-Id": {"r1"}},
+		`{"error":{"code":"invalid","reason":"Validation failed"},"fields":{"password":[{"code":"short","message":"too short"}],"email":[]}}`)
 	assert.Equal(t, `userauth: POST /auth/token: 422 unprocessable entity: code "invalid": Validation failed: invalid fields password (request id r1)`, err.Error())
 	assert.NotContains(t, fmt.Sprintf("%#v", err), "Header")
 }
 
 func TestScrub(t *testing.T) {
-	assert.Equal(t, "a [redacted] b [redacted]", string(scrub([]byte("a s3cret b s3cret"), []string{"", "s3cret"})))
+	t.Parallel()
+	assert.Equal(t, "a [redacted] b [redacted]", string(scrub([]byte("a s3cret b s3cret"), secretForms([]string{"", "s3cret"}))))
 	in := []byte("nothing here")
 	assert.Same(t, &in[0], &scrub(in, []string{"x"})[0], "no copy without a match")
+}
+
+// TestSecretEchoedInAnyForm has a hostile server echo the request's
+// secrets back in every form a body can carry them: none may reach the
+// error string, %#v, the kept body, the fields or the header.
+func TestSecretEchoedInAnyForm(t *testing.T) {
+	t.Parallel()
+	const pw = `p&<w>"d\/é😀 +%`
+	forms := map[string]string{
+		"raw":                     pw,
+		"json html-escaped":       `p\u0026\u003cw\u003e\"d\\/é😀 +%`,
+		"json html-escaped upper": `p\u0026\u003Cw\u003E\"d\\/é😀 +%`,
+		"json plain":              `p&<w>\"d\\/é😀 +%`,
+		"json escaped slash":      `p&<w>\"d\\\/é😀 +%`,
+		"json ascii (python)":     `p&<w>\"d\\/\u00e9\ud83d\ude00 +%`,
+		"url query":               url.QueryEscape(pw),
+		"url path":                url.PathEscape(pw),
+		"html":                    html.EscapeString(pw),
+	}
+	for name, echoed := range forms {
+		t.Run(name, func(t *testing.T) {
+			var body string
+			if strings.HasPrefix(name, "json") {
+				body = `{"error":"bad password ` + echoed + `","fields":{"` + echoed + `":[{"code":"` + echoed + `","message":"` + echoed + `"}]}}`
+			} else {
+				body = "bad password " + echoed
+			}
+			h := http.Header{"Content-Type": {"text/plain"}, "X-Request-Id": {pw}, "X-Echo": {echoed}}
+			err := statusError(400, h, body, pw)
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			decoded, _ := json.Marshal(ae.Fields)
+			for what, got := range map[string]string{
+				"Error": err.Error(), "%#v": fmt.Sprintf("%#v", err), "%+v": fmt.Sprintf("%+v", err),
+				"Body": string(ae.Body), "Message": ae.Message, "Fields": string(decoded),
+				"X-Echo": ae.Header.Get("X-Echo"), "RequestID": ae.RequestID,
+			} {
+				assert.NotContains(t, got, echoed, "%s shows the secret", what)
+				assert.NotContains(t, got, "w>", "%s shows part of the secret", what)
+			}
+			assert.Equal(t, echoed, h.Get("X-Echo"), "the answer's own header is left alone")
+		})
+	}
+}
+
+// TestSecretAtTheBodyLimit puts a secret across the 4 KiB the error keeps:
+// no piece of it may be kept.
+func TestSecretAtTheBodyLimit(t *testing.T) {
+	t.Parallel()
+	const pw = "correct-horse-battery-staple"
+	for cut := 1; cut < len(pw); cut += 5 {
+		body := strings.Repeat("x", maxErrorBody-cut) + pw + " tail"
+		err := statusError(500, nil, body, pw)
+		var ae *APIError
+		require.ErrorAs(t, err, &ae)
+		assert.LessOrEqual(t, len(ae.Body), maxErrorBody)
+		assert.NotContains(t, string(ae.Body), pw[:cut], "a prefix of the secret was kept (cut %d)", cut)
+	}
+}
+
+// TestServerTextCleaned sends control characters in every part of an error
+// that reaches an error string: none may pass.
+func TestServerTextCleaned(t *testing.T) {
+	t.Parallel()
+	const evil = "a\x1b[31mred\x07\x9b2J\u202Eevil\r\nforged"
+	jsonEvil, _ := json.Marshal(evil)
+	body := `{"error":{"code":` + string(jsonEvil) + `,"reason":` + string(jsonEvil) + `},"fields":{` +
+		string(jsonEvil) + `:[{"code":` + string(jsonEvil) + `,"message":` + string(jsonEvil) + `}]}}`
+	err := statusError(422, http.Header{"X-Request-Id": {evil}}, body)
+	var ae *APIError
+	require.ErrorAs(t, err, &ae)
+	texts := []string{err.Error(), ae.Code, ae.Message, ae.RequestID}
+	for name, errs := range ae.Fields {
+		texts = append(texts, name)
+		for _, fe := range errs {
+			texts = append(texts, fe.Code, fe.Message)
+		}
+	}
+	for _, s := range texts {
+		assert.False(t, strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == 0x202E }),
+			"got %q, want no control characters", s)
+	}
+	assert.Contains(t, ae.Message, "red", "the printable text is kept")
+
+	plain := statusError(502, http.Header{"Content-Type": {"text/plain"}}, "bad\x1b]0;title\x07 gateway")
+	assert.NotContains(t, plain.Error(), "\x1b")
 }
 
 func FuzzParseErrorBody(f *testing.F) {
@@ -145,8 +286,12 @@ func FuzzParseErrorBody(f *testing.F) {
 				t.Fatalf("field %q kept with no errors", name)
 			}
 		}
-		resp := &http.Response{StatusCode: 400, Header: http.Header{"Content-Type": {ctype}}}
-		err := newStatusError("POST", "/auth/token", resp, body, nil, time.Now())
+		for _, s := range []string{code, msg} {
+			if strings.ContainsFunc(s, unicode.IsControl) {
+				t.Fatalf("got %q, want no control characters", s)
+			}
+		}
+		err := statusError(400, http.Header{"Content-Type": {ctype}}, string(body))
 		if !strings.HasPrefix(err.Error(), "userauth: POST /auth/token: 400") {
 			t.Fatalf("got %q", err)
 		}

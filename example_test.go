@@ -97,7 +97,7 @@ func ExampleClient_TwoFactorAuthentication() {
 	}
 	if tok.Requires2FA != "" {
 		// Ask the user for the code of their authenticator app; spaces are fine.
-		tok, err = c.TwoFactorAuthentication(ctx, userauth.Confirm2Fa{Code: "123 456", RefreshToken: tok.RefreshToken})
+		tok, err = c.TwoFactorAuthentication(ctx, userauth.Confirm2FA{Code: "123 456", RefreshToken: tok.RefreshToken})
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func Example_errorHandling() {
 	explain(err)
 	_, err = c.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "wrong"})
 	explain(err)
-	_, err = c.TwoFactorAuthentication(ctx, userauth.Confirm2Fa{Code: "000000", RefreshToken: "rt-1"})
+	_, err = c.TwoFactorAuthentication(ctx, userauth.Confirm2FA{Code: "000000", RefreshToken: "rt-1"})
 	explain(err)
 	// Output:
 	// fix the input: password is required
@@ -186,7 +186,10 @@ func ExampleTokenStore_Login() {
 		fmt.Println("2FA code asked for:", method)
 		return srv.Code(secret)
 	}
-	store := userauth.NewTokenStore(c, nil, userauth.WithTwoFactorHandler(handler))
+	store, err := userauth.NewTokenStore(c, nil, userauth.WithTwoFactorHandler(handler))
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	tok, err := store.Login(context.Background(), userauth.LoginRequest{Email: "ann@example.com", Password: "correct horse"})
 	if err != nil {
@@ -206,7 +209,10 @@ func ExampleTokenStore_HTTPClient() {
 	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct horse"})
 
 	c, _ := userauth.NewClient(srv.URL)
-	store := userauth.NewTokenStore(c, nil)
+	store, err := userauth.NewTokenStore(c, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 	if _, err := store.Login(context.Background(), userauth.LoginRequest{Email: "ann@example.com", Password: "correct horse"}); err != nil {
 		log.Fatal(err)
 	}
@@ -238,12 +244,19 @@ func ExampleNewFileStorage() {
 	}
 	c, _ := userauth.NewClient(srv.URL)
 	ctx := context.Background()
-	if _, err := userauth.NewTokenStore(c, storage).Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct horse"}); err != nil {
+	store, err := userauth.NewTokenStore(c, storage)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := store.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct horse"}); err != nil {
 		log.Fatal(err)
 	}
 
 	// Later, another process (or this one after a restart):
-	restarted := userauth.NewTokenStore(c, storage)
+	restarted, err := userauth.NewTokenStore(c, storage)
+	if err != nil {
+		log.Fatal(err)
+	}
 	access, err := restarted.AccessToken(ctx)
 	fmt.Println(access != "", err)
 	// Output: true <nil>

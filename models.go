@@ -13,9 +13,6 @@ import (
 // %#v and structured logs never show it. encoding/json still sees the real
 // values.
 
-// redacted stands in for a secret in formatted output.
-const redacted = "[redacted]"
-
 // TwoFactorMethod names the second factor the API asks for in the
 // requires_2fa field of a TokenResponse. The empty value means no 2FA step is
 // needed. Values this package does not know are kept as they were sent.
@@ -65,9 +62,10 @@ type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-// Confirm2Fa is the body of POST /auth/2fa, which completes a login or a
-// refresh whose answer carried requires_2fa.
-type Confirm2Fa struct {
+// Confirm2FA is the body of POST /auth/2fa, which completes a login or a
+// refresh whose answer carried requires_2fa. The Kotlin client calls it
+// Confirm2Fa.
+type Confirm2FA struct {
 	// Code is the user's current 2FA code. Required; spaces are removed
 	// before sending.
 	Code string `json:"code"`
@@ -75,6 +73,11 @@ type Confirm2Fa struct {
 	// Required.
 	RefreshToken string `json:"refresh_token"`
 }
+
+// Confirm2Fa is the Kotlin client's name of Confirm2FA.
+//
+// Deprecated: use Confirm2FA, which spells the initialism the Go way.
+type Confirm2Fa = Confirm2FA
 
 // TokenResponse is the answer of POST /auth/token, /auth/token/refresh and
 // /auth/2fa.
@@ -100,22 +103,6 @@ type SuccessResponse struct {
 	// Status is the account status later API versions add: "Active",
 	// "RegisteredInactive", "RegisteredActive" or "Inactive".
 	Status string `json:"status,omitempty"`
-}
-
-// secret formats a secret value for output: empty stays visibly empty, any
-// other value becomes a fixed marker that tells nothing about it.
-func secret(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return redacted
-}
-
-func secretAttr(key, s string) slog.Attr {
-	if s == "" {
-		return slog.String(key, "")
-	}
-	return slog.String(key, redacted)
 }
 
 // String formats r with its password and reCAPTCHA answer redacted.
@@ -170,15 +157,15 @@ func (r RefreshRequest) LogValue() slog.Value {
 }
 
 // String formats r with its code and refresh token redacted.
-func (r Confirm2Fa) String() string {
-	return "userauth.Confirm2Fa{Code:" + secret(r.Code) + ", RefreshToken:" + secret(r.RefreshToken) + "}"
+func (r Confirm2FA) String() string {
+	return "userauth.Confirm2FA{Code:" + secret(r.Code) + ", RefreshToken:" + secret(r.RefreshToken) + "}"
 }
 
 // GoString is like String; it keeps %#v from printing the secrets.
-func (r Confirm2Fa) GoString() string { return r.String() }
+func (r Confirm2FA) GoString() string { return r.String() }
 
 // LogValue implements slog.LogValuer with the secrets redacted.
-func (r Confirm2Fa) LogValue() slog.Value {
+func (r Confirm2FA) LogValue() slog.Value {
 	return slog.GroupValue(secretAttr("code", r.Code), secretAttr("refresh_token", r.RefreshToken))
 }
 
@@ -224,6 +211,8 @@ func (r LoginRequest) validate() error {
 
 func (r LoginRequest) secrets() []string { return []string{r.Password, r.RecaptchaResponse} }
 
+func (r LoginRequest) retryPolicy(p retryPolicy) retryPolicy { return p }
+
 func (r MagicLinkLoginRequest) validate() error {
 	switch {
 	case r.Email == "" && r.UserID == "":
@@ -238,6 +227,8 @@ func (r MagicLinkLoginRequest) validate() error {
 
 func (r MagicLinkLoginRequest) secrets() []string { return []string{r.RecaptchaResponse} }
 
+func (r MagicLinkLoginRequest) retryPolicy(p retryPolicy) retryPolicy { return p }
+
 func (r RefreshRequest) validate() error {
 	if r.RefreshToken == "" {
 		return &ValidationError{Field: "refresh_token", Reason: "is required"}
@@ -247,14 +238,16 @@ func (r RefreshRequest) validate() error {
 
 func (r RefreshRequest) secrets() []string { return []string{r.RefreshToken} }
 
+func (r RefreshRequest) retryPolicy(p retryPolicy) retryPolicy { return p }
+
 // normalized returns r with the spaces people type or paste into a code
 // ("123 456") removed.
-func (r Confirm2Fa) normalized() Confirm2Fa {
+func (r Confirm2FA) normalized() Confirm2FA {
 	r.Code = strings.Join(strings.Fields(r.Code), "")
 	return r
 }
 
-func (r Confirm2Fa) validate() error {
+func (r Confirm2FA) validate() error {
 	if r.Code == "" {
 		return &ValidationError{Field: "code", Reason: "is required"}
 	}
@@ -264,11 +257,16 @@ func (r Confirm2Fa) validate() error {
 	return nil
 }
 
-func (r Confirm2Fa) secrets() []string { return []string{r.Code, r.RefreshToken} }
+func (r Confirm2FA) secrets() []string { return []string{r.Code, r.RefreshToken} }
 
-// check reports a 2xx token answer that lacks a required field: handing out
-// an empty token would only fail later, far from the cause.
-func (r *TokenResponse) check() error {
+func (r Confirm2FA) retryPolicy(p retryPolicy) retryPolicy { return p }
+
+// complete accepts any 2xx magic-link answer that is a JSON object.
+func (r *SuccessResponse) complete() error { return nil }
+
+// complete reports a 2xx token answer that lacks a required field: handing
+// out an empty token would only fail later, far from the cause.
+func (r *TokenResponse) complete() error {
 	switch {
 	case r.AccessToken == "":
 		return fmt.Errorf("missing access_token")

@@ -30,7 +30,7 @@ func TestTokenResponseDecoding(t *testing.T) {
 			var got TokenResponse
 			require.NoError(t, json.Unmarshal([]byte(tt.in), &got))
 			assert.Equal(t, tt.want, got)
-			assert.NoError(t, got.check())
+			assert.NoError(t, got.complete())
 		})
 	}
 }
@@ -44,7 +44,7 @@ func TestRequestJSONOmitsEmptyOptionals(t *testing.T) {
 		{LoginRequest{}, `{"password":""}`},
 		{MagicLinkLoginRequest{UserID: "u"}, `{"user_id":"u"}`},
 		{RefreshRequest{}, `{"refresh_token":""}`},
-		{Confirm2Fa{}, `{"code":"","refresh_token":""}`},
+		{Confirm2FA{}, `{"code":"","refresh_token":""}`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.in)
@@ -76,7 +76,7 @@ func FuzzDecodeTokenResponse(f *testing.F) {
 		if err := json.Unmarshal(data, &tr); err != nil {
 			return
 		}
-		if tr.check() == nil && (tr.AccessToken == "" || tr.RefreshToken == "") {
+		if tr.complete() == nil && (tr.AccessToken == "" || tr.RefreshToken == "") {
 			t.Fatalf("check accepted %v with an empty token", tr)
 		}
 		// The redacted forms never show a token.

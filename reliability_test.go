@@ -163,7 +163,7 @@ func newMatrixEnv(t *testing.T, audit *secretAudit, f fault) *matrixEnv {
 		secrets: []string{"pw-ann-SECRET", "pw-tom-SECRET", "captcha-SECRET"}}
 	// The preparation runs against the server; the call may go elsewhere.
 	e.client = e.newClient(srv.URL)
-	e.store = NewTokenStore(e.client, e.storage, WithClock(srv.Now))
+	e.store = mustStore(t, e.client, e.storage, WithClock(srv.Now))
 	return e
 }
 
@@ -263,7 +263,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				if e.base != e.srv.URL {
 					e.client = e.newClient(e.base)
-					e.store = NewTokenStore(e.client, e.storage, WithClock(e.srv.Now))
+					e.store = mustStore(t, e.client, e.storage, WithClock(e.srv.Now))
 				}
 
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -576,26 +576,26 @@ func checkSection(t *testing.T, name, content string) {
 	assert.Equal(t, want, content, "RELIABILITY.md's %s section changed: review the difference, then run go test -update .", name)
 }
 
-// namedBy lists the modules the issues named for the core module, with
-// the reason; nothing else may be a direct requirement.
-func namedBy() map[string]string {
+// purposes says why the core module requires each of its direct
+// dependencies; a requirement missing here fails TestDependencies.
+func purposes() map[string]string {
 	return map[string]string{
-		"github.com/hashicorp/go-retryablehttp": "retries (the mission)",
-		"github.com/stretchr/testify":           "test assertions (the mission)",
-		"github.com/jarcoal/httpmock":           "HTTP mocks in tests (the mission)",
-		"github.com/golang-jwt/jwt/v5":          "reading the JWT exp; the fake's tokens (token store, fake server)",
-		"github.com/gofrs/flock":                "FileStorage's lock (token store)",
-		"golang.org/x/oauth2":                   "TokenSource interop (token store)",
-		"go.uber.org/goleak":                    "goroutine leak checks in tests (token store, reliability)",
-		"github.com/pquerna/otp":                "TOTP codes in the fake (fake server)",
-		"github.com/getkin/kin-openapi":         "validating against api/openapi.yaml (fake server)",
-		"golang.org/x/term":                     "password without echo in the CLI (fake server and CLI)",
+		"github.com/hashicorp/go-retryablehttp": "retries",
+		"github.com/hashicorp/go-cleanhttp":     "the Client's own connection pool",
+		"github.com/stretchr/testify":           "test assertions",
+		"github.com/jarcoal/httpmock":           "HTTP mocks in tests",
+		"github.com/golang-jwt/jwt/v5":          "reading the JWT exp and iat; the fake's tokens",
+		"github.com/gofrs/flock":                "FileStorage's lock",
+		"golang.org/x/oauth2":                   "TokenSource interop",
+		"go.uber.org/goleak":                    "goroutine leak checks in tests",
+		"github.com/pquerna/otp":                "TOTP codes in the fake server",
+		"github.com/getkin/kin-openapi":         "validating the fake against api/openapi.yaml",
+		"golang.org/x/term":                     "the CLI's password prompt without echo",
 	}
 }
 
-// TestDependencies keeps the core module's dependencies to what the issues
-// named, and records in RELIABILITY.md what a program that imports only
-// the SDK package compiles in.
+// TestDependencies keeps the core module's dependencies to a known list,
+// each with its purpose, and what the SDK package links to a few modules.
 func TestDependencies(t *testing.T) {
 	goList := func(args ...string) []string {
 		cmd := exec.Command("go", append([]string{"list"}, args...)...)
@@ -615,13 +615,13 @@ func TestDependencies(t *testing.T) {
 	linked := goList("-deps", "-f", "{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}}{{end}}{{end}}", ".")
 	all := goList("-m", "-f", "{{if not .Main}}{{.Path}} {{.Version}}{{end}}", "all")
 
-	named := namedBy()
+	named := purposes()
 	var b strings.Builder
-	fmt.Fprintf(&b, "Direct requirements of the core module (`go.mod`), each named by an issue:\n\n| module | version | why |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "Direct requirements of the core module (`go.mod`), with the reason for each:\n\n| module | version | why |\n|---|---|---|\n")
 	for _, l := range direct {
 		path, version, _ := strings.Cut(l, " ")
 		why, ok := named[path]
-		assert.True(t, ok, "%s is not among the modules the issues named", path)
+		assert.True(t, ok, "%s has no stated purpose: add it to purposes()", path)
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", path, version, why)
 	}
 	fmt.Fprintf(&b, "\nCompiled into a program that imports only `github.com/tarilabs/userauth` (what\nusers of the SDK link):\n\n")

@@ -201,7 +201,11 @@ func helperRefresh() {
 		fmt.Println("ERR", err)
 		return
 	}
-	store := NewTokenStore(c, storage, WithClock(func() time.Time { return time.Now().Add(offset) }))
+	store, err := NewTokenStore(c, storage, WithClock(func() time.Time { return time.Now().Add(offset) }))
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
 	time.Sleep(time.Until(time.Unix(0, startNanos)))
 	tok, err := store.AccessToken(context.Background())
 	if err != nil {
@@ -253,7 +257,7 @@ func TestTwoProcessesShareOneRefresh(t *testing.T) {
 	require.NoError(t, err)
 	c, err := NewClient(srv.URL)
 	require.NoError(t, err)
-	_, err = NewTokenStore(c, storage).Login(context.Background(), ann)
+	_, err = mustStore(t, c, storage).Login(context.Background(), ann)
 	require.NoError(t, err)
 
 	var offset time.Duration

@@ -215,7 +215,6 @@ type TokenStore struct {
 	onChange   func(Token)
 	now        func() time.Time
 	failClosed bool
-	err        error // from an invalid option; every call returns it
 
 	cur atomic.Pointer[session] // nil until the storage was first read
 
@@ -281,23 +280,22 @@ const (
 
 // NewTokenStore returns a store for one session, using c for the API calls
 // (nil means a client for DefaultBaseURL) and storage to persist the tokens
-// (nil means a new MemoryStorage). An invalid option does not panic: every
-// method of the returned store then returns its error.
-func NewTokenStore(c *Client, storage TokenStorage, opts ...StoreOption) *TokenStore {
+// (nil means a new MemoryStorage). Options are applied in order; an
+// invalid one makes NewTokenStore fail.
+func NewTokenStore(c *Client, storage TokenStorage, opts ...StoreOption) (*TokenStore, error) {
 	cfg := storeConfig{skew: DefaultRefreshSkew, timeout: DefaultRefreshTimeout, now: time.Now}
-	var optErr error
 	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
-		if err := opt(&cfg); err != nil && optErr == nil {
-			optErr = err
+		if err := opt(&cfg); err != nil {
+			return nil, err
 		}
 	}
 	if c == nil {
 		var err error
-		if c, err = NewClient(""); err != nil && optErr == nil {
-			optErr = err
+		if c, err = NewClient(""); err != nil {
+			return nil, err
 		}
 	}
 	if storage == nil {
@@ -312,11 +310,10 @@ func NewTokenStore(c *Client, storage TokenStorage, opts ...StoreOption) *TokenS
 		onChange:   cfg.onChange,
 		now:        cfg.now,
 		failClosed: cfg.failClosed,
-		err:        optErr,
 		write:      make(chan struct{}, 1),
 	}
 	s.locker, _ = storage.(Locker)
-	return s
+	return s, nil
 }
 
 // Client returns the Client the store calls the API with.
@@ -630,7 +627,7 @@ func (s *TokenStore) secondFactor(ctx context.Context, pending *Token) (*Token, 
 	if err != nil {
 		return nil, false, fmt.Errorf("userauth: two-factor handler: %w", err)
 	}
-	resp, err := s.client.TwoFactorAuthentication(ctx, Confirm2Fa{Code: code, RefreshToken: pending.RefreshToken})
+	resp, err := s.client.TwoFactorAuthentication(ctx, Confirm2FA{Code: code, RefreshToken: pending.RefreshToken})
 	if err != nil {
 		return nil, false, err
 	}
@@ -778,7 +775,7 @@ func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (tok *T
 		s.lastMethod = pending.Requires2FA
 		s.mu.Unlock()
 	}
-	resp, err := s.client.TwoFactorAuthentication(ctx, Confirm2Fa{Code: code, RefreshToken: pending.RefreshToken})
+	resp, err := s.client.TwoFactorAuthentication(ctx, Confirm2FA{Code: code, RefreshToken: pending.RefreshToken})
 	if err != nil {
 		return nil, false, err
 	}
@@ -845,9 +842,6 @@ func (s *TokenStore) acquire(ctx context.Context) error {
 func (s *TokenStore) release() { <-s.write }
 
 func (s *TokenStore) check(ctx context.Context) error {
-	if s.err != nil {
-		return s.err
-	}
 	if ctx == nil {
 		return &ValidationError{Field: "ctx", Reason: "must not be nil"}
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/oauth2"
 
 	"github.com/tarilabs/userauth/userauthtest"
 )
@@ -54,7 +53,15 @@ func newStoreEnv(t *testing.T, srvOpts []userauthtest.Option, storage TokenStora
 		storage = NewMemoryStorage()
 	}
 	opts = append([]StoreOption{WithClock(srv.Now)}, opts...)
-	return &storeEnv{srv: srv, client: c, store: NewTokenStore(c, storage, opts...), storage: storage, secret: secret}
+	return &storeEnv{srv: srv, client: c, store: mustStore(t, c, storage, opts...), storage: storage, secret: secret}
+}
+
+// mustStore is NewTokenStore for tests, failing the test on an error.
+func mustStore(t testing.TB, c *Client, storage TokenStorage, opts ...StoreOption) *TokenStore {
+	t.Helper()
+	s, err := NewTokenStore(c, storage, opts...)
+	require.NoError(t, err)
+	return s
 }
 
 // totpHandler answers with tom's current code and counts its calls.
@@ -456,7 +463,7 @@ func TestTransportReplaysBody(t *testing.T) {
 	require.NoError(t, err)
 	storage := NewMemoryStorage()
 	require.NoError(t, storage.Save(context.Background(), &Token{AccessToken: "at1", RefreshToken: "rt1", Expiry: time.Now().Add(time.Hour)}))
-	store := NewTokenStore(c, storage)
+	store := mustStore(t, c, storage)
 
 	resp, err := store.HTTPClient().Post(api.URL+"/things", "text/plain", strings.NewReader("payload"))
 	require.NoError(t, err)
@@ -545,7 +552,7 @@ func TestTransportBearerOnlyToTheAPI(t *testing.T) {
 	require.NoError(t, err)
 	storage := NewMemoryStorage()
 	require.NoError(t, storage.Save(context.Background(), &Token{AccessToken: "at", RefreshToken: "rt", Expiry: time.Now().Add(time.Hour)}))
-	hc := NewTokenStore(c, storage).HTTPClient()
+	hc := mustStore(t, c, storage).HTTPClient()
 
 	for _, u := range []string{other.URL + "/direct", api.URL + "/redirect", api.URL + "/auth/token", api.URL + "/account"} {
 		otherAuth.Store("unset")
@@ -694,7 +701,7 @@ func TestStoreAdoptsTokenSavedByAnother(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.store.Login(ctx, ann)
 	require.NoError(t, err)
-	other := NewTokenStore(e.client, storage, WithClock(e.srv.Now))
+	other := mustStore(t, e.client, storage, WithClock(e.srv.Now))
 	_, err = other.AccessToken(ctx)
 	require.NoError(t, err)
 
@@ -709,37 +716,32 @@ func TestStoreAdoptsTokenSavedByAnother(t *testing.T) {
 }
 
 func TestStoreInvalidOptionsReturnErrors(t *testing.T) {
-	for name, opt := range map[string]StoreOption{
-		"negative skew":   WithRefreshSkew(-time.Second),
-		"zero timeout":    WithRefreshTimeout(0),
-		"nil handler":     WithTwoFactorHandler(nil),
-		"nil on change":   WithOnTokenChange(nil),
-		"nil clock":       WithClock(nil),
-		"first one kept":  func(*storeConfig) error { return errors.New("userauth: first") },
-		"later ones kept": nil,
-	} {
-		t.Run(name, func(t *testing.T) {
-			s := NewTokenStore(nil, nil, opt, WithRefreshTimeout(-1))
-			ctx := context.Background()
-			_, err := s.Token(ctx)
-			require.Error(t, err)
-			if name == "first one kept" {
-				assert.EqualError(t, err, "userauth: first")
-			}
-			_, err = s.Login(ctx, ann)
-			assert.Error(t, err)
-			assert.Error(t, s.Logout(ctx))
-			_, err = s.Refresh(ctx)
-			assert.Error(t, err)
-			_, err = s.CompleteTwoFactor(ctx, "1")
-			assert.Error(t, err)
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts []StoreOption
+		want string
+	}{
+		{"negative skew", []StoreOption{WithRefreshSkew(-time.Second)}, "userauth: WithRefreshSkew: negative skew -1s"},
+		{"zero timeout", []StoreOption{WithRefreshTimeout(0)}, "userauth: WithRefreshTimeout: 0s is not positive"},
+		{"nil handler", []StoreOption{WithTwoFactorHandler(nil)}, "userauth: WithTwoFactorHandler: nil handler"},
+		{"nil on change", []StoreOption{WithOnTokenChange(nil)}, "userauth: WithOnTokenChange: nil function"},
+		{"nil clock", []StoreOption{WithClock(nil)}, "userauth: WithClock: nil clock"},
+		{"the first invalid one is reported", []StoreOption{nil, WithRefreshSkew(-time.Second), WithRefreshTimeout(-1)},
+			"userauth: WithRefreshSkew: negative skew -1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewTokenStore(nil, nil, tt.opts...)
+			assert.Nil(t, s)
+			assert.EqualError(t, err, tt.want)
 		})
 	}
 }
 
 func TestSessionRefreshSchedule(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := NewTokenStore(nil, nil, WithClock(func() time.Time { return now }))
+	s := mustStore(t, nil, nil, WithClock(func() time.Time { return now }))
 	tests := []struct {
 		name   string
 		expiry time.Time
@@ -797,95 +799,6 @@ func TestTokenSource(t *testing.T) {
 	assert.Equal(t, tok.Expiry, ot.Expiry)
 }
 
-// freshStore returns a store holding a token valid for an hour.
-func freshStore(b *testing.B, c *Client) *TokenStore {
-	b.Helper()
-	storage := NewMemoryStorage()
-	if err := storage.Save(context.Background(), &Token{AccessToken: "at", RefreshToken: "rt", Expiry: time.Now().Add(time.Hour)}); err != nil {
-		b.Fatal(err)
-	}
-	s := NewTokenStore(c, storage)
-	if _, err := s.AccessToken(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	return s
-}
-
-// BenchmarkAccessTokenParallel compares reading a valid token from the
-// store with x/oauth2's ReuseTokenSource, which takes a mutex on every call.
-func BenchmarkAccessTokenParallel(b *testing.B) {
-	b.Run("userauth", func(b *testing.B) {
-		s := freshStore(b, nil)
-		ctx := context.Background()
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := s.AccessToken(ctx); err != nil {
-					b.Error(err)
-				}
-			}
-		})
-	})
-	b.Run("oauth2", func(b *testing.B) {
-		ts := oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", Expiry: time.Now().Add(time.Hour)}))
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := ts.Token(); err != nil {
-					b.Error(err)
-				}
-			}
-		})
-	})
-}
-
-// staticBearer is the baseline: a RoundTripper that clones the request
-// and sets a fixed header, the least an authenticating transport can do.
-type staticBearer struct{ base http.RoundTripper }
-
-func (s staticBearer) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", "Bearer at")
-	return s.base.RoundTrip(r)
-}
-
-// BenchmarkTransport measures a GET on a loopback server through the
-// store's transport against the static baseline.
-func BenchmarkTransport(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer at" {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		io.WriteString(w, `{"id":"u1"}`)
-	}))
-	defer srv.Close()
-	c, err := NewClient(srv.URL, WithHTTPClient(srv.Client()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	run := func(b *testing.B, rt http.RoundTripper) {
-		hc := &http.Client{Transport: rt}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			resp, err := hc.Get(srv.URL + "/account")
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Fatalf("got %d, want 200", resp.StatusCode)
-			}
-		}
-	}
-	b.Run("static", func(b *testing.B) { run(b, staticBearer{srv.Client().Transport}) })
-	b.Run("userauth", func(b *testing.B) { run(b, freshStore(b, c).Transport(nil)) })
-}
-
 // outageStorage is a shared storage (with a Locker) that can go down.
 type outageStorage struct {
 	*MemoryStorage
@@ -927,7 +840,7 @@ func TestStoreStorageOutageDegrades(t *testing.T) {
 	e := newStoreEnv(t, nil, storage)
 	c, err := NewClient(e.srv.URL, WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))))
 	require.NoError(t, err)
-	store := NewTokenStore(c, storage, WithClock(e.srv.Now))
+	store := mustStore(t, c, storage, WithClock(e.srv.Now))
 	ctx := context.Background()
 	first, err := store.Login(ctx, ann)
 	require.NoError(t, err)

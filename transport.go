@@ -1,12 +1,10 @@
 package userauth
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -162,36 +160,6 @@ func closeBody(req *http.Request) {
 func discard(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
-}
-
-// CheckResponse returns nil for a 2xx answer and, for any other, the same
-// typed error the Client's own calls return (*ClientError, *ServerError or
-// *UnexpectedStatusError, all matching errors.As with *APIError). A 424
-// matches ErrTwoFactorExpired. It reads at most 4 KiB of the body and puts
-// them back, so the body can still be read whole.
-func CheckResponse(resp *http.Response) error {
-	if resp == nil {
-		return &ValidationError{Field: "resp", Reason: "must not be nil"}
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-		return nil
-	}
-	var head []byte
-	if resp.Body != nil {
-		head, _ = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
-	}
-	method, path := http.MethodGet, ""
-	if resp.Request != nil {
-		method = resp.Request.Method
-		if resp.Request.URL != nil {
-			path = resp.Request.URL.Path
-		}
-	}
-	return newStatusError(method, path, resp, head, nil, time.Now())
 }
 
 // TokenSource adapts the store to golang.org/x/oauth2, for libraries that

@@ -161,7 +161,10 @@ func freshStore(b *testing.B, baseURL string, hc *http.Client) *userauth.TokenSt
 	if err := storage.Save(context.Background(), &userauth.Token{AccessToken: accessJWT, RefreshToken: refreshTok, Expiry: time.Now().Add(time.Hour)}); err != nil {
 		b.Fatal(err)
 	}
-	s := userauth.NewTokenStore(c, storage)
+	s, err := userauth.NewTokenStore(c, storage)
+	if err != nil {
+		b.Fatal(err)
+	}
 	if _, err := s.AccessToken(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -247,7 +250,10 @@ func BenchmarkRefreshStorm(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := userauth.NewTokenStore(c, nil, userauth.WithClock(srv.Now))
+	s, err := userauth.NewTokenStore(c, nil, userauth.WithClock(srv.Now))
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	if _, err := s.Login(ctx, userauth.LoginRequest{Email: email, Password: password}); err != nil {
 		b.Fatal(err)

@@ -60,7 +60,10 @@ func replica() string {
 	if err != nil {
 		return "ERR " + err.Error()
 	}
-	ts := userauth.NewTokenStore(c, storage, userauth.WithClock(func() time.Time { return time.Now().Add(offset) }))
+	ts, err := userauth.NewTokenStore(c, storage, userauth.WithClock(func() time.Time { return time.Now().Add(offset) }))
+	if err != nil {
+		return "ERR " + err.Error()
+	}
 	time.Sleep(time.Until(time.Unix(0, startNanos)))
 	access, err := ts.AccessToken(context.Background())
 	if err != nil {
@@ -92,7 +95,7 @@ func runReplicas(t *testing.T, mode string, rounds int, eachRound func(r *replic
 	store := newStore(t, rdb)
 	c, err := userauth.NewClient(srv.URL)
 	require.NoError(t, err)
-	_, err = userauth.NewTokenStore(c, store).Login(context.Background(), ann)
+	_, err = mustStore(t, c, store).Login(context.Background(), ann)
 	require.NoError(t, err)
 
 	r := &replicaRun{srv: srv, key: strings.TrimPrefix(store.Key(), DefaultKeyPrefix)}
@@ -181,7 +184,7 @@ func TestRedisOutageMidRun(t *testing.T) {
 	srv, c := fakeAPI(t)
 	store := newStore(t, newRedis(t, px.addr), WithLockWait(500*time.Millisecond))
 	direct := newRedis(t, addr)
-	ts := userauth.NewTokenStore(c, store, userauth.WithClock(srv.Now))
+	ts := mustStore(t, c, store, userauth.WithClock(srv.Now))
 	ctx := context.Background()
 	first, err := ts.Login(ctx, ann)
 	require.NoError(t, err)
@@ -218,7 +221,7 @@ func TestRedisOutageFailClosed(t *testing.T) {
 	px := newProxy(t, addr)
 	srv, c := fakeAPI(t)
 	store := newStore(t, newRedis(t, px.addr), WithLockWait(200*time.Millisecond))
-	ts := userauth.NewTokenStore(c, store, userauth.WithClock(srv.Now), userauth.WithFailClosed())
+	ts := mustStore(t, c, store, userauth.WithClock(srv.Now), userauth.WithFailClosed())
 	_, err := ts.Login(context.Background(), ann)
 	require.NoError(t, err)
 	px.cut()
@@ -244,7 +247,7 @@ func BenchmarkRefresh(b *testing.B) {
 		b.Fatal(err)
 	}
 	run := func(b *testing.B, storage userauth.TokenStorage) {
-		ts := userauth.NewTokenStore(c, storage)
+		ts := mustStore(b, c, storage)
 		ctx := context.Background()
 		if _, err := ts.Login(ctx, ann); err != nil {
 			b.Fatal(err)
@@ -259,4 +262,15 @@ func BenchmarkRefresh(b *testing.B) {
 	}
 	b.Run("memory", func(b *testing.B) { run(b, userauth.NewMemoryStorage()) })
 	b.Run("redis", func(b *testing.B) { run(b, newStore(b, newRedis(b, redisAddr(b)))) })
+}
+
+// mustStore is userauth.NewTokenStore for tests, failing the test on an
+// error.
+func mustStore(t testing.TB, c *userauth.Client, storage userauth.TokenStorage, opts ...userauth.StoreOption) *userauth.TokenStore {
+	t.Helper()
+	ts, err := userauth.NewTokenStore(c, storage, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
 }

@@ -52,7 +52,7 @@ func (f sessionFlags) store(e *env, opts ...userauth.StoreOption) (*userauth.Tok
 	if err != nil {
 		return nil, err
 	}
-	return userauth.NewTokenStore(c, storage, opts...), nil
+	return userauth.NewTokenStore(c, storage, opts...)
 }
 
 // fail prints a one-line message naming the cause of err and returns the

@@ -36,7 +36,10 @@ func run(ctx context.Context, api *demo.API) error {
 	if api.Fake != nil {
 		clock = api.Fake.Now // so that moving the fake's clock expires tokens here too
 	}
-	store := userauth.NewTokenStore(client, nil, userauth.WithClock(clock))
+	store, err := userauth.NewTokenStore(client, nil, userauth.WithClock(clock))
+	if err != nil {
+		return err
+	}
 
 	// 1. Login. The user has 2FA, so the answer holds only partial tokens.
 	_, err = store.Login(ctx, userauth.LoginRequest{Email: api.Email, Password: api.Password})

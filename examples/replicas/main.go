@@ -91,7 +91,9 @@ func run() error {
 			return err
 		}
 		defer closeFn()
-		stores[i] = userauth.NewTokenStore(client, storage, userauth.WithClock(srv.Now))
+		if stores[i], err = userauth.NewTokenStore(client, storage, userauth.WithClock(srv.Now)); err != nil {
+			return err
+		}
 	}
 	if _, err := stores[0].Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"}); err != nil {
 		return err

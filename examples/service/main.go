@@ -46,9 +46,12 @@ func run(ctx context.Context, api *demo.API) error {
 	if err != nil {
 		return err
 	}
-	store := userauth.NewTokenStore(client, storage,
+	store, err := userauth.NewTokenStore(client, storage,
 		userauth.WithTwoFactorHandler(api.Code), // the service's way to get a code
 		userauth.WithClock(api.Fake.Now))
+	if err != nil {
+		return err
+	}
 	if _, err := store.Login(ctx, userauth.LoginRequest{Email: api.Email, Password: api.Password}); err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func run(ctx context.Context, api *demo.API) error {
 	fmt.Println("twofactor: login answered requires_2fa =", partial.Requires2FA)
 
 	if api.Fake != nil {
-		_, err = c.TwoFactorAuthentication(ctx, userauth.Confirm2Fa{Code: "000000", RefreshToken: partial.RefreshToken})
+		_, err = c.TwoFactorAuthentication(ctx, userauth.Confirm2FA{Code: "000000", RefreshToken: partial.RefreshToken})
 		var ce *userauth.ClientError
 		if !errors.As(err, &ce) {
 			return fmt.Errorf("wrong code: got %v, want a *ClientError", err)
@@ -46,7 +46,7 @@ func run(ctx context.Context, api *demo.API) error {
 	if err != nil {
 		return err
 	}
-	full, err := c.TwoFactorAuthentication(ctx, userauth.Confirm2Fa{Code: code, RefreshToken: partial.RefreshToken})
+	full, err := c.TwoFactorAuthentication(ctx, userauth.Confirm2FA{Code: code, RefreshToken: partial.RefreshToken})
 	if err != nil {
 		return err
 	}

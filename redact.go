@@ -1,0 +1,202 @@
+package userauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// This file keeps secrets and hostile text out of what the SDK prints:
+// the redaction of secret values in formatted output, the scrubbing of
+// secrets that a server echoes back in an error, and the cleaning of the
+// text a server sends before it reaches an error string, a log line or a
+// terminal.
+
+// redacted stands in for a secret in formatted output.
+const redacted = "[redacted]"
+
+// secret formats a secret value for output: empty stays visibly empty, any
+// other value becomes a fixed marker that tells nothing about it.
+func secret(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return redacted
+}
+
+func secretAttr(key, s string) slog.Attr {
+	if s == "" {
+		return slog.String(key, "")
+	}
+	return slog.String(key, redacted)
+}
+
+// secretForms returns every form the secrets can take in a body a server
+// sends back: as they are, JSON-escaped with and without HTML escaping,
+// with \u escapes in either case and with escaped slashes, all non-ASCII
+// escaped (as Python writes JSON), URL-encoded as a query or a path, and
+// HTML-escaped. Longer forms come first, so that scrubbing one never
+// leaves a piece of another.
+func secretForms(secrets []string) []string {
+	var forms []string
+	add := func(f string) {
+		if f != "" && !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		add(s)
+		for _, j := range []string{jsonEscape(s, true), jsonEscape(s, false), asciiJSON(s)} {
+			add(j)
+			add(upperEscapes(j))
+			add(strings.ReplaceAll(j, "/", `\/`))
+		}
+		add(url.QueryEscape(s))
+		add(url.PathEscape(s))
+		add(strings.ToLower(url.QueryEscape(s)))
+		add(html.EscapeString(s))
+	}
+	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	return forms
+}
+
+// jsonEscape is s as encoding/json writes it inside a string, with or
+// without its HTML escaping of <, > and &.
+func jsonEscape(s string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	_ = enc.Encode(s) // a string always encodes
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
+}
+
+// asciiJSON is s JSON-escaped with every non-ASCII character written as a
+// \u escape (surrogate pairs beyond the BMP), as Python's json module does.
+func asciiJSON(s string) string {
+	var b strings.Builder
+	for _, r := range jsonEscape(s, false) {
+		switch {
+		case r < utf8.RuneSelf:
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			r -= 0x10000
+			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xD800+(r>>10), 0xDC00+(r&0x3FF))
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// upperEscapes writes the hex digits of the \u escapes in s in upper case.
+func upperEscapes(s string) string {
+	parts := strings.Split(s, `\u`)
+	for i := 1; i < len(parts); i++ {
+		if len(parts[i]) >= 4 {
+			parts[i] = strings.ToUpper(parts[i][:4]) + parts[i][4:]
+		}
+	}
+	return strings.Join(parts, `\u`)
+}
+
+// scrub replaces every form in b with the redaction marker. It copies b
+// only when there is something to replace.
+func scrub(b []byte, forms []string) []byte {
+	for _, f := range forms {
+		if bytes.Contains(b, []byte(f)) {
+			b = bytes.ReplaceAll(b, []byte(f), []byte(redacted))
+		}
+	}
+	return b
+}
+
+// scrubString replaces the secrets in text decoded from a body.
+func scrubString(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, redacted)
+		}
+	}
+	return s
+}
+
+// scrubFields scrubs decoded field errors, names included.
+func scrubFields(fields map[string][]FieldError, secrets []string) map[string][]FieldError {
+	if len(fields) == 0 || len(secrets) == 0 {
+		return fields
+	}
+	out := make(map[string][]FieldError, len(fields))
+	for name, errs := range fields {
+		clean := make([]FieldError, len(errs))
+		for i, fe := range errs {
+			clean[i] = FieldError{Code: scrubString(fe.Code, secrets), Message: scrubString(fe.Message, secrets)}
+		}
+		out[scrubString(name, secrets)] = clean
+	}
+	return out
+}
+
+// scrubHeader returns h, or a copy of it with the forms scrubbed from its
+// values when any holds one.
+func scrubHeader(h http.Header, forms []string) http.Header {
+	if len(forms) == 0 {
+		return h
+	}
+	var out http.Header
+	for k, vs := range h {
+		for i, v := range vs {
+			sv := string(scrub([]byte(v), forms))
+			if sv == v {
+				continue
+			}
+			if out == nil {
+				out = h.Clone()
+			}
+			out[k][i] = sv
+		}
+	}
+	if out == nil {
+		return h
+	}
+	return out
+}
+
+// clean makes server text safe to put in one line of an error string, a
+// log line or a terminal: control characters (C0, DEL, C1) and the
+// bidirectional overrides that can disguise text are replaced by U+FFFD,
+// runs of white space become one space, and the text is cut to at most
+// limit bytes (plus "...").
+func clean(s string, limit int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || isBidiControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, s)
+	if len(s) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
+}
+
+// isBidiControl reports the invisible characters that reorder text.
+func isBidiControl(r rune) bool {
+	return r == 0x061C || r == 0x200E || r == 0x200F || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
+}
