@@ -52,11 +52,6 @@ const (
 	TwoFactorSMS  = "SMS"
 )
 
-const (
-	defaultAccess   = 15 * time.Minute
-	defaultGrace2FA = 15 * time.Minute
-)
-
 // Server is a fake User Authentication API.
 type Server struct {
 	// URL is the base URL of the server, "http://127.0.0.1:port", set once
@@ -85,33 +80,6 @@ type Server struct {
 	reuses   int
 	next2FA  bool // the next refresh answers requires_2fa
 }
-
-type config struct {
-	accessTTL  time.Duration
-	grace2FA   time.Duration
-	reuseGrace time.Duration
-	onMessage  func(Message)
-}
-
-// Option configures a Server.
-type Option func(*config)
-
-// WithAccessTTL sets the lifetime of access tokens (default 15 minutes).
-func WithAccessTTL(d time.Duration) Option { return func(c *config) { c.accessTTL = d } }
-
-// WithTwoFactorGrace sets how long after a 2FA step sensitive endpoints
-// accept the session before answering 424 (default 15 minutes).
-func WithTwoFactorGrace(d time.Duration) Option { return func(c *config) { c.grace2FA = d } }
-
-// WithRefreshReuseGrace lets a spent refresh token be presented again
-// within d of its first use without revoking its family (it is refused
-// with 401 all the same). The default, 0, revokes at once.
-func WithRefreshReuseGrace(d time.Duration) Option { return func(c *config) { c.reuseGrace = d } }
-
-// WithMessageHook calls f with every message the fake "sends" (magic
-// links, SMS codes), as it is put in the outbox. f must not call the
-// Server.
-func WithMessageHook(f func(Message)) Option { return func(c *config) { c.onMessage = f } }
 
 // User is an account of the fake.
 type User struct {
@@ -188,7 +156,9 @@ type Fault struct {
 	Oversize int64
 }
 
-// NewServer starts a fake API on a loopback port.
+// NewServer starts a fake API on a loopback port. Like
+// httptest.NewServer, which panics when it cannot listen, it panics with
+// the error of an invalid option.
 func NewServer(opts ...Option) *Server {
 	s := NewUnstartedServer(opts...)
 	s.Start()
@@ -196,13 +166,12 @@ func NewServer(opts ...Option) *Server {
 }
 
 // NewUnstartedServer returns a fake API that is not yet listening, so users
-// can be added first; call Start or StartAt.
+// can be added first; call Start or StartAt. It panics with the error of an
+// invalid option (see Option); nil options are ignored.
 func NewUnstartedServer(opts ...Option) *Server {
-	cfg := config{accessTTL: defaultAccess, grace2FA: defaultGrace2FA}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		panic(err)
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)

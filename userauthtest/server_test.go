@@ -400,3 +400,75 @@ func TestStartAt(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
+
+func TestOptionsValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opt  Option
+		want string // "" for a valid option
+	}{
+		{"access ttl negative", WithAccessTTL(-time.Second), "userauthtest: WithAccessTTL: -1s is not positive"},
+		{"access ttl zero", WithAccessTTL(0), "userauthtest: WithAccessTTL: 0s is not positive"},
+		{"access ttl", WithAccessTTL(time.Minute), ""},
+		{"2fa grace negative", WithTwoFactorGrace(-2 * time.Minute), "userauthtest: WithTwoFactorGrace: -2m0s is negative"},
+		{"2fa grace zero", WithTwoFactorGrace(0), ""},
+		{"reuse grace negative", WithRefreshReuseGrace(-time.Millisecond), "userauthtest: WithRefreshReuseGrace: -1ms is negative"},
+		{"reuse grace zero", WithRefreshReuseGrace(0), ""},
+		{"message hook nil", WithMessageHook(nil), "userauthtest: WithMessageHook: function is nil"},
+		{"message hook", WithMessageHook(func(Message) {}), ""},
+		{"nil option", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := newConfig([]Option{tt.opt})
+			if got := errString(err); got != tt.want {
+				t.Errorf("newConfig: got error %q, want %q", got, tt.want)
+			}
+			for name, start := range map[string]func(...Option) *Server{"NewServer": NewServer, "NewUnstartedServer": NewUnstartedServer} {
+				got := panicOf(t, func() { start(tt.opt).Close() })
+				if errString(got) != tt.want {
+					t.Errorf("%s: got panic %v, want %q", name, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestOptionsLastWins(t *testing.T) {
+	t.Parallel()
+	cfg, err := newConfig([]Option{WithAccessTTL(time.Minute), WithAccessTTL(time.Hour)})
+	if err != nil {
+		t.Fatalf("newConfig: got %v, want no error", err)
+	}
+	if cfg.accessTTL != time.Hour {
+		t.Errorf("access TTL: got %v, want %v", cfg.accessTTL, time.Hour)
+	}
+	if _, err := newConfig([]Option{WithAccessTTL(-1), WithAccessTTL(time.Hour)}); err == nil {
+		t.Error("an invalid option before a valid one: got no error, want one")
+	}
+}
+
+// panicOf runs f and returns the error it panicked with, nil when it did
+// not panic; a panic with something other than an error fails the test.
+func panicOf(t *testing.T, f func()) (err error) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			var ok bool
+			if err, ok = r.(error); !ok {
+				t.Errorf("got panic with %T %v, want an error", r, r)
+			}
+		}
+	}()
+	f()
+	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,90 @@
+package userauthtest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+const (
+	defaultAccess   = 15 * time.Minute
+	defaultGrace2FA = 15 * time.Minute
+)
+
+type config struct {
+	accessTTL  time.Duration
+	grace2FA   time.Duration
+	reuseGrace time.Duration
+	onMessage  func(Message)
+}
+
+// Option configures a Server. Options are applied in order, so the last
+// of two that set the same thing wins; an invalid value is an error, which
+// NewServer and NewUnstartedServer turn into a panic.
+type Option func(*config) error
+
+// newConfig applies opts to the defaults; nil options are skipped.
+func newConfig(opts []Option) (config, error) {
+	cfg := config{accessTTL: defaultAccess, grace2FA: defaultGrace2FA}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return config{}, err
+		}
+	}
+	return cfg, nil
+}
+
+// WithAccessTTL sets the lifetime of access tokens (default 15 minutes).
+// d must be positive.
+func WithAccessTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("userauthtest: WithAccessTTL: %v is not positive", d)
+		}
+		c.accessTTL = d
+		return nil
+	}
+}
+
+// WithTwoFactorGrace sets how long after a 2FA step sensitive endpoints
+// accept the session before answering 424 (default 15 minutes). d must
+// not be negative; 0 makes every sensitive call after the step answer 424.
+func WithTwoFactorGrace(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("userauthtest: WithTwoFactorGrace: %v is negative", d)
+		}
+		c.grace2FA = d
+		return nil
+	}
+}
+
+// WithRefreshReuseGrace lets a spent refresh token be presented again
+// within d of its first use without revoking its family (it is refused
+// with 401 all the same). The default, 0, revokes at once; d must not be
+// negative.
+func WithRefreshReuseGrace(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("userauthtest: WithRefreshReuseGrace: %v is negative", d)
+		}
+		c.reuseGrace = d
+		return nil
+	}
+}
+
+// WithMessageHook calls f with every message the fake "sends" (magic
+// links, SMS codes), as it is put in the outbox. f must not call the
+// Server, and must not be nil.
+func WithMessageHook(f func(Message)) Option {
+	return func(c *config) error {
+		if f == nil {
+			return errors.New("userauthtest: WithMessageHook: function is nil")
+		}
+		c.onMessage = f
+		return nil
+	}
+}
