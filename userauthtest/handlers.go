@@ -18,14 +18,46 @@ import (
 	"github.com/pquerna/otp/totp"
 )
 
+// route is what the fake serves on one path: a single method.
+type route struct {
+	method string
+	serve  http.HandlerFunc
+}
+
+// routes are the operations the fake serves, by path.
+func (s *Server) routes() map[string]route {
+	return map[string]route{
+		PathLogin:     {http.MethodPost, s.login},
+		PathMagicLink: {http.MethodPost, s.magicLink},
+		PathRefresh:   {http.MethodPost, s.refreshTokens},
+		PathTwoFactor: {http.MethodPost, s.twoFactor},
+		PathAccount:   {http.MethodGet, s.account},
+		PathSensitive: {http.MethodGet, s.account},
+	}
+}
+
 func (s *Server) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+PathLogin, s.login)
-	mux.HandleFunc("POST "+PathMagicLink, s.magicLink)
-	mux.HandleFunc("POST "+PathRefresh, s.refreshTokens)
-	mux.HandleFunc("POST "+PathTwoFactor, s.twoFactor)
-	mux.HandleFunc("GET "+PathAccount, s.account)
-	mux.HandleFunc("GET "+PathSensitive, s.account)
+	routes := s.routes()
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt, ok := routes[r.URL.Path]
+		switch {
+		case !ok:
+			writeError(w, http.StatusNotFound, "Not found")
+		case r.Method != rt.method:
+			w.Header().Set("Allow", rt.method)
+			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+		case s.loadErr != nil:
+			writeError(w, http.StatusInternalServerError, s.loadErr.Error())
+		default:
+			// Every operation the fake serves is in the contract: a request
+			// that breaks it is answered 400, naming the violation.
+			if msg := s.contract.checkRequest(r); msg != "" {
+				writeError(w, http.StatusBadRequest, msg)
+				return
+			}
+			rt.serve(w, r)
+		}
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.calls[r.URL.Path]++
@@ -35,30 +67,11 @@ func (s *Server) handler() http.Handler {
 			s.faults[r.URL.Path] = q[1:]
 		}
 		s.mu.Unlock()
-		next := s.validated(mux)
 		if f == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
 		s.fault(w, r, f, next)
-	})
-}
-
-// validated checks requests to the four /auth/ endpoints against the
-// contract: a violation is answered 400, naming it.
-func (s *Server) validated(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.loadErr != nil {
-			writeError(w, http.StatusInternalServerError, s.loadErr.Error())
-			return
-		}
-		if strings.HasPrefix(r.URL.Path, "/auth/") {
-			if msg := s.contract.checkRequest(r); msg != "" {
-				writeError(w, http.StatusBadRequest, msg)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 
@@ -150,8 +163,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, reason string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": strconv.Itoa(status), "reason": reason}})
+// writeError answers the service's error body, {"error": message}.
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, errorBody{Error: message})
+}
+
+// errorBody is the service's error body: a message, field errors, or both.
+type errorBody struct {
+	Error  string                  `json:"error,omitempty"`
+	Fields map[string][]fieldError `json:"fields,omitempty"`
 }
 
 type fieldError struct {
@@ -159,8 +179,9 @@ type fieldError struct {
 	Message string `json:"message"`
 }
 
+// writeFields answers 422 with field errors, {"fields": {name: [...]}}.
 func writeFields(w http.ResponseWriter, fields map[string][]fieldError) {
-	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"fields": fields})
+	writeJSON(w, http.StatusUnprocessableEntity, errorBody{Fields: fields})
 }
 
 func required(field string) map[string][]fieldError {

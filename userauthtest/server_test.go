@@ -95,11 +95,22 @@ func newFixture(t *testing.T, opts ...Option) *fixture {
 
 type answer struct {
 	Status int
+	Header http.Header
 	Body   map[string]any
 	Raw    string
 }
 
 func (f *fixture) do(method, path, bearer string, body any) answer {
+	f.t.Helper()
+	var hdr http.Header
+	if bearer != "" {
+		hdr = http.Header{"Authorization": {"Bearer " + bearer}}
+	}
+	return f.doWith(method, path, hdr, body)
+}
+
+// doWith sends a request with the headers hdr (and a JSON content type).
+func (f *fixture) doWith(method, path string, hdr http.Header, body any) answer {
 	f.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -114,14 +125,14 @@ func (f *fixture) do(method, path, bearer string, body any) answer {
 	req, err := http.NewRequest(method, f.srv.URL+path, rd)
 	require.NoError(f.t, err)
 	req.Header.Set("Content-Type", "application/json")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	resp, err := f.hc.Do(req)
 	require.NoError(f.t, err)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := answer{Status: resp.StatusCode, Raw: string(raw)}
+	a := answer{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &a.Body)
 	return a
 }
@@ -309,7 +320,7 @@ func TestAccountNeedsCompleteFreshBearer(t *testing.T) {
 
 func TestFaultsFireExactlyNTimes(t *testing.T) {
 	f := newFixture(t)
-	f.srv.Fail(PathLogin, 2, Fault{Status: 503, RetryAfter: "7", Body: `{"error":{"code":"503","reason":"busy"}}`})
+	f.srv.Fail(PathLogin, 2, Fault{Status: 503, RetryAfter: "7", Body: `{"error":"busy"}`})
 	for i := range 2 {
 		a := f.post(PathLogin, map[string]string{"email": "ann@example.com", "password": "pw-ann"})
 		assert.Equal(t, 503, a.Status, "call %d", i)
@@ -471,4 +482,158 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// errorOf decodes an error answer strictly: only "error" (a string) and
+// "fields" may be there.
+func errorOf(t *testing.T, a answer) errorBody {
+	t.Helper()
+	var eb errorBody
+	dec := json.NewDecoder(strings.NewReader(a.Raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&eb); err != nil {
+		t.Fatalf("error body %s: got %v, want {\"error\": string, \"fields\": {...}}", a.Raw, err)
+	}
+	return eb
+}
+
+func TestErrorBodies(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	partial := f.login("tom@example.com", "pw-tom")
+	noCode := f.login("ann@example.com", "pw-ann")
+	tests := []struct {
+		name       string
+		call       func() answer
+		status     int
+		message    string // want in "error"; "" when it must be absent
+		field      string // want a field error on this field; "" for none
+		fieldCode  string
+		fieldMatch string // in the field error's message
+	}{
+		{"wrong password", func() answer { return f.login("ann@example.com", "nope") }, 401, "Invalid credentials", "", "", ""},
+		{"unknown refresh token", func() answer { return f.post(PathRefresh, map[string]string{"refresh_token": "made-up"}) }, 401, "Invalid refresh token", "", "", ""},
+		{"bad json", func() answer { return f.post(PathLogin, `{"email":`) }, 400, "decode request body", "", "", ""},
+		{"contract violation", func() answer { return f.post(PathLogin, map[string]string{"email": "ann@example.com"}) }, 400, "request body: ", "", "", ""},
+		{"no identity", func() answer { return f.post(PathLogin, map[string]string{"password": "pw"}) }, 422, "", "email", "required", "email is required"},
+		{"wrong 2fa code", func() answer {
+			return f.post(PathTwoFactor, map[string]string{"code": "000000", "refresh_token": partial.str("refresh_token")})
+		}, 422, "", "code", "invalid", "Invalid 2FA code"},
+		{"2fa not enabled", func() answer {
+			return f.post(PathTwoFactor, map[string]string{"code": "1", "refresh_token": noCode.str("refresh_token")})
+		}, 422, "Two factor authentication is not enabled", "", "", ""},
+		{"no bearer", func() answer { return f.do(http.MethodGet, PathAccount, "", nil) }, 401, "Missing bearer token", "", "", ""},
+		{"partial bearer", func() answer { return f.do(http.MethodGet, PathAccount, partial.str("access_token"), nil) }, 401, "Two factor authentication required", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := tt.call()
+			if a.Status != tt.status {
+				t.Fatalf("status: got %d, want %d (%s)", a.Status, tt.status, a.Raw)
+			}
+			if got := a.Header.Get("Content-Type"); got != "application/json" {
+				t.Errorf("Content-Type: got %q, want application/json", got)
+			}
+			eb := errorOf(t, a)
+			switch {
+			case tt.message == "" && eb.Error != "":
+				t.Errorf("error: got %q, want none", eb.Error)
+			case !strings.Contains(eb.Error, tt.message):
+				t.Errorf("error: got %q, want it to contain %q", eb.Error, tt.message)
+			}
+			if tt.field == "" {
+				if eb.Fields != nil {
+					t.Errorf("fields: got %v, want none", eb.Fields)
+				}
+				return
+			}
+			fe := eb.Fields[tt.field]
+			if len(fe) != 1 || fe[0].Code != tt.fieldCode || !strings.Contains(fe[0].Message, tt.fieldMatch) {
+				t.Errorf("fields[%q]: got %+v, want one with code %q and a message with %q", tt.field, fe, tt.fieldCode, tt.fieldMatch)
+			}
+		})
+	}
+}
+
+func TestSessionErrorMessages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	first := f.login("ann@example.com", "pw-ann")
+	second := f.post(PathRefresh, map[string]string{"refresh_token": first.str("refresh_token")})
+	reuse := f.post(PathRefresh, map[string]string{"refresh_token": first.str("refresh_token")})
+	revoked := f.post(PathRefresh, map[string]string{"refresh_token": second.str("refresh_token")})
+	tom := newFixture(t, WithTwoFactorGrace(time.Minute))
+	partial := tom.login("tom@example.com", "pw-tom")
+	code, err := tom.srv.Code(tom.secret)
+	require.NoError(t, err)
+	full := tom.post(PathTwoFactor, map[string]string{"code": code, "refresh_token": partial.str("refresh_token")})
+	tom.srv.Advance(2 * time.Minute)
+	expired := tom.do(http.MethodGet, PathSensitive, full.str("access_token"), nil)
+	for _, tt := range []struct {
+		name    string
+		a       answer
+		status  int
+		message string
+	}{
+		{"reuse", reuse, 401, "Refresh token reuse detected; session revoked"},
+		{"revoked family", revoked, 401, "Session revoked"},
+		{"2fa grace over", expired, 424, "2FA token expired"},
+	} {
+		if tt.a.Status != tt.status {
+			t.Errorf("%s: status: got %d, want %d", tt.name, tt.a.Status, tt.status)
+		}
+		if got := errorOf(t, tt.a); got.Error != tt.message || got.Fields != nil {
+			t.Errorf("%s: got %+v, want {Error: %q}", tt.name, got, tt.message)
+		}
+	}
+}
+
+func TestUnservedRequests(t *testing.T) {
+	t.Parallel()
+	srv := NewServer()
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		method, path string
+		status       int
+		message      string
+		allow        string
+	}{
+		{http.MethodGet, "/nowhere", 404, "Not found", ""},
+		{http.MethodGet, PathLogin, 405, "Method not allowed", http.MethodPost},
+		{http.MethodPost, PathAccount, 405, "Method not allowed", http.MethodGet},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+			require.NoError(t, err)
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			a := answer{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+			if a.Status != tt.status {
+				t.Errorf("status: got %d, want %d", a.Status, tt.status)
+			}
+			if got := errorOf(t, a); got.Error != tt.message {
+				t.Errorf("error: got %q, want %q", got.Error, tt.message)
+			}
+			if got := resp.Header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow: got %q, want %q", got, tt.allow)
+			}
+		})
+	}
+}
+
+func TestEveryRouteIsInTheContract(t *testing.T) {
+	t.Parallel()
+	srv := NewUnstartedServer()
+	defer srv.Close()
+	require.NoError(t, srv.loadErr)
+	for path, rt := range srv.routes() {
+		req, err := http.NewRequest(rt.method, "http://127.0.0.1"+path, nil)
+		require.NoError(t, err)
+		if _, _, err := srv.contract.router.FindRoute(req); err != nil {
+			t.Errorf("%s %s: got %v, want it in api/openapi.yaml", rt.method, path, err)
+		}
+	}
 }
