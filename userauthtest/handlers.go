@@ -42,17 +42,17 @@ func (s *Server) handler() http.Handler {
 		rt, ok := routes[r.URL.Path]
 		switch {
 		case !ok:
-			writeError(w, http.StatusNotFound, "Not found")
+			s.writeError(w, http.StatusNotFound, "Not found")
 		case r.Method != rt.method:
 			w.Header().Set("Allow", rt.method)
-			writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+			s.writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
 		case s.loadErr != nil:
-			writeError(w, http.StatusInternalServerError, s.loadErr.Error())
+			s.writeError(w, http.StatusInternalServerError, s.loadErr.Error())
 		default:
 			// Every operation the fake serves is in the contract: a request
 			// that breaks it is answered 400, naming the violation.
 			if msg := s.contract.checkRequest(r); msg != "" {
-				writeError(w, http.StatusBadRequest, msg)
+				s.writeError(w, http.StatusBadRequest, msg)
 				return
 			}
 			rt.serve(w, r)
@@ -119,6 +119,7 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next ht
 			ct = "application/json"
 		}
 		w.Header().Set("Content-Type", ct)
+		s.stamp(w, s.now())
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
@@ -140,6 +141,7 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next ht
 		}
 	case f.Oversize > 0:
 		w.Header().Set("Content-Type", "application/json")
+		s.stamp(w, s.now())
 		w.WriteHeader(http.StatusOK)
 		chunk := bytes.Repeat([]byte(" "), 32<<10)
 		for left := f.Oversize; left > 0; left -= int64(len(chunk)) {
@@ -157,15 +159,26 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next ht
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers v as JSON. The Date header is the fake's clock, unless
+// the handler set it already (to the time it stamped in a token).
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	if w.Header().Get("Date") == "" {
+		s.stamp(w, s.now())
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
 // writeError answers the service's error body, {"error": message}.
-func writeError(w http.ResponseWriter, status int, message string) {
-	writeJSON(w, status, errorBody{Error: message})
+func (s *Server) writeError(w http.ResponseWriter, status int, message string) {
+	s.writeJSON(w, status, errorBody{Error: message})
+}
+
+// stamp sets the Date header to t, so that a client reading Date sees the
+// fake's clock, not the machine's.
+func (s *Server) stamp(w http.ResponseWriter, t time.Time) {
+	w.Header().Set("Date", t.UTC().Format(http.TimeFormat))
 }
 
 // errorBody is the service's error body: a message, field errors, or both.
@@ -180,8 +193,8 @@ type fieldError struct {
 }
 
 // writeFields answers 422 with field errors, {"fields": {name: [...]}}.
-func writeFields(w http.ResponseWriter, fields map[string][]fieldError) {
-	writeJSON(w, http.StatusUnprocessableEntity, errorBody{Fields: fields})
+func (s *Server) writeFields(w http.ResponseWriter, fields map[string][]fieldError) {
+	s.writeJSON(w, http.StatusUnprocessableEntity, errorBody{Fields: fields})
 }
 
 func required(field string) map[string][]fieldError {
@@ -189,9 +202,9 @@ func required(field string) map[string][]fieldError {
 }
 
 // decode reads a JSON object body; a bad one gets a 400.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "Invalid JSON body")
+		s.writeError(w, http.StatusBadRequest, "Invalid JSON body")
 		return false
 	}
 	return true
@@ -207,22 +220,22 @@ type loginBody struct {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req loginBody
-	if !decode(w, r, &req) {
+	if !s.decode(w, r, &req) {
 		return
 	}
 	switch {
 	case req.Password == "":
-		writeFields(w, required("password"))
+		s.writeFields(w, required("password"))
 		return
 	case req.Email == "" && req.AlternateID == "":
-		writeFields(w, required("email"))
+		s.writeFields(w, required("email"))
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.findUser(req.Email, req.AlternateID, "")
 	if u == nil || u.Password != req.Password {
-		writeError(w, http.StatusUnauthorized, "Invalid credentials")
+		s.writeError(w, http.StatusUnauthorized, "Invalid credentials")
 		return
 	}
 	famID := randomHex(8)
@@ -255,17 +268,18 @@ func (s *Server) issue(w http.ResponseWriter, u *user, famID, pending string) {
 	}
 	access, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.key)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "signing failed")
+		s.writeError(w, http.StatusInternalServerError, "signing failed")
 		return
 	}
 	if pending == TwoFactorSMS {
 		s.sendSMS(u)
 	}
+	s.stamp(w, now) // Date and iat agree
 	resp := map[string]any{"access_token": access, "refresh_token": rt, "has_password": u.Password != ""}
 	if pending != "" {
 		resp["requires_2fa"] = pending
 	}
-	writeJSON(w, http.StatusOK, resp)
+	s.writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) sendSMS(u *user) {
@@ -304,23 +318,23 @@ func (s *Server) findUser(email, altID, id string) *user {
 func (s *Server) spend(w http.ResponseWriter, token string) *refreshToken {
 	rt := s.refresh[token]
 	if rt == nil {
-		writeError(w, http.StatusUnauthorized, "Invalid refresh token")
+		s.writeError(w, http.StatusUnauthorized, "Invalid refresh token")
 		return nil
 	}
 	fam := s.families[rt.family]
 	if fam.revoked {
-		writeError(w, http.StatusUnauthorized, "Session revoked")
+		s.writeError(w, http.StatusUnauthorized, "Session revoked")
 		return nil
 	}
 	now := s.now()
 	if rt.used {
 		if s.cfg.reuseGrace > 0 && now.Sub(rt.usedAt) < s.cfg.reuseGrace {
-			writeError(w, http.StatusUnauthorized, "Refresh token already used")
+			s.writeError(w, http.StatusUnauthorized, "Refresh token already used")
 			return nil
 		}
 		fam.revoked = true
 		s.reuses++
-		writeError(w, http.StatusUnauthorized, "Refresh token reuse detected; session revoked")
+		s.writeError(w, http.StatusUnauthorized, "Refresh token reuse detected; session revoked")
 		return nil
 	}
 	return rt
@@ -330,11 +344,11 @@ func (s *Server) refreshTokens(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if !decode(w, r, &req) {
+	if !s.decode(w, r, &req) {
 		return
 	}
 	if req.RefreshToken == "" {
-		writeFields(w, required("refresh_token"))
+		s.writeFields(w, required("refresh_token"))
 		return
 	}
 	s.mu.Lock()
@@ -357,15 +371,15 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 		Code         string `json:"code"`
 		RefreshToken string `json:"refresh_token"`
 	}
-	if !decode(w, r, &req) {
+	if !s.decode(w, r, &req) {
 		return
 	}
 	switch {
 	case req.Code == "":
-		writeFields(w, required("code"))
+		s.writeFields(w, required("code"))
 		return
 	case req.RefreshToken == "":
-		writeFields(w, required("refresh_token"))
+		s.writeFields(w, required("refresh_token"))
 		return
 	}
 	s.mu.Lock()
@@ -376,11 +390,11 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 	}
 	u := s.findUser("", "", rt.userID)
 	if u.TwoFactor == "" {
-		writeError(w, http.StatusUnprocessableEntity, "Two factor authentication is not enabled")
+		s.writeError(w, http.StatusUnprocessableEntity, "Two factor authentication is not enabled")
 		return
 	}
 	if !s.validCode(u, req.Code) {
-		writeFields(w, map[string][]fieldError{"code": {{Code: "invalid", Message: "Invalid 2FA code"}}})
+		s.writeFields(w, map[string][]fieldError{"code": {{Code: "invalid", Message: "Invalid 2FA code"}}})
 		return
 	}
 	s.usedCode[u.ID+":"+req.Code] = true
@@ -413,15 +427,15 @@ func (s *Server) magicLink(w http.ResponseWriter, r *http.Request) {
 		UserID   string `json:"user_id"`
 		Redirect string `json:"redirect"`
 	}
-	if !decode(w, r, &req) {
+	if !s.decode(w, r, &req) {
 		return
 	}
 	switch {
 	case req.Email == "" && req.UserID == "":
-		writeFields(w, required("email"))
+		s.writeFields(w, required("email"))
 		return
 	case req.UserID != "" && !uuidPattern.MatchString(req.UserID):
-		writeFields(w, map[string][]fieldError{"user_id": {{Code: "invalid", Message: "user_id must be a UUID"}}})
+		s.writeFields(w, map[string][]fieldError{"user_id": {{Code: "invalid", Message: "user_id must be a UUID"}}})
 		return
 	}
 	s.mu.Lock()
@@ -432,7 +446,7 @@ func (s *Server) magicLink(w http.ResponseWriter, r *http.Request) {
 		link := s.URL + "/magic?token=" + randomHex(16)
 		s.send(Message{To: u.Email, Kind: "magic_link", Text: link, Redirect: req.Redirect})
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"message": "Magic link sent"})
+	s.writeJSON(w, http.StatusOK, map[string]string{"message": "Magic link sent"})
 }
 
 // account serves GET /account and GET /account/sensitive; the latter also
@@ -443,14 +457,14 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	u, fam, reason := s.authenticate(r)
 	if u == nil {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, reason)
+		s.writeError(w, http.StatusUnauthorized, reason)
 		return
 	}
 	if r.URL.Path == PathSensitive && u.TwoFactor != "" && s.now().After(fam.tfaAt.Add(s.cfg.grace2FA)) {
-		writeError(w, http.StatusFailedDependency, "2FA token expired")
+		s.writeError(w, http.StatusFailedDependency, "2FA token expired")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": u.ID, "email": u.Email, "alternate_id": u.AlternateID})
+	s.writeJSON(w, http.StatusOK, map[string]string{"id": u.ID, "email": u.Email, "alternate_id": u.AlternateID})
 }
 
 // authenticate checks the bearer token: a valid signature, not expired,

@@ -637,3 +637,71 @@ func TestEveryRouteIsInTheContract(t *testing.T) {
 		}
 	}
 }
+
+func TestDateHeaderIsTheFakesClock(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.srv.Advance(72 * time.Hour) // far from the real clock, whatever the rounding
+	f.srv.Fail(PathMagicLink, 1, Fault{Status: 503, Body: `{"error":"busy"}`})
+	ann := f.login("ann@example.com", "pw-ann")
+	tests := []struct {
+		name   string
+		call   func() answer
+		status int
+	}{
+		{"token answer", func() answer { return f.login("ann@example.com", "pw-ann") }, 200},
+		{"error answer", func() answer { return f.login("ann@example.com", "nope") }, 401},
+		{"field errors", func() answer { return f.post(PathLogin, map[string]string{"password": "pw"}) }, 422},
+		{"contract violation", func() answer { return f.post(PathLogin, `{}`) }, 400},
+		{"account", func() answer { return f.do(http.MethodGet, PathAccount, ann.str("access_token"), nil) }, 200},
+		{"injected status", func() answer { return f.post(PathMagicLink, map[string]string{"email": "ann@example.com"}) }, 503},
+		{"magic link", func() answer { return f.post(PathMagicLink, map[string]string{"email": "ann@example.com"}) }, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.srv.Now().Truncate(time.Second)
+			a := tt.call()
+			after := f.srv.Now()
+			if a.Status != tt.status {
+				t.Fatalf("status: got %d, want %d (%s)", a.Status, tt.status, a.Raw)
+			}
+			date, err := http.ParseTime(a.Header.Get("Date"))
+			if err != nil {
+				t.Fatalf("Date %q: got %v, want an HTTP date", a.Header.Get("Date"), err)
+			}
+			if date.Before(before) || date.After(after) {
+				t.Errorf("Date: got %v, want between %v and %v (the fake's clock)", date, before, after)
+			}
+		})
+	}
+}
+
+func TestDateHeaderMatchesIssuedAt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.srv.Advance(-5 * time.Hour) // a fake clock behind the machine's
+	for _, a := range []answer{
+		f.login("ann@example.com", "pw-ann"),
+		f.post(PathRefresh, map[string]string{"refresh_token": f.login("ann@example.com", "pw-ann").str("refresh_token")}),
+	} {
+		require.Equal(t, http.StatusOK, a.Status, a.Raw)
+		iat, err := f.claims(a.str("access_token")).GetIssuedAt()
+		require.NoError(t, err)
+		date, err := http.ParseTime(a.Header.Get("Date"))
+		require.NoError(t, err)
+		if !date.Equal(iat.Time) {
+			t.Errorf("Date: got %v, want the token's iat %v", date, iat.Time)
+		}
+	}
+}
+
+// claims returns the claims of an access token the fake issued, checking
+// its signature but not its times.
+func (f *fixture) claims(token string) jwt.MapClaims {
+	f.t.Helper()
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return f.srv.key, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithoutClaimsValidation())
+	require.NoError(f.t, err)
+	return claims
+}
