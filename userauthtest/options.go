@@ -16,6 +16,7 @@ type config struct {
 	grace2FA   time.Duration
 	reuseGrace time.Duration
 	onMessage  func(Message)
+	onClaims   func(map[string]any)
 }
 
 // Option configures a Server. Options are applied in order, so the last
@@ -85,6 +86,28 @@ func WithMessageHook(f func(Message)) Option {
 			return errors.New("userauthtest: WithMessageHook: function is nil")
 		}
 		c.onMessage = f
+		return nil
+	}
+}
+
+// WithTokenClaims calls f with the claims of every access token the fake
+// issues, before it is signed, so that a test can change them: drop iat,
+// write exp in milliseconds, and so on. The keys are "sub" (the user's
+// ID), "iat" and "exp" (int64 Unix seconds), "jti" (a random ID), "fam"
+// (the session's refresh token family), "2fa" ("none", "pending" or "ok")
+// and "seq" (int64, the token's serial number). f runs with the fake's
+// state locked, so it must not call the Server; it must not be nil.
+//
+// The claims are only what the client reads: the fake keeps its own record
+// of every access token it issued (user, session, expiry, 2FA state) and
+// judges a presented token by that record alone, so whatever f writes does
+// not change how the fake treats the token.
+func WithTokenClaims(f func(claims map[string]any)) Option {
+	return func(c *config) error {
+		if f == nil {
+			return errors.New("userauthtest: WithTokenClaims: function is nil")
+		}
+		c.onClaims = f
 		return nil
 	}
 }

@@ -71,6 +71,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	users    []*user
+	access   map[string]*accessToken // by the token as issued
 	refresh  map[string]*refreshToken
 	families map[string]*family
 	usedCode map[string]bool // user id + code, for single use
@@ -107,6 +108,17 @@ type family struct {
 	userID  string
 	revoked bool
 	tfaAt   time.Time // of the last 2FA step
+}
+
+// accessToken is the fake's record of an access token it issued. A
+// presented token is judged by this record, never by its claims, which
+// WithTokenClaims may have changed.
+type accessToken struct {
+	userID  string
+	family  string
+	seq     int64
+	exp     time.Time
+	pending bool // a 2FA step is still due: the token opens nothing
 }
 
 type refreshToken struct {
@@ -180,6 +192,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 	s := &Server{
 		cfg:      cfg,
 		key:      key,
+		access:   map[string]*accessToken{},
 		refresh:  map[string]*refreshToken{},
 		families: map[string]*family{},
 		usedCode: map[string]bool{},

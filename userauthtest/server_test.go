@@ -7,7 +7,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,6 +430,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"reuse grace zero", WithRefreshReuseGrace(0), ""},
 		{"message hook nil", WithMessageHook(nil), "userauthtest: WithMessageHook: function is nil"},
 		{"message hook", WithMessageHook(func(Message) {}), ""},
+		{"claims hook nil", WithTokenClaims(nil), "userauthtest: WithTokenClaims: function is nil"},
+		{"claims hook", WithTokenClaims(func(map[string]any) {}), ""},
 		{"nil option", nil, ""},
 	}
 	for _, tt := range tests {
@@ -704,4 +708,74 @@ func (f *fixture) claims(token string) jwt.MapClaims {
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithoutClaimsValidation())
 	require.NoError(f.t, err)
 	return claims
+}
+
+func TestTokenClaimsHook(t *testing.T) {
+	t.Parallel()
+	var (
+		mu   sync.Mutex
+		seen []string // the keys of the first token's claims
+	)
+	f := newFixture(t, WithAccessTTL(time.Minute), WithTokenClaims(func(c map[string]any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if seen == nil {
+			for k := range c {
+				seen = append(seen, k)
+			}
+		}
+		delete(c, "iat")
+		c["exp"] = c["exp"].(int64) * 1000 // milliseconds, far in the future as seconds
+		c["2fa"] = "ok"                    // a partial token claiming to be complete
+	}))
+	ann := f.login("ann@example.com", "pw-ann")
+	require.Equal(t, http.StatusOK, ann.Status, ann.Raw)
+
+	mu.Lock()
+	sort.Strings(seen)
+	got := strings.Join(seen, ",")
+	mu.Unlock()
+	if want := "2fa,exp,fam,iat,jti,seq,sub"; got != want {
+		t.Errorf("claim keys: got %s, want %s", got, want)
+	}
+	claims := f.claims(ann.str("access_token"))
+	if _, ok := claims["iat"]; ok {
+		t.Errorf("iat: got %v, want it dropped", claims["iat"])
+	}
+	f.srv.mu.Lock()
+	wantExp := f.srv.access[ann.str("access_token")].exp.UnixMilli()
+	f.srv.mu.Unlock()
+	if exp, _ := claims["exp"].(float64); int64(exp) != wantExp {
+		t.Errorf("exp: got %v, want %d (milliseconds)", claims["exp"], wantExp)
+	}
+
+	// The fake judges its tokens by its own record, not by the claims.
+	if a := f.do(http.MethodGet, PathAccount, ann.str("access_token"), nil); a.Status != http.StatusOK {
+		t.Errorf("rewritten token, fresh: got %d, want 200 (%s)", a.Status, a.Raw)
+	}
+	partial := f.login("tom@example.com", "pw-tom")
+	if a := f.do(http.MethodGet, PathAccount, partial.str("access_token"), nil); a.Status != http.StatusUnauthorized {
+		t.Errorf("partial token with 2fa rewritten to ok: got %d, want 401", a.Status)
+	}
+	f.srv.Advance(time.Minute)
+	if a := f.do(http.MethodGet, PathAccount, ann.str("access_token"), nil); a.Status != http.StatusUnauthorized {
+		t.Errorf("rewritten token, past its real expiry: got %d, want 401", a.Status)
+	}
+}
+
+func TestAccessTokenExpiresAtItsExpClaim(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, WithAccessTTL(time.Hour))
+	tok := f.login("ann@example.com", "pw-ann").str("access_token")
+	exp, err := f.claims(tok).GetExpirationTime()
+	require.NoError(t, err)
+	// Move the clock to one second before exp: still good; then to exp.
+	f.srv.Advance(exp.Sub(f.srv.Now()) - time.Second)
+	if a := f.do(http.MethodGet, PathAccount, tok, nil); a.Status != http.StatusOK {
+		t.Errorf("a second before exp: got %d, want 200", a.Status)
+	}
+	f.srv.Advance(time.Second)
+	if a := f.do(http.MethodGet, PathAccount, tok, nil); a.Status != http.StatusUnauthorized {
+		t.Errorf("at exp: got %d, want 401", a.Status)
+	}
 }
