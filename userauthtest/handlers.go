@@ -1,13 +1,10 @@
 package userauthtest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -73,88 +70,6 @@ func (s *Server) handler() http.Handler {
 		}
 		s.fault(w, r, f, next)
 	})
-}
-
-// fault plays one injected failure.
-func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next http.Handler) {
-	w.Header().Set(FaultHeader, "1")
-	// Read the body first: the server only notices a client that hangs up
-	// once the body is consumed.
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-s.closed:
-			t.Stop()
-			return
-		}
-	}
-	switch {
-	case f.Hang:
-		select {
-		case <-r.Context().Done():
-		case <-s.closed:
-		}
-	case f.Drop || f.Reset || f.Raw != "":
-		conn, buf, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		if f.Raw != "" {
-			_, _ = buf.WriteString(f.Raw)
-			_ = buf.Flush()
-		}
-		if tc, ok := conn.(*net.TCPConn); ok && f.Reset {
-			_ = tc.SetLinger(0) // close sends RST
-		}
-		conn.Close()
-	case f.Status != 0:
-		ct := f.ContentType
-		if ct == "" {
-			ct = "application/json"
-		}
-		w.Header().Set("Content-Type", ct)
-		s.stamp(w, s.now())
-		if f.RetryAfter != "" {
-			w.Header().Set("Retry-After", f.RetryAfter)
-		}
-		w.WriteHeader(f.Status)
-		_, _ = io.WriteString(w, f.Body)
-	case f.Truncate:
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		body := rec.Body.Bytes()
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body[:len(body)/2])
-		if conn, buf, err := w.(http.Hijacker).Hijack(); err == nil {
-			_ = buf.Flush()
-			conn.Close()
-		}
-	case f.Oversize > 0:
-		w.Header().Set("Content-Type", "application/json")
-		s.stamp(w, s.now())
-		w.WriteHeader(http.StatusOK)
-		chunk := bytes.Repeat([]byte(" "), 32<<10)
-		for left := f.Oversize; left > 0; left -= int64(len(chunk)) {
-			if int64(len(chunk)) > left {
-				chunk = chunk[:left]
-			}
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-	default:
-		next.ServeHTTP(w, r)
-	}
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

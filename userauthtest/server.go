@@ -141,35 +141,6 @@ type Message struct {
 	Redirect string
 }
 
-// Fault is what an injected failure does to one call.
-type Fault struct {
-	// Status answers with this status instead of handling the call.
-	Status int
-	// RetryAfter, when set, is sent as the Retry-After header.
-	RetryAfter string
-	// Body is the body sent with Status; ContentType its type (default
-	// application/json).
-	Body, ContentType string
-	// Delay waits this long (or until the client gives up) first.
-	Delay time.Duration
-	// Hang accepts the request and never answers, until the client gives
-	// up or the server closes.
-	Hang bool
-	// Drop reads the request and closes the connection without answering.
-	Drop bool
-	// Reset reads the request and resets the connection (TCP RST).
-	Reset bool
-	// Raw reads the request, writes these bytes as they are (for answers
-	// net/http will not write, such as a final 1xx) and closes the
-	// connection.
-	Raw string
-	// Truncate handles the call but sends only half of the answer's body,
-	// with a Content-Length for all of it.
-	Truncate bool
-	// Oversize handles the call by sending this many bytes of padding.
-	Oversize int64
-}
-
 // NewServer starts a fake API on a loopback port. Like
 // httptest.NewServer, which panics when it cannot listen, it panics with
 // the error of an invalid option.
@@ -363,16 +334,6 @@ func (s *Server) ReuseDetected() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reuses
-}
-
-// Fail makes the next n calls of path suffer f, after any faults queued
-// before.
-func (s *Server) Fail(path string, n int, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults[path] = append(s.faults[path], f)
-	}
 }
 
 // Paths lists the paths that have been called, sorted.

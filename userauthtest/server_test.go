@@ -31,6 +31,9 @@ type checked struct {
 	t    *testing.T
 	c    *contract
 	base http.RoundTripper
+	// faults checks answers shaped by an injected Fault too, for faults
+	// that still answer by the contract (Delay, Hold).
+	faults bool
 }
 
 func (ch checked) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -50,7 +53,7 @@ func (ch checked) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 
-	if resp.Header.Get(FaultHeader) != "" {
+	if resp.Header.Get(FaultHeader) != "" && !ch.faults {
 		return resp, nil // a planned failure breaks the contract on purpose
 	}
 	vreq := req.Clone(context.Background())
@@ -778,4 +781,116 @@ func TestAccessTokenExpiresAtItsExpClaim(t *testing.T) {
 	if a := f.do(http.MethodGet, PathAccount, tok, nil); a.Status != http.StatusUnauthorized {
 		t.Errorf("at exp: got %d, want 401", a.Status)
 	}
+}
+
+func TestHoldActsThenHoldsTheAnswer(t *testing.T) {
+	t.Parallel()
+	newHeld := func(t *testing.T) (*fixture, <-chan struct{}) {
+		issued := make(chan struct{}, 1)
+		f := newFixture(t, WithTokenClaims(func(map[string]any) {
+			select {
+			case issued <- struct{}{}:
+			default:
+			}
+		}))
+		f.hc.Transport = checked{t: t, c: f.srv.contract, base: f.srv.Client().Transport, faults: true}
+		return f, issued
+	}
+	// refreshAsync starts a refresh that ctx can abandon; its error, if any,
+	// arrives on the channel.
+	refreshAsync := func(ctx context.Context, f *fixture, token string) <-chan error {
+		errc := make(chan error, 1)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.srv.URL+PathRefresh,
+			strings.NewReader(`{"refresh_token":"`+token+`"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		go func() {
+			resp, err := f.hc.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			errc <- err
+		}()
+		return errc
+	}
+	// await returns once the fake has minted a token for the held call.
+	await := func(t *testing.T, issued <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-issued:
+		case <-time.After(10 * time.Second): // a guard, not a synchronisation
+			t.Fatal("got no token minted in 10s, want the held call handled at once")
+		}
+	}
+
+	t.Run("client gives up", func(t *testing.T) {
+		t.Parallel()
+		f, issued := newHeld(t)
+		first := f.login("ann@example.com", "pw-ann")
+		<-issued
+		f.srv.Fail(PathRefresh, 1, Fault{Hold: time.Hour})
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := refreshAsync(ctx, f, first.str("refresh_token"))
+		await(t, issued)
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("held refresh: got error %v, want context.Canceled", err)
+		}
+		// The token rotated although its answer never arrived: presenting it
+		// again is reuse.
+		again := f.post(PathRefresh, map[string]string{"refresh_token": first.str("refresh_token")})
+		if again.Status != http.StatusUnauthorized || again.str("error") != "Refresh token reuse detected; session revoked" {
+			t.Errorf("old refresh token again: got %d %s, want 401 reuse detected", again.Status, again.Raw)
+		}
+		if got := f.srv.ReuseDetected(); got != 1 {
+			t.Errorf("ReuseDetected: got %d, want 1", got)
+		}
+	})
+
+	t.Run("client waits", func(t *testing.T) {
+		t.Parallel()
+		f, _ := newHeld(t)
+		const hold = 50 * time.Millisecond
+		f.srv.Fail(PathLogin, 1, Fault{Hold: hold})
+		start := time.Now()
+		a := f.login("ann@example.com", "pw-ann")
+		if elapsed := time.Since(start); elapsed < hold {
+			t.Errorf("answer after %v, want after at least %v", elapsed, hold)
+		}
+		if a.Status != http.StatusOK || a.Header.Get(FaultHeader) != "1" {
+			t.Fatalf("held login: got %d with %s %q, want 200 marked as a fault", a.Status, FaultHeader, a.Header.Get(FaultHeader))
+		}
+		if got := f.do(http.MethodGet, PathAccount, a.str("access_token"), nil).Status; got != http.StatusOK {
+			t.Errorf("the held answer's token: got %d, want 200", got)
+		}
+	})
+
+	t.Run("server closes", func(t *testing.T) {
+		t.Parallel()
+		f, issued := newHeld(t)
+		first := f.login("ann@example.com", "pw-ann")
+		<-issued
+		f.srv.Fail(PathRefresh, 1, Fault{Hold: time.Hour})
+		errc := refreshAsync(context.Background(), f, first.str("refresh_token"))
+		await(t, issued)
+		f.srv.Close()
+		if err := <-errc; err == nil {
+			t.Error("refresh held when the server closed: got an answer, want an error")
+		}
+	})
+
+	t.Run("with truncate", func(t *testing.T) {
+		t.Parallel()
+		srv := NewServer()
+		t.Cleanup(srv.Close)
+		_, err := srv.AddUser(User{Email: "a@b.c", Password: "p"})
+		require.NoError(t, err)
+		srv.Fail(PathLogin, 1, Fault{Hold: time.Millisecond, Truncate: true})
+		resp, err := srv.Client().Post(srv.URL+PathLogin, "application/json", strings.NewReader(`{"email":"a@b.c","password":"p"}`))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		if _, err := io.ReadAll(resp.Body); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("held and truncated body: got %v, want %v", err, io.ErrUnexpectedEOF)
+		}
+	})
 }
