@@ -341,6 +341,11 @@ func (s *Server) validCode(u *user, code string) bool {
 	return err == nil && ok
 }
 
+// magicLink serves POST /auth/magic_link as the API does today: it answers
+// 200 with the same message whoever asks, and a status that is "Active"
+// for a known user (a link is put in the outbox) and "Inactive" for an
+// unknown address or ID (nothing is sent). The fake never answers the
+// API's other statuses, "RegisteredInactive" and "RegisteredActive".
 func (s *Server) magicLink(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Email    string `json:"email"`
@@ -360,13 +365,13 @@ func (s *Server) magicLink(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Unknown users get the same answer: the endpoint does not tell who
-	// has an account.
+	status := "Inactive"
 	if u := s.findUser(req.Email, "", req.UserID); u != nil {
 		link := s.URL + "/magic?token=" + randomHex(16)
 		s.send(Message{To: u.Email, Kind: "magic_link", Text: link, Redirect: req.Redirect})
+		status = "Active"
 	}
-	s.writeJSON(w, http.StatusOK, map[string]string{"message": "Magic link sent"})
+	s.writeJSON(w, http.StatusOK, map[string]string{"message": "Magic link sent", "status": status})
 }
 
 // account serves GET /account and GET /account/sensitive; the latter also
