@@ -17,6 +17,7 @@ type config struct {
 	reuseGrace time.Duration
 	onMessage  func(Message)
 	onClaims   func(map[string]any)
+	captcha    bool
 }
 
 // Option configures a Server. Options are applied in order, so the last
@@ -108,6 +109,16 @@ func WithTokenClaims(f func(claims map[string]any)) Option {
 			return errors.New("userauthtest: WithTokenClaims: function is nil")
 		}
 		c.onClaims = f
+		return nil
+	}
+}
+
+// WithCaptcha makes POST /auth/token and POST /auth/magic_link require a
+// reCAPTCHA answer minted by Server.CaptchaAnswer, as the service does.
+// Without it the fake ignores the captcha fields.
+func WithCaptcha() Option {
+	return func(c *config) error {
+		c.captcha = true
 		return nil
 	}
 }

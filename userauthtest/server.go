@@ -75,6 +75,7 @@ type Server struct {
 	refresh  map[string]*refreshToken
 	families map[string]*family
 	usedCode map[string]bool // user id + code, for single use
+	captchas map[string]bool // reCAPTCHA answers minted and not yet spent
 	outbox   []Message
 	calls    map[string]int
 	faults   map[string][]Fault
@@ -167,6 +168,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		refresh:  map[string]*refreshToken{},
 		families: map[string]*family{},
 		usedCode: map[string]bool{},
+		captchas: map[string]bool{},
 		calls:    map[string]int{},
 		faults:   map[string][]Fault{},
 		closed:   make(chan struct{}),
@@ -282,6 +284,18 @@ func (s *Server) Users() []User {
 // Code returns the current TOTP code for secret by the server's clock.
 func (s *Server) Code(secret string) (string, error) {
 	return totp.GenerateCode(secret, s.Now())
+}
+
+// CaptchaAnswer mints a fresh reCAPTCHA answer, random and good for one
+// check. A Server made WithCaptcha accepts it once under either field name,
+// g_recaptcha_response or g-recaptcha-response (or both, with the same
+// value); other Servers ignore captcha fields.
+func (s *Server) CaptchaAnswer() string {
+	a := "captcha-" + randomHex(24)
+	s.mu.Lock()
+	s.captchas[a] = true
+	s.mu.Unlock()
+	return a
 }
 
 // Outbox returns the messages sent so far, oldest first.

@@ -932,3 +932,129 @@ func TestMagicLinkStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestCaptcha(t *testing.T) {
+	t.Parallel()
+	const (
+		older = "g-recaptcha-response"
+		later = "g_recaptcha_response"
+	)
+	tests := []struct {
+		name string
+		// fields returns the captcha fields of the request, given two
+		// fresh answers.
+		fields func(a, b string) map[string]string
+		code   string // of the field error on g_recaptcha_response; "" for 200
+	}{
+		{"missing", func(a, b string) map[string]string { return nil }, "required"},
+		{"empty", func(a, b string) map[string]string { return map[string]string{older: "", later: ""} }, "required"},
+		{"unknown", func(a, b string) map[string]string { return map[string]string{later: "made-up"} }, "invalid"},
+		{"today's name", func(a, b string) map[string]string { return map[string]string{later: a} }, ""},
+		{"older name", func(a, b string) map[string]string { return map[string]string{older: a} }, ""},
+		{"both names, same answer", func(a, b string) map[string]string { return map[string]string{older: a, later: a} }, ""},
+		{"both names, one empty", func(a, b string) map[string]string { return map[string]string{older: "", later: a} }, ""},
+		{"both names, different answers", func(a, b string) map[string]string { return map[string]string{older: a, later: b} }, "invalid"},
+	}
+	endpoints := []struct {
+		path string
+		body map[string]string
+	}{
+		{PathLogin, map[string]string{"email": "ann@example.com", "password": "pw-ann"}},
+		{PathMagicLink, map[string]string{"email": "ann@example.com"}},
+	}
+	f := newFixture(t, WithCaptcha())
+	for _, ep := range endpoints {
+		for _, tt := range tests {
+			t.Run(ep.path+" "+tt.name, func(t *testing.T) {
+				t.Parallel()
+				body := map[string]string{}
+				for k, v := range ep.body {
+					body[k] = v
+				}
+				for k, v := range tt.fields(f.srv.CaptchaAnswer(), f.srv.CaptchaAnswer()) {
+					body[k] = v
+				}
+				a := f.post(ep.path, body)
+				if tt.code == "" {
+					if a.Status != http.StatusOK {
+						t.Errorf("got %d %s, want 200", a.Status, a.Raw)
+					}
+					return
+				}
+				if a.Status != http.StatusUnprocessableEntity {
+					t.Fatalf("got %d %s, want 422", a.Status, a.Raw)
+				}
+				fe := errorOf(t, a).Fields[later]
+				if len(fe) != 1 || fe[0].Code != tt.code {
+					t.Errorf("fields[%q]: got %+v, want one with code %q", later, fe, tt.code)
+				}
+			})
+		}
+	}
+}
+
+func TestCaptchaIsSpentByItsCheck(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, WithCaptcha())
+	login := func(password, answer string) answer {
+		return f.post(PathLogin, map[string]string{"email": "ann@example.com", "password": password,
+			"g-recaptcha-response": answer, "g_recaptcha_response": answer})
+	}
+	invalid := func(t *testing.T, a answer) {
+		t.Helper()
+		fe := errorOf(t, a).Fields["g_recaptcha_response"]
+		if a.Status != http.StatusUnprocessableEntity || len(fe) != 1 || fe[0].Code != "invalid" {
+			t.Errorf("got %d %s, want 422 invalid on g_recaptcha_response", a.Status, a.Raw)
+		}
+	}
+
+	t.Run("used once", func(t *testing.T) {
+		answer := f.srv.CaptchaAnswer()
+		if a := login("pw-ann", answer); a.Status != http.StatusOK {
+			t.Fatalf("first use: got %d %s, want 200", a.Status, a.Raw)
+		}
+		invalid(t, login("pw-ann", answer))
+	})
+	t.Run("spent by a failed login", func(t *testing.T) {
+		answer := f.srv.CaptchaAnswer()
+		if a := login("wrong", answer); a.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong password: got %d %s, want 401", a.Status, a.Raw)
+		}
+		invalid(t, login("pw-ann", answer))
+	})
+	t.Run("spent across endpoints", func(t *testing.T) {
+		answer := f.srv.CaptchaAnswer()
+		a := f.post(PathMagicLink, map[string]string{"email": "ann@example.com", "g_recaptcha_response": answer})
+		if a.Status != http.StatusOK {
+			t.Fatalf("magic link: got %d %s, want 200", a.Status, a.Raw)
+		}
+		invalid(t, login("pw-ann", answer))
+	})
+	t.Run("two different answers spend neither", func(t *testing.T) {
+		first, second := f.srv.CaptchaAnswer(), f.srv.CaptchaAnswer()
+		invalid(t, f.post(PathLogin, map[string]string{"email": "ann@example.com", "password": "pw-ann",
+			"g-recaptcha-response": first, "g_recaptcha_response": second}))
+		if a := login("pw-ann", first); a.Status != http.StatusOK {
+			t.Errorf("first answer afterwards: got %d %s, want 200", a.Status, a.Raw)
+		}
+		if a := login("pw-ann", second); a.Status != http.StatusOK {
+			t.Errorf("second answer afterwards: got %d %s, want 200", a.Status, a.Raw)
+		}
+	})
+}
+
+func TestCaptchaIgnoredByDefault(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, body := range []map[string]string{
+		{"email": "ann@example.com", "password": "pw-ann"},
+		{"email": "ann@example.com", "password": "pw-ann", "g-recaptcha-response": "a", "g_recaptcha_response": "b"},
+	} {
+		if a := f.post(PathLogin, body); a.Status != http.StatusOK {
+			t.Errorf("login %v: got %d %s, want 200", body, a.Status, a.Raw)
+		}
+	}
+	if a := f.post(PathMagicLink, map[string]string{"email": "ann@example.com", "g_recaptcha_response": "x"}); a.Status != http.StatusOK {
+		t.Errorf("magic link: got %d %s, want 200", a.Status, a.Raw)
+	}
+}
