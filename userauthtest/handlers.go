@@ -30,6 +30,7 @@ func (s *Server) routes() map[string]route {
 		PathTwoFactor: {http.MethodPost, s.twoFactor},
 		PathAccount:   {http.MethodGet, s.account},
 		PathSensitive: {http.MethodGet, s.account},
+		PathLogout:    {http.MethodPost, s.logout},
 	}
 }
 
@@ -424,8 +425,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	u, fam, reason := s.authenticate(r)
 	if u == nil {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		s.writeError(w, http.StatusUnauthorized, reason)
+		s.unauthorized(w, reason)
 		return
 	}
 	if r.URL.Path == PathSensitive && u.TwoFactor != "" && s.now().After(fam.tfaAt.Add(s.cfg.grace2FA)) {
@@ -433,6 +433,33 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, map[string]string{"id": u.ID, "email": u.Email, "alternate_id": u.AlternateID})
+}
+
+// logout serves POST /logout: a complete, unexpired bearer token ends every
+// session of its user, so all of the user's access tokens and refresh
+// tokens, of every login, are refused from then on. It is not a reuse (it
+// is not counted by ReuseDetected). An API key does not log out.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, _, reason := s.authenticate(r)
+	if u == nil {
+		s.unauthorized(w, reason)
+		return
+	}
+	for _, fam := range s.families {
+		if fam.userID == u.ID {
+			fam.revoked = true
+		}
+	}
+	s.stamp(w, s.now())
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// unauthorized answers 401 with message.
+func (s *Server) unauthorized(w http.ResponseWriter, message string) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	s.writeError(w, http.StatusUnauthorized, message)
 }
 
 // authenticate checks the bearer token against the fake's record of it:

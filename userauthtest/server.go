@@ -45,6 +45,10 @@ const (
 	// PathSensitive also needs a 2FA step within the grace period (424
 	// otherwise).
 	PathSensitive = "/account/sensitive"
+	// PathLogout (POST, the API's 0.2.x endpoint) needs a complete,
+	// unexpired bearer token and ends every session of its user: all of the
+	// user's access and refresh tokens stop working. It answers 204.
+	PathLogout = "/logout"
 )
 
 // The 2FA methods of User.TwoFactor, as the API names them.

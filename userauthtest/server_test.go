@@ -1058,3 +1058,98 @@ func TestCaptchaIgnoredByDefault(t *testing.T) {
 		t.Errorf("magic link: got %d %s, want 200", a.Status, a.Raw)
 	}
 }
+
+func TestLogoutEndsEveryOneOfTheUsersSessions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	refresh := func(rt string) answer { return f.post(PathRefresh, map[string]string{"refresh_token": rt}) }
+	account := func(at string) int { return f.do(http.MethodGet, PathAccount, at, nil).Status }
+
+	// Ann has two logins; the second one refreshed, so its first refresh
+	// token is spent.
+	s1 := f.login("ann@example.com", "pw-ann")
+	s2 := f.login("ann@example.com", "pw-ann")
+	s2r := refresh(s2.str("refresh_token"))
+	require.Equal(t, http.StatusOK, s2r.Status, s2r.Raw)
+	// Tom has a complete session and a login still waiting for its 2FA step.
+	tomPartial := f.login("tom@example.com", "pw-tom")
+	code, err := f.srv.Code(f.secret)
+	require.NoError(t, err)
+	tom := f.post(PathTwoFactor, map[string]string{"code": code, "refresh_token": tomPartial.str("refresh_token")})
+	require.Equal(t, http.StatusOK, tom.Status, tom.Raw)
+	tomPending := f.login("tom@example.com", "pw-tom")
+
+	out := f.do(http.MethodPost, PathLogout, s1.str("access_token"), nil)
+	if out.Status != http.StatusNoContent || out.Raw != "" {
+		t.Fatalf("logout: got %d %q, want 204 and no body", out.Status, out.Raw)
+	}
+	if out.Header.Get("Date") == "" {
+		t.Error("logout: got no Date header, want the fake's clock")
+	}
+	for name, at := range map[string]string{"s1": s1.str("access_token"), "s2": s2.str("access_token"), "s2 refreshed": s2r.str("access_token")} {
+		if got := account(at); got != http.StatusUnauthorized {
+			t.Errorf("ann's %s access token after logout: got %d, want 401", name, got)
+		}
+	}
+	for name, rt := range map[string]string{"s1": s1.str("refresh_token"), "s2 spent": s2.str("refresh_token"), "s2 refreshed": s2r.str("refresh_token")} {
+		if a := refresh(rt); a.Status != http.StatusUnauthorized {
+			t.Errorf("ann's %s refresh token after logout: got %d, want 401", name, a.Status)
+		}
+	}
+	if got := account(tom.str("access_token")); got != http.StatusOK {
+		t.Errorf("another user's session: got %d, want 200", got)
+	}
+	if got := account(f.login("ann@example.com", "pw-ann").str("access_token")); got != http.StatusOK {
+		t.Errorf("a login after the logout: got %d, want 200", got)
+	}
+
+	// Tom logs out: his pending login's 2FA step is refused too.
+	if a := f.do(http.MethodPost, PathLogout, tom.str("access_token"), nil); a.Status != http.StatusNoContent {
+		t.Fatalf("tom's logout: got %d %s, want 204", a.Status, a.Raw)
+	}
+	f.srv.Advance(30 * time.Second) // a fresh code, not the one spent above
+	code, err = f.srv.Code(f.secret)
+	require.NoError(t, err)
+	if a := f.post(PathTwoFactor, map[string]string{"code": code, "refresh_token": tomPending.str("refresh_token")}); a.Status != http.StatusUnauthorized {
+		t.Errorf("2FA step of a login from before the logout: got %d %s, want 401", a.Status, a.Raw)
+	}
+	if a := refresh(tom.str("refresh_token")); a.Status != http.StatusUnauthorized {
+		t.Errorf("tom's refresh token after logout: got %d, want 401", a.Status)
+	}
+	if got := f.srv.ReuseDetected(); got != 0 {
+		t.Errorf("ReuseDetected: got %d, want 0 (a logout is not a reuse)", got)
+	}
+}
+
+func TestLogoutRefusals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, WithAccessTTL(time.Minute))
+	expired := f.login("ann@example.com", "pw-ann").str("access_token")
+	f.srv.Advance(time.Minute)
+	partial := f.login("tom@example.com", "pw-tom").str("access_token")
+	loggedOut := f.login("ann@example.com", "pw-ann").str("access_token")
+	require.Equal(t, http.StatusNoContent, f.do(http.MethodPost, PathLogout, loggedOut, nil).Status)
+	tests := []struct {
+		name    string
+		bearer  string
+		message string
+	}{
+		{"no bearer", "", "Missing bearer token"},
+		{"garbage", "garbage", "Invalid access token"},
+		{"expired", expired, "Access token expired"},
+		{"2FA pending", partial, "Two factor authentication required"},
+		{"logged out", loggedOut, "Session revoked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := f.do(http.MethodPost, PathLogout, tt.bearer, nil)
+			if a.Status != http.StatusUnauthorized {
+				t.Fatalf("got %d %s, want 401", a.Status, a.Raw)
+			}
+			if got := errorOf(t, a).Error; got != tt.message {
+				t.Errorf("error: got %q, want %q", got, tt.message)
+			}
+		})
+	}
+}
