@@ -419,10 +419,19 @@ func (s *Server) magicLink(w http.ResponseWriter, r *http.Request) {
 }
 
 // account serves GET /account and GET /account/sensitive; the latter also
-// needs a 2FA step within the grace period.
+// needs a 2FA step within the grace period, unless an API key is used.
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, sent := r.Header[APIKeyHeader]; sent {
+		id, ok := s.apiKeys[r.Header.Get(APIKeyHeader)]
+		if !ok {
+			s.unauthorized(w, "Invalid API key")
+			return
+		}
+		s.writeAccount(w, s.findUser("", "", id))
+		return
+	}
 	u, fam, reason := s.authenticate(r)
 	if u == nil {
 		s.unauthorized(w, reason)
@@ -432,6 +441,10 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusFailedDependency, "2FA token expired")
 		return
 	}
+	s.writeAccount(w, u)
+}
+
+func (s *Server) writeAccount(w http.ResponseWriter, u *user) {
 	s.writeJSON(w, http.StatusOK, map[string]string{"id": u.ID, "email": u.Email, "alternate_id": u.AlternateID})
 }
 

@@ -40,10 +40,11 @@ const (
 	PathMagicLink = "/auth/magic_link"
 	PathRefresh   = "/auth/token/refresh"
 	PathTwoFactor = "/auth/2fa"
-	// PathAccount needs a complete, unexpired bearer token.
+	// PathAccount needs a complete, unexpired bearer token, or an API key
+	// (see AddAPIKey).
 	PathAccount = "/account"
-	// PathSensitive also needs a 2FA step within the grace period (424
-	// otherwise).
+	// PathSensitive also needs, with a bearer token, a 2FA step within the
+	// grace period (424 otherwise); an API key is not subject to it.
 	PathSensitive = "/account/sensitive"
 	// PathLogout (POST, the API's 0.2.x endpoint) needs a complete,
 	// unexpired bearer token and ends every session of its user: all of the
@@ -78,8 +79,9 @@ type Server struct {
 	access   map[string]*accessToken // by the token as issued
 	refresh  map[string]*refreshToken
 	families map[string]*family
-	usedCode map[string]bool // user id + code, for single use
-	captchas map[string]bool // reCAPTCHA answers minted and not yet spent
+	usedCode map[string]bool   // user id + code, for single use
+	captchas map[string]bool   // reCAPTCHA answers minted and not yet spent
+	apiKeys  map[string]string // API key -> user ID
 	outbox   []Message
 	calls    map[string]int
 	faults   map[string][]Fault
@@ -173,6 +175,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		families: map[string]*family{},
 		usedCode: map[string]bool{},
 		captchas: map[string]bool{},
+		apiKeys:  map[string]string{},
 		calls:    map[string]int{},
 		faults:   map[string][]Fault{},
 		closed:   make(chan struct{}),
@@ -270,6 +273,28 @@ func (s *Server) AddUser(u User) (string, error) {
 	}
 	s.users = append(s.users, nu)
 	return nu.secret, nil
+}
+
+// APIKeyHeader is the header that carries an API key.
+const APIKeyHeader = "X-Api-Key"
+
+// AddAPIKey creates an API key for the user with the given e-mail address
+// and returns it; an unknown address is an error. GET /account and GET
+// /account/sensitive accept the key in the X-Api-Key header instead of a
+// bearer token, as the service does for server-to-server calls: it
+// authenticates as its user, without the 2FA grace period. When a request
+// carries both a key and a bearer token, the key alone is checked. Keys
+// are not sessions: POST /logout neither accepts nor revokes them.
+func (s *Server) AddAPIKey(email string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.findUser(email, "", "")
+	if email == "" || u == nil {
+		return "", fmt.Errorf("userauthtest: AddAPIKey: no user with e-mail %q", email)
+	}
+	key := "key-" + randomHex(24)
+	s.apiKeys[key] = u.ID
+	return key, nil
 }
 
 // Users returns the accounts, passwords and TOTP secrets included, for

@@ -1153,3 +1153,88 @@ func TestLogoutRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestAddAPIKey(t *testing.T) {
+	t.Parallel()
+	srv := NewUnstartedServer()
+	defer srv.Close()
+	_, err := srv.AddUser(User{Email: "ann@example.com", Password: "p"})
+	require.NoError(t, err)
+	for _, email := range []string{"who@example.com", ""} {
+		key, err := srv.AddAPIKey(email)
+		if err == nil || !strings.HasPrefix(err.Error(), "userauthtest: AddAPIKey: ") || key != "" {
+			t.Errorf("AddAPIKey(%q): got %q, %v, want no key and a userauthtest: AddAPIKey error", email, key, err)
+		}
+	}
+	k1, err := srv.AddAPIKey("ann@example.com")
+	require.NoError(t, err)
+	k2, err := srv.AddAPIKey("ann@example.com")
+	require.NoError(t, err)
+	if k1 == "" || k1 == k2 {
+		t.Errorf("two keys: got %q and %q, want two different keys", k1, k2)
+	}
+}
+
+func TestAPIKeyAuthenticatesAsItsUser(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tomKey, err := f.srv.AddAPIKey("tom@example.com") // a 2FA user who never did a 2FA step
+	require.NoError(t, err)
+	annKey, err := f.srv.AddAPIKey("ann@example.com")
+	require.NoError(t, err)
+	ann := f.login("ann@example.com", "pw-ann").str("access_token")
+	f.srv.Advance(time.Hour) // past any 2FA grace period; ann's token expired
+
+	tests := []struct {
+		name    string
+		path    string
+		hdr     http.Header
+		status  int
+		email   string // of the account answered
+		message string // of the refusal
+	}{
+		{"key", PathAccount, http.Header{APIKeyHeader: {tomKey}}, 200, "tom@example.com", ""},
+		{"key, sensitive, no 2FA grace", PathSensitive, http.Header{APIKeyHeader: {tomKey}}, 200, "tom@example.com", ""},
+		{"other user's key", PathAccount, http.Header{APIKeyHeader: {annKey}}, 200, "ann@example.com", ""},
+		{"wrong key", PathAccount, http.Header{APIKeyHeader: {"key-made-up"}}, 401, "", "Invalid API key"},
+		{"empty key", PathSensitive, http.Header{APIKeyHeader: {""}}, 401, "", "Invalid API key"},
+		{"key checked, not the bearer", PathAccount, http.Header{APIKeyHeader: {tomKey}, "Authorization": {"Bearer garbage"}}, 200, "tom@example.com", ""},
+		{"wrong key beside a bearer", PathAccount, http.Header{APIKeyHeader: {"key-made-up"}, "Authorization": {"Bearer " + ann}}, 401, "", "Invalid API key"},
+		{"expired bearer, no key", PathAccount, http.Header{"Authorization": {"Bearer " + ann}}, 401, "", "Access token expired"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := f.doWith(http.MethodGet, tt.path, tt.hdr, nil)
+			if a.Status != tt.status {
+				t.Fatalf("got %d %s, want %d", a.Status, a.Raw, tt.status)
+			}
+			if tt.status != http.StatusOK {
+				if got := errorOf(t, a).Error; got != tt.message {
+					t.Errorf("error: got %q, want %q", got, tt.message)
+				}
+				return
+			}
+			if got := a.str("email"); got != tt.email {
+				t.Errorf("account: got %q, want %q", got, tt.email)
+			}
+		})
+	}
+}
+
+func TestAPIKeyIsNoSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	key, err := f.srv.AddAPIKey("ann@example.com")
+	require.NoError(t, err)
+	withKey := http.Header{APIKeyHeader: {key}}
+	a := f.doWith(http.MethodPost, PathLogout, withKey, nil)
+	if a.Status != http.StatusUnauthorized {
+		t.Errorf("logout with an API key: got %d %s, want 401", a.Status, a.Raw)
+	}
+	ann := f.login("ann@example.com", "pw-ann").str("access_token")
+	require.Equal(t, http.StatusNoContent, f.do(http.MethodPost, PathLogout, ann, nil).Status)
+	if a := f.doWith(http.MethodGet, PathAccount, withKey, nil); a.Status != http.StatusOK {
+		t.Errorf("the key after its user logged out: got %d %s, want 200", a.Status, a.Raw)
+	}
+}
