@@ -1,17 +1,59 @@
 // Package userauthtest runs a fake User Authentication API for tests and
 // demos, shaped like net/http/httptest: NewServer starts it on a loopback
 // port, URL says where, Client returns an http.Client for it, and Close
-// stops it.
+// stops it. It does not import package testing: register srv.Close with
+// t.Cleanup. Like httptest.NewServer, which panics when it cannot listen,
+// NewServer panics when given an invalid Option.
+//
+// # What it serves
+//
+// The contract's four endpoints (POST /auth/token, /auth/magic_link,
+// /auth/token/refresh and /auth/2fa), the API's 0.2.x POST /logout, and two
+// endpoints to call with the tokens, GET /account and GET
+// /account/sensitive (the Path constants). Every request to them is first
+// checked against api/openapi.yaml: a violation is answered 400, naming the
+// field but never its value. Other paths get 404, other methods 405.
 //
 // The fake keeps the real API's semantics rather than canned answers:
-// access tokens are signed JWTs with an exp claim, refresh tokens rotate on
-// every use and presenting a spent one revokes its whole family, 2FA users
-// get partial tokens until /auth/2fa accepts a valid, single-use code, the
-// 2FA grace period expires (GET /account/sensitive then answers 424), and
-// magic links and SMS codes land in an outbox. Faults can be injected per
-// path, the clock can be moved, and every call is counted.
 //
-// It does not import package testing: register srv.Close with t.Cleanup.
+//   - Access tokens are HS256 JWTs with an exp claim. The fake keeps its
+//     own record of every token it issues and judges a presented token by
+//     that record alone, so WithTokenClaims may rewrite the claims a client
+//     sees without changing how the fake treats the token.
+//   - Refresh tokens rotate on every use; presenting a spent one revokes
+//     its whole family (see WithRefreshReuseGrace and ReuseDetected).
+//   - 2FA users get partial tokens, which open nothing, until /auth/2fa
+//     accepts a valid, single-use code (TOTP, see Code; or SMS, see
+//     LastSMSCode). Once the 2FA grace period is over, GET
+//     /account/sensitive answers 424 until the next 2FA step.
+//   - POST /logout, with a complete bearer token, ends every session of its
+//     user: all of the user's access and refresh tokens are refused from
+//     then on. It answers 204.
+//   - API keys made by AddAPIKey authenticate the account endpoints in the
+//     X-Api-Key header, without the 2FA grace period.
+//   - With WithCaptcha, login and magic-link requests need a reCAPTCHA
+//     answer minted by CaptchaAnswer, good for one check, under
+//     g_recaptcha_response or g-recaptcha-response (or both, alike).
+//   - POST /auth/magic_link answers the same message to everyone, with
+//     status "Active" for a known user, whose link lands in the outbox
+//     (where SMS codes land too; see Outbox and WithMessageHook), and
+//     "Inactive" for an unknown address or ID, to whom nothing is sent.
+//
+// # Answers
+//
+// Errors come as the service writes them: {"error": "<message>"} and, for
+// failed validation (422), {"fields": {"<field>": [{"code": "...",
+// "message": "..."}]}}. Every answer the fake writes, injected faults' too
+// (not the bytes of a Raw fault), carries a Date header from its own clock
+// (Now, Advance); a token answer's Date is the iat of its access token.
+//
+// # Faults, clock and counters
+//
+// Fail injects faults per path: status answers, delays, hangs, dropped or
+// reset connections, raw bytes, truncated or oversized bodies, and answers
+// held back after the call was acted on (Fault.Hold). Advance moves the
+// fake's clock, which a token store under test must share (see Advance).
+// Calls, AllCalls and Paths count the calls.
 package userauthtest
 
 import (
@@ -207,8 +249,9 @@ func (s *Server) StartAt(addr string) error {
 // Client returns an http.Client that reaches the server.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
 
-// Close shuts the server down, waiting for calls in progress (a hanging
-// fault is released).
+// Close shuts the server down, waiting for calls in progress. A call
+// that a fault keeps waiting (Delay, Hang, Hold) is released, its
+// connection closed without an answer.
 func (s *Server) Close() {
 	s.once.Do(func() { close(s.closed) })
 	s.ts.CloseClientConnections()
@@ -216,13 +259,22 @@ func (s *Server) Close() {
 }
 
 // Now is the server's clock: the real time plus what Advance added. It
-// stamps the tokens' iat and exp and every answer's Date header.
+// stamps the tokens' iat and exp and every answer's Date header. Hand it
+// to a userauth.TokenStore with userauth.WithClock(srv.Now) (see Advance).
 func (s *Server) Now() time.Time { return s.now() }
 
 func (s *Server) now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
 
-// Advance moves the server's clock forward by d: tokens and 2FA grace
-// periods expire as if d had passed, and Date headers say so.
+// Advance moves the server's clock forward by d (back, for a negative d):
+// tokens and 2FA grace periods expire as if d had passed, and Date headers
+// say so.
+//
+// A userauth.TokenStore decides when a token has expired by its own clock,
+// not by the server's. A test that moves the fake's clock must give the
+// store the same clock, with userauth.WithClock(srv.Now). Otherwise the
+// store keeps presenting access tokens that it thinks fresh and the fake
+// now sees as expired, and meets 401s (and, past the 2FA grace period,
+// 424s from GET /account/sensitive).
 func (s *Server) Advance(d time.Duration) {
 	s.offset.Add(int64(d))
 }
