@@ -26,7 +26,8 @@ type Fault struct {
 	// client gives up or the server closes, before it is written: a server
 	// that holds an answer back after acting on it. A client that gives up
 	// meanwhile never learns what was done. With Truncate, the answer is
-	// also cut short once it is written.
+	// also cut short once it is written. Hang, Drop, Reset, Raw and Status
+	// do not handle the call, and take precedence over Hold.
 	Hold time.Duration
 	// Hang accepts the request and never answers, until the client gives
 	// up or the server closes.
