@@ -1,13 +1,10 @@
 package userauthtest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,14 +15,47 @@ import (
 	"github.com/pquerna/otp/totp"
 )
 
+// route is what the fake serves on one path: a single method.
+type route struct {
+	method string
+	serve  http.HandlerFunc
+}
+
+// routes are the operations the fake serves, by path.
+func (s *Server) routes() map[string]route {
+	return map[string]route{
+		PathLogin:     {http.MethodPost, s.login},
+		PathMagicLink: {http.MethodPost, s.magicLink},
+		PathRefresh:   {http.MethodPost, s.refreshTokens},
+		PathTwoFactor: {http.MethodPost, s.twoFactor},
+		PathAccount:   {http.MethodGet, s.account},
+		PathSensitive: {http.MethodGet, s.account},
+		PathLogout:    {http.MethodPost, s.logout},
+	}
+}
+
 func (s *Server) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+PathLogin, s.login)
-	mux.HandleFunc("POST "+PathMagicLink, s.magicLink)
-	mux.HandleFunc("POST "+PathRefresh, s.refreshTokens)
-	mux.HandleFunc("POST "+PathTwoFactor, s.twoFactor)
-	mux.HandleFunc("GET "+PathAccount, s.account)
-	mux.HandleFunc("GET "+PathSensitive, s.account)
+	routes := s.routes()
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt, ok := routes[r.URL.Path]
+		switch {
+		case !ok:
+			s.writeError(w, http.StatusNotFound, "Not found")
+		case r.Method != rt.method:
+			w.Header().Set("Allow", rt.method)
+			s.writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+		case s.loadErr != nil:
+			s.writeError(w, http.StatusInternalServerError, s.loadErr.Error())
+		default:
+			// Every operation the fake serves is in the contract: a request
+			// that breaks it is answered 400, naming the violation.
+			if msg := s.contract.checkRequest(r); msg != "" {
+				s.writeError(w, http.StatusBadRequest, msg)
+				return
+			}
+			rt.serve(w, r)
+		}
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.calls[r.URL.Path]++
@@ -35,7 +65,6 @@ func (s *Server) handler() http.Handler {
 			s.faults[r.URL.Path] = q[1:]
 		}
 		s.mu.Unlock()
-		next := s.validated(mux)
 		if f == nil {
 			next.ServeHTTP(w, r)
 			return
@@ -44,114 +73,34 @@ func (s *Server) handler() http.Handler {
 	})
 }
 
-// validated checks requests to the four /auth/ endpoints against the
-// contract: a violation is answered 400, naming it.
-func (s *Server) validated(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.loadErr != nil {
-			writeError(w, http.StatusInternalServerError, s.loadErr.Error())
-			return
-		}
-		if strings.HasPrefix(r.URL.Path, "/auth/") {
-			if msg := s.contract.checkRequest(r); msg != "" {
-				writeError(w, http.StatusBadRequest, msg)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// fault plays one injected failure.
-func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next http.Handler) {
-	w.Header().Set(FaultHeader, "1")
-	// Read the body first: the server only notices a client that hangs up
-	// once the body is consumed.
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if f.Delay > 0 {
-		t := time.NewTimer(f.Delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-s.closed:
-			t.Stop()
-			return
-		}
-	}
-	switch {
-	case f.Hang:
-		select {
-		case <-r.Context().Done():
-		case <-s.closed:
-		}
-	case f.Drop || f.Reset || f.Raw != "":
-		conn, buf, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		if f.Raw != "" {
-			_, _ = buf.WriteString(f.Raw)
-			_ = buf.Flush()
-		}
-		if tc, ok := conn.(*net.TCPConn); ok && f.Reset {
-			_ = tc.SetLinger(0) // close sends RST
-		}
-		conn.Close()
-	case f.Status != 0:
-		ct := f.ContentType
-		if ct == "" {
-			ct = "application/json"
-		}
-		w.Header().Set("Content-Type", ct)
-		if f.RetryAfter != "" {
-			w.Header().Set("Retry-After", f.RetryAfter)
-		}
-		w.WriteHeader(f.Status)
-		_, _ = io.WriteString(w, f.Body)
-	case f.Truncate:
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		body := rec.Body.Bytes()
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body[:len(body)/2])
-		if conn, buf, err := w.(http.Hijacker).Hijack(); err == nil {
-			_ = buf.Flush()
-			conn.Close()
-		}
-	case f.Oversize > 0:
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		chunk := bytes.Repeat([]byte(" "), 32<<10)
-		for left := f.Oversize; left > 0; left -= int64(len(chunk)) {
-			if int64(len(chunk)) > left {
-				chunk = chunk[:left]
-			}
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-	default:
-		next.ServeHTTP(w, r)
-	}
-}
-
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers v as JSON. The Date header is the fake's clock, unless
+// the handler set it already (to the time it stamped in a token).
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	if w.Header().Get("Date") == "" {
+		s.stamp(w, s.now())
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, reason string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": strconv.Itoa(status), "reason": reason}})
+// writeError answers the service's error body, {"error": message}.
+func (s *Server) writeError(w http.ResponseWriter, status int, message string) {
+	s.writeJSON(w, status, errorBody{Error: message})
+}
+
+// stamp sets the Date header to t, so that a client reading Date sees the
+// fake's clock, not the machine's.
+func (s *Server) stamp(w http.ResponseWriter, t time.Time) {
+	w.Header().Set("Date", t.UTC().Format(http.TimeFormat))
+}
+
+// errorBody is the service's error body: a message, field errors, or both.
+type errorBody struct {
+	Error  string                  `json:"error,omitempty"`
+	Fields map[string][]fieldError `json:"fields,omitempty"`
 }
 
 type fieldError struct {
@@ -159,8 +108,9 @@ type fieldError struct {
 	Message string `json:"message"`
 }
 
-func writeFields(w http.ResponseWriter, fields map[string][]fieldError) {
-	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"fields": fields})
+// writeFields answers 422 with field errors, {"fields": {name: [...]}}.
+func (s *Server) writeFields(w http.ResponseWriter, fields map[string][]fieldError) {
+	s.writeJSON(w, http.StatusUnprocessableEntity, errorBody{Fields: fields})
 }
 
 func required(field string) map[string][]fieldError {
@@ -168,9 +118,9 @@ func required(field string) map[string][]fieldError {
 }
 
 // decode reads a JSON object body; a bad one gets a 400.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "Invalid JSON body")
+		s.writeError(w, http.StatusBadRequest, "Invalid JSON body")
 		return false
 	}
 	return true
@@ -186,27 +136,64 @@ type loginBody struct {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req loginBody
-	if !decode(w, r, &req) {
-		return
-	}
-	switch {
-	case req.Password == "":
-		writeFields(w, required("password"))
-		return
-	case req.Email == "" && req.AlternateID == "":
-		writeFields(w, required("email"))
+	if !s.decode(w, r, &req) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if fe := s.checkCaptcha(req.Captcha, req.CaptchaLater); fe != nil {
+		s.writeFields(w, fe)
+		return
+	}
+	switch {
+	case req.Password == "":
+		s.writeFields(w, required("password"))
+		return
+	case req.Email == "" && req.AlternateID == "":
+		s.writeFields(w, required("email"))
+		return
+	}
 	u := s.findUser(req.Email, req.AlternateID, "")
 	if u == nil || u.Password != req.Password {
-		writeError(w, http.StatusUnauthorized, "Invalid credentials")
+		s.writeError(w, http.StatusUnauthorized, "Invalid credentials")
 		return
 	}
 	famID := randomHex(8)
 	s.families[famID] = &family{userID: u.ID}
 	s.issue(w, u, famID, u.TwoFactor)
+}
+
+// captchaField is the field that captcha errors name, as the API does today.
+const captchaField = "g_recaptcha_response"
+
+// checkCaptcha checks the reCAPTCHA answer of a request, under its older
+// and its later name, when the fake requires one; s.mu is held. It returns
+// the field errors to answer, nil when the request may go on. The answer
+// is checked before anything else and is spent by the check, whatever
+// happens next, as the service's verification spends it. Two different
+// answers are refused without checking either (neither is spent).
+func (s *Server) checkCaptcha(older, later string) map[string][]fieldError {
+	if !s.cfg.captcha {
+		return nil
+	}
+	invalid := func(msg string) map[string][]fieldError {
+		return map[string][]fieldError{captchaField: {{Code: "invalid", Message: msg}}}
+	}
+	answer := later
+	switch {
+	case later == "":
+		answer = older
+	case older != "" && older != later:
+		return invalid("g-recaptcha-response and g_recaptcha_response differ")
+	}
+	switch {
+	case answer == "":
+		return required(captchaField)
+	case !s.captchas[answer]:
+		return invalid("Invalid reCAPTCHA answer")
+	}
+	delete(s.captchas, answer)
+	return nil
 }
 
 // issue answers a TokenResponse with a new access token and refresh token
@@ -223,28 +210,34 @@ func (s *Server) issue(w http.ResponseWriter, u *user, famID, pending string) {
 		state = "ok"
 	}
 	s.seq++
-	claims := jwt.MapClaims{
+	exp := time.Unix(now.Add(s.cfg.accessTTL).Unix(), 0) // what the exp claim says
+	claims := map[string]any{
 		"seq": s.seq,
 		"sub": u.ID,
 		"iat": now.Unix(),
-		"exp": now.Add(s.cfg.accessTTL).Unix(),
+		"exp": exp.Unix(),
 		"jti": randomHex(8),
 		"fam": famID,
 		"2fa": state,
 	}
-	access, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.key)
+	if s.cfg.onClaims != nil {
+		s.cfg.onClaims(claims)
+	}
+	access, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims(claims)).SignedString(s.key)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "signing failed")
+		s.writeError(w, http.StatusInternalServerError, "Signing the access token failed")
 		return
 	}
+	s.access[access] = &accessToken{userID: u.ID, family: famID, seq: s.seq, exp: exp, pending: pending != ""}
 	if pending == TwoFactorSMS {
 		s.sendSMS(u)
 	}
+	s.stamp(w, now) // Date and iat agree
 	resp := map[string]any{"access_token": access, "refresh_token": rt, "has_password": u.Password != ""}
 	if pending != "" {
 		resp["requires_2fa"] = pending
 	}
-	writeJSON(w, http.StatusOK, resp)
+	s.writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) sendSMS(u *user) {
@@ -283,23 +276,23 @@ func (s *Server) findUser(email, altID, id string) *user {
 func (s *Server) spend(w http.ResponseWriter, token string) *refreshToken {
 	rt := s.refresh[token]
 	if rt == nil {
-		writeError(w, http.StatusUnauthorized, "Invalid refresh token")
+		s.writeError(w, http.StatusUnauthorized, "Invalid refresh token")
 		return nil
 	}
 	fam := s.families[rt.family]
 	if fam.revoked {
-		writeError(w, http.StatusUnauthorized, "Session revoked")
+		s.writeError(w, http.StatusUnauthorized, "Session revoked")
 		return nil
 	}
 	now := s.now()
 	if rt.used {
 		if s.cfg.reuseGrace > 0 && now.Sub(rt.usedAt) < s.cfg.reuseGrace {
-			writeError(w, http.StatusUnauthorized, "Refresh token already used")
+			s.writeError(w, http.StatusUnauthorized, "Refresh token already used")
 			return nil
 		}
 		fam.revoked = true
 		s.reuses++
-		writeError(w, http.StatusUnauthorized, "Refresh token reuse detected; session revoked")
+		s.writeError(w, http.StatusUnauthorized, "Refresh token reuse detected; session revoked")
 		return nil
 	}
 	return rt
@@ -309,11 +302,11 @@ func (s *Server) refreshTokens(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if !decode(w, r, &req) {
+	if !s.decode(w, r, &req) {
 		return
 	}
 	if req.RefreshToken == "" {
-		writeFields(w, required("refresh_token"))
+		s.writeFields(w, required("refresh_token"))
 		return
 	}
 	s.mu.Lock()
@@ -336,15 +329,15 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 		Code         string `json:"code"`
 		RefreshToken string `json:"refresh_token"`
 	}
-	if !decode(w, r, &req) {
+	if !s.decode(w, r, &req) {
 		return
 	}
 	switch {
 	case req.Code == "":
-		writeFields(w, required("code"))
+		s.writeFields(w, required("code"))
 		return
 	case req.RefreshToken == "":
-		writeFields(w, required("refresh_token"))
+		s.writeFields(w, required("refresh_token"))
 		return
 	}
 	s.mu.Lock()
@@ -355,11 +348,11 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 	}
 	u := s.findUser("", "", rt.userID)
 	if u.TwoFactor == "" {
-		writeError(w, http.StatusUnprocessableEntity, "Two factor authentication is not enabled")
+		s.writeError(w, http.StatusUnprocessableEntity, "Two factor authentication is not enabled")
 		return
 	}
 	if !s.validCode(u, req.Code) {
-		writeFields(w, map[string][]fieldError{"code": {{Code: "invalid", Message: "Invalid 2FA code"}}})
+		s.writeFields(w, map[string][]fieldError{"code": {{Code: "invalid", Message: "Invalid 2FA code"}}})
 		return
 	}
 	s.usedCode[u.ID+":"+req.Code] = true
@@ -386,80 +379,124 @@ func (s *Server) validCode(u *user, code string) bool {
 	return err == nil && ok
 }
 
+// magicLink serves POST /auth/magic_link as the API does today: it answers
+// 200 with the same message whoever asks, and a status that is "Active"
+// for a known user (a link is put in the outbox) and "Inactive" for an
+// unknown address or ID (nothing is sent). The fake never answers the
+// API's other statuses, "RegisteredInactive" and "RegisteredActive".
 func (s *Server) magicLink(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Email    string `json:"email"`
-		UserID   string `json:"user_id"`
-		Redirect string `json:"redirect"`
+		Email        string `json:"email"`
+		UserID       string `json:"user_id"`
+		Redirect     string `json:"redirect"`
+		Captcha      string `json:"g-recaptcha-response"`
+		CaptchaLater string `json:"g_recaptcha_response"`
 	}
-	if !decode(w, r, &req) {
+	if !s.decode(w, r, &req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fe := s.checkCaptcha(req.Captcha, req.CaptchaLater); fe != nil {
+		s.writeFields(w, fe)
 		return
 	}
 	switch {
 	case req.Email == "" && req.UserID == "":
-		writeFields(w, required("email"))
+		s.writeFields(w, required("email"))
 		return
 	case req.UserID != "" && !uuidPattern.MatchString(req.UserID):
-		writeFields(w, map[string][]fieldError{"user_id": {{Code: "invalid", Message: "user_id must be a UUID"}}})
+		s.writeFields(w, map[string][]fieldError{"user_id": {{Code: "invalid", Message: "user_id must be a UUID"}}})
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Unknown users get the same answer: the endpoint does not tell who
-	// has an account.
+	status := "Inactive"
 	if u := s.findUser(req.Email, "", req.UserID); u != nil {
 		link := s.URL + "/magic?token=" + randomHex(16)
 		s.send(Message{To: u.Email, Kind: "magic_link", Text: link, Redirect: req.Redirect})
+		status = "Active"
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"message": "Magic link sent"})
+	s.writeJSON(w, http.StatusOK, map[string]string{"message": "Magic link sent", "status": status})
 }
 
 // account serves GET /account and GET /account/sensitive; the latter also
-// needs a 2FA step within the grace period.
+// needs a 2FA step within the grace period, unless an API key is used.
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, sent := r.Header[APIKeyHeader]; sent {
+		id, ok := s.apiKeys[r.Header.Get(APIKeyHeader)]
+		if !ok {
+			s.unauthorized(w, "Invalid API key")
+			return
+		}
+		s.writeAccount(w, s.findUser("", "", id))
+		return
+	}
 	u, fam, reason := s.authenticate(r)
 	if u == nil {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, reason)
+		s.unauthorized(w, reason)
 		return
 	}
 	if r.URL.Path == PathSensitive && u.TwoFactor != "" && s.now().After(fam.tfaAt.Add(s.cfg.grace2FA)) {
-		writeError(w, http.StatusFailedDependency, "2FA token expired")
+		s.writeError(w, http.StatusFailedDependency, "2FA token expired")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": u.ID, "email": u.Email, "alternate_id": u.AlternateID})
+	s.writeAccount(w, u)
 }
 
-// authenticate checks the bearer token: a valid signature, not expired,
-// not revoked, and complete (no pending 2FA step).
+func (s *Server) writeAccount(w http.ResponseWriter, u *user) {
+	s.writeJSON(w, http.StatusOK, map[string]string{"id": u.ID, "email": u.Email, "alternate_id": u.AlternateID})
+}
+
+// logout serves POST /logout: a complete, unexpired bearer token ends every
+// session of its user, so all of the user's access tokens and refresh
+// tokens, of every login, are refused from then on. It is not a reuse (it
+// is not counted by ReuseDetected). An API key does not log out.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, _, reason := s.authenticate(r)
+	if u == nil {
+		s.unauthorized(w, reason)
+		return
+	}
+	for _, fam := range s.families {
+		if fam.userID == u.ID {
+			fam.revoked = true
+		}
+	}
+	s.stamp(w, s.now())
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// unauthorized answers 401 with message.
+func (s *Server) unauthorized(w http.ResponseWriter, message string) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	s.writeError(w, http.StatusUnauthorized, message)
+}
+
+// authenticate checks the bearer token against the fake's record of it:
+// issued by the fake, not expired, not revoked, and complete (no pending
+// 2FA step). It returns the refusal's message when the token is refused.
 func (s *Server) authenticate(r *http.Request) (*user, *family, string) {
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || raw == "" {
 		return nil, nil, "Missing bearer token"
 	}
-	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return s.key, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(s.now), jwt.WithExpirationRequired())
-	if err != nil {
-		return nil, nil, "Invalid or expired access token"
-	}
-	if seq, _ := claims["seq"].(float64); int64(seq) <= s.revoked {
+	at := s.access[raw]
+	switch {
+	case at == nil:
+		return nil, nil, "Invalid access token"
+	case !s.now().Before(at.exp):
+		return nil, nil, "Access token expired"
+	case at.seq <= s.revoked:
 		return nil, nil, "Access token revoked"
-	}
-	if claims["2fa"] == "pending" {
+	case at.pending:
 		return nil, nil, "Two factor authentication required"
 	}
-	famID, _ := claims["fam"].(string)
-	fam := s.families[famID]
-	if fam == nil || fam.revoked {
+	fam := s.families[at.family]
+	if fam.revoked {
 		return nil, nil, "Session revoked"
 	}
-	sub, _ := claims.GetSubject()
-	u := s.findUser("", "", sub)
-	if u == nil {
-		return nil, nil, "Unknown user"
-	}
-	return u, fam, ""
+	return s.findUser("", "", at.userID), fam, ""
 }

@@ -1,17 +1,59 @@
 // Package userauthtest runs a fake User Authentication API for tests and
 // demos, shaped like net/http/httptest: NewServer starts it on a loopback
 // port, URL says where, Client returns an http.Client for it, and Close
-// stops it.
+// stops it. It does not import package testing: register srv.Close with
+// t.Cleanup. Like httptest.NewServer, which panics when it cannot listen,
+// NewServer panics when given an invalid Option.
+//
+// # What it serves
+//
+// The contract's four endpoints (POST /auth/token, /auth/magic_link,
+// /auth/token/refresh and /auth/2fa), the API's 0.2.x POST /logout, and two
+// endpoints to call with the tokens, GET /account and GET
+// /account/sensitive (the Path constants). Every request to them is first
+// checked against api/openapi.yaml: a violation is answered 400, naming the
+// field but never its value. Other paths get 404, other methods 405.
 //
 // The fake keeps the real API's semantics rather than canned answers:
-// access tokens are signed JWTs with an exp claim, refresh tokens rotate on
-// every use and presenting a spent one revokes its whole family, 2FA users
-// get partial tokens until /auth/2fa accepts a valid, single-use code, the
-// 2FA grace period expires (GET /account/sensitive then answers 424), and
-// magic links and SMS codes land in an outbox. Faults can be injected per
-// path, the clock can be moved, and every call is counted.
 //
-// It does not import package testing: register srv.Close with t.Cleanup.
+//   - Access tokens are HS256 JWTs with an exp claim. The fake keeps its
+//     own record of every token it issues and judges a presented token by
+//     that record alone, so WithTokenClaims may rewrite the claims a client
+//     sees without changing how the fake treats the token.
+//   - Refresh tokens rotate on every use; presenting a spent one revokes
+//     its whole family (see WithRefreshReuseGrace and ReuseDetected).
+//   - 2FA users get partial tokens, which open nothing, until /auth/2fa
+//     accepts a valid, single-use code (TOTP, see Code; or SMS, see
+//     LastSMSCode). Once the 2FA grace period is over, GET
+//     /account/sensitive answers 424 until the next 2FA step.
+//   - POST /logout, with a complete bearer token, ends every session of its
+//     user: all of the user's access and refresh tokens are refused from
+//     then on. It answers 204.
+//   - API keys made by AddAPIKey authenticate the account endpoints in the
+//     X-Api-Key header, without the 2FA grace period.
+//   - With WithCaptcha, login and magic-link requests need a reCAPTCHA
+//     answer minted by CaptchaAnswer, good for one check, under
+//     g_recaptcha_response or g-recaptcha-response (or both, alike).
+//   - POST /auth/magic_link answers the same message to everyone, with
+//     status "Active" for a known user, whose link lands in the outbox
+//     (where SMS codes land too; see Outbox and WithMessageHook), and
+//     "Inactive" for an unknown address or ID, to whom nothing is sent.
+//
+// # Answers
+//
+// Errors come as the service writes them: {"error": "<message>"} and, for
+// failed validation (422), {"fields": {"<field>": [{"code": "...",
+// "message": "..."}]}}. Every answer the fake writes, injected faults' too
+// (not the bytes of a Raw fault), carries a Date header from its own clock
+// (Now, Advance); a token answer's Date is the iat of its access token.
+//
+// # Faults, clock and counters
+//
+// Fail injects faults per path: status answers, delays, hangs, dropped or
+// reset connections, raw bytes, truncated or oversized bodies, and answers
+// held back after the call was acted on (Fault.Hold). Advance moves the
+// fake's clock, which a token store under test must share (see Advance).
+// Calls, AllCalls and Paths count the calls.
 package userauthtest
 
 import (
@@ -24,6 +66,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pquerna/otp/totp"
@@ -39,22 +82,22 @@ const (
 	PathMagicLink = "/auth/magic_link"
 	PathRefresh   = "/auth/token/refresh"
 	PathTwoFactor = "/auth/2fa"
-	// PathAccount needs a complete, unexpired bearer token.
+	// PathAccount needs a complete, unexpired bearer token, or an API key
+	// (see AddAPIKey).
 	PathAccount = "/account"
-	// PathSensitive also needs a 2FA step within the grace period (424
-	// otherwise).
+	// PathSensitive also needs, with a bearer token, a 2FA step within the
+	// grace period (424 otherwise); an API key is not subject to it.
 	PathSensitive = "/account/sensitive"
+	// PathLogout (POST, the API's 0.2.x endpoint) needs a complete,
+	// unexpired bearer token and ends every session of its user: all of the
+	// user's access and refresh tokens stop working. It answers 204.
+	PathLogout = "/logout"
 )
 
 // The 2FA methods of User.TwoFactor, as the API names them.
 const (
 	TwoFactorTOTP = "GoogleAuthenticator"
 	TwoFactorSMS  = "SMS"
-)
-
-const (
-	defaultAccess   = 15 * time.Minute
-	defaultGrace2FA = 15 * time.Minute
 )
 
 // Server is a fake User Authentication API.
@@ -71,12 +114,16 @@ type Server struct {
 	closed   chan struct{} // closed by Close, to release hanging faults
 	once     sync.Once
 
+	offset atomic.Int64 // nanoseconds added to the real clock
+
 	mu       sync.Mutex
-	offset   time.Duration // added to the real clock
 	users    []*user
+	access   map[string]*accessToken // by the token as issued
 	refresh  map[string]*refreshToken
 	families map[string]*family
-	usedCode map[string]bool // user id + code, for single use
+	usedCode map[string]bool   // user id + code, for single use
+	captchas map[string]bool   // reCAPTCHA answers minted and not yet spent
+	apiKeys  map[string]string // API key -> user ID
 	outbox   []Message
 	calls    map[string]int
 	faults   map[string][]Fault
@@ -85,33 +132,6 @@ type Server struct {
 	reuses   int
 	next2FA  bool // the next refresh answers requires_2fa
 }
-
-type config struct {
-	accessTTL  time.Duration
-	grace2FA   time.Duration
-	reuseGrace time.Duration
-	onMessage  func(Message)
-}
-
-// Option configures a Server.
-type Option func(*config)
-
-// WithAccessTTL sets the lifetime of access tokens (default 15 minutes).
-func WithAccessTTL(d time.Duration) Option { return func(c *config) { c.accessTTL = d } }
-
-// WithTwoFactorGrace sets how long after a 2FA step sensitive endpoints
-// accept the session before answering 424 (default 15 minutes).
-func WithTwoFactorGrace(d time.Duration) Option { return func(c *config) { c.grace2FA = d } }
-
-// WithRefreshReuseGrace lets a spent refresh token be presented again
-// within d of its first use without revoking its family (it is refused
-// with 401 all the same). The default, 0, revokes at once.
-func WithRefreshReuseGrace(d time.Duration) Option { return func(c *config) { c.reuseGrace = d } }
-
-// WithMessageHook calls f with every message the fake "sends" (magic
-// links, SMS codes), as it is put in the outbox. f must not call the
-// Server.
-func WithMessageHook(f func(Message)) Option { return func(c *config) { c.onMessage = f } }
 
 // User is an account of the fake.
 type User struct {
@@ -139,6 +159,17 @@ type family struct {
 	tfaAt   time.Time // of the last 2FA step
 }
 
+// accessToken is the fake's record of an access token it issued. A
+// presented token is judged by this record, never by its claims, which
+// WithTokenClaims may have changed.
+type accessToken struct {
+	userID  string
+	family  string
+	seq     int64
+	exp     time.Time
+	pending bool // a 2FA step is still due: the token opens nothing
+}
+
 type refreshToken struct {
 	family  string
 	userID  string
@@ -159,36 +190,9 @@ type Message struct {
 	Redirect string
 }
 
-// Fault is what an injected failure does to one call.
-type Fault struct {
-	// Status answers with this status instead of handling the call.
-	Status int
-	// RetryAfter, when set, is sent as the Retry-After header.
-	RetryAfter string
-	// Body is the body sent with Status; ContentType its type (default
-	// application/json).
-	Body, ContentType string
-	// Delay waits this long (or until the client gives up) first.
-	Delay time.Duration
-	// Hang accepts the request and never answers, until the client gives
-	// up or the server closes.
-	Hang bool
-	// Drop reads the request and closes the connection without answering.
-	Drop bool
-	// Reset reads the request and resets the connection (TCP RST).
-	Reset bool
-	// Raw reads the request, writes these bytes as they are (for answers
-	// net/http will not write, such as a final 1xx) and closes the
-	// connection.
-	Raw string
-	// Truncate handles the call but sends only half of the answer's body,
-	// with a Content-Length for all of it.
-	Truncate bool
-	// Oversize handles the call by sending this many bytes of padding.
-	Oversize int64
-}
-
-// NewServer starts a fake API on a loopback port.
+// NewServer starts a fake API on a loopback port. Like
+// httptest.NewServer, which panics when it cannot listen, it panics with
+// the error of an invalid option.
 func NewServer(opts ...Option) *Server {
 	s := NewUnstartedServer(opts...)
 	s.Start()
@@ -196,22 +200,24 @@ func NewServer(opts ...Option) *Server {
 }
 
 // NewUnstartedServer returns a fake API that is not yet listening, so users
-// can be added first; call Start or StartAt.
+// can be added first; call Start or StartAt. It panics with the error of an
+// invalid option (see Option); nil options are ignored.
 func NewUnstartedServer(opts ...Option) *Server {
-	cfg := config{accessTTL: defaultAccess, grace2FA: defaultGrace2FA}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		panic(err)
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	s := &Server{
 		cfg:      cfg,
 		key:      key,
+		access:   map[string]*accessToken{},
 		refresh:  map[string]*refreshToken{},
 		families: map[string]*family{},
 		usedCode: map[string]bool{},
+		captchas: map[string]bool{},
+		apiKeys:  map[string]string{},
 		calls:    map[string]int{},
 		faults:   map[string][]Fault{},
 		closed:   make(chan struct{}),
@@ -243,29 +249,34 @@ func (s *Server) StartAt(addr string) error {
 // Client returns an http.Client that reaches the server.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
 
-// Close shuts the server down, waiting for calls in progress (a hanging
-// fault is released).
+// Close shuts the server down, waiting for calls in progress. A call
+// that a fault keeps waiting (Delay, Hang, Hold) is released, its
+// connection closed without an answer.
 func (s *Server) Close() {
 	s.once.Do(func() { close(s.closed) })
 	s.ts.CloseClientConnections()
 	s.ts.Close()
 }
 
-// Now is the server's clock: the real time plus what Advance added.
-func (s *Server) Now() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.now()
-}
+// Now is the server's clock: the real time plus what Advance added. It
+// stamps the tokens' iat and exp and every answer's Date header. Hand it
+// to a userauth.TokenStore with userauth.WithClock(srv.Now) (see Advance).
+func (s *Server) Now() time.Time { return s.now() }
 
-func (s *Server) now() time.Time { return time.Now().Add(s.offset) }
+func (s *Server) now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
 
-// Advance moves the server's clock forward by d: tokens and 2FA grace
-// periods expire as if d had passed.
+// Advance moves the server's clock forward by d (back, for a negative d):
+// tokens and 2FA grace periods expire as if d had passed, and Date headers
+// say so.
+//
+// A userauth.TokenStore decides when a token has expired by its own clock,
+// not by the server's. A test that moves the fake's clock must give the
+// store the same clock, with userauth.WithClock(srv.Now). Otherwise the
+// store keeps presenting access tokens that it thinks fresh and the fake
+// now sees as expired, and meets 401s (and, past the 2FA grace period,
+// 424s from GET /account/sensitive).
 func (s *Server) Advance(d time.Duration) {
-	s.mu.Lock()
-	s.offset += d
-	s.mu.Unlock()
+	s.offset.Add(int64(d))
 }
 
 // ExpireAccessTokens makes every access token issued so far be refused
@@ -316,6 +327,28 @@ func (s *Server) AddUser(u User) (string, error) {
 	return nu.secret, nil
 }
 
+// APIKeyHeader is the header that carries an API key.
+const APIKeyHeader = "X-Api-Key"
+
+// AddAPIKey creates an API key for the user with the given e-mail address
+// and returns it; an unknown address is an error. GET /account and GET
+// /account/sensitive accept the key in the X-Api-Key header instead of a
+// bearer token, as the service does for server-to-server calls: it
+// authenticates as its user, without the 2FA grace period. When a request
+// carries both a key and a bearer token, the key alone is checked. Keys
+// are not sessions: POST /logout neither accepts nor revokes them.
+func (s *Server) AddAPIKey(email string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.findUser(email, "", "")
+	if email == "" || u == nil {
+		return "", fmt.Errorf("userauthtest: AddAPIKey: no user with e-mail %q", email)
+	}
+	key := "key-" + randomHex(24)
+	s.apiKeys[key] = u.ID
+	return key, nil
+}
+
 // Users returns the accounts, passwords and TOTP secrets included, for
 // printing by a demo.
 func (s *Server) Users() []User {
@@ -332,6 +365,18 @@ func (s *Server) Users() []User {
 // Code returns the current TOTP code for secret by the server's clock.
 func (s *Server) Code(secret string) (string, error) {
 	return totp.GenerateCode(secret, s.Now())
+}
+
+// CaptchaAnswer mints a fresh reCAPTCHA answer, random and good for one
+// check. A Server made WithCaptcha accepts it once under either field name,
+// g_recaptcha_response or g-recaptcha-response (or both, with the same
+// value); other Servers ignore captcha fields.
+func (s *Server) CaptchaAnswer() string {
+	a := "captcha-" + randomHex(24)
+	s.mu.Lock()
+	s.captchas[a] = true
+	s.mu.Unlock()
+	return a
 }
 
 // Outbox returns the messages sent so far, oldest first.
@@ -384,16 +429,6 @@ func (s *Server) ReuseDetected() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reuses
-}
-
-// Fail makes the next n calls of path suffer f, after any faults queued
-// before.
-func (s *Server) Fail(path string, n int, f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults[path] = append(s.faults[path], f)
-	}
 }
 
 // Paths lists the paths that have been called, sorted.
