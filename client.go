@@ -183,8 +183,9 @@ type request interface {
 
 // answer is the decoded 2xx body of a call.
 type answer interface {
-	// complete reports an answer that lacks what the contract promises.
-	complete() error
+	// decoded reports an answer that lacks what the contract promises,
+	// and takes what it needs from the answer's header.
+	decoded(h http.Header) error
 }
 
 // post validates in, posts it to ep with retries, and decodes the 2xx
@@ -269,7 +270,7 @@ func (c *Client) decode(cl *call, resp *http.Response, out answer) error {
 	if err := json.Unmarshal(data, out); err != nil {
 		return decodeErr(err)
 	}
-	if err := out.complete(); err != nil {
+	if err := out.decoded(resp.Header); err != nil {
 		return decodeErr(err)
 	}
 	return nil

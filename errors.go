@@ -56,7 +56,7 @@ type TwoFactorRequiredError struct {
 
 // Error names the method.
 func (e *TwoFactorRequiredError) Error() string {
-	return "userauth: two-factor authentication required (" + string(e.Method) + ")"
+	return "userauth: two-factor authentication required (" + e.Method.String() + ")"
 }
 
 // Is makes errors.Is(err, ErrTwoFactorRequired) true.

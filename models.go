@@ -3,7 +3,9 @@ package userauth
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
+	"time"
 )
 
 // This file holds the wire types of the API. Their JSON names are exactly
@@ -26,6 +28,10 @@ const (
 	// TwoFactorSMS is a code sent by text message (later API versions).
 	TwoFactorSMS TwoFactorMethod = "SMS"
 )
+
+// String returns the method as the server named it, with any control
+// characters replaced, so that it can be shown to a user as it is.
+func (m TwoFactorMethod) String() string { return clean(string(m), maxMessageLen) }
 
 // LoginRequest is the body of POST /auth/token (password login).
 // Password is required, and exactly one of Email and AlternateID names the
@@ -94,6 +100,8 @@ type TokenResponse struct {
 	// HasPassword tells whether the user has a password set (later API
 	// versions); nil when the server did not say.
 	HasPassword *bool `json:"has_password,omitempty"`
+
+	date time.Time // the answer's Date header; zero when absent
 }
 
 // SuccessResponse is the answer of POST /auth/magic_link.
@@ -187,7 +195,7 @@ func (r TokenResponse) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		secretAttr("access_token", r.AccessToken),
 		secretAttr("refresh_token", r.RefreshToken),
-		slog.String("requires_2fa", string(r.Requires2FA)),
+		slog.String("requires_2fa", r.Requires2FA.String()),
 	}
 	if r.HasPassword != nil {
 		attrs = append(attrs, slog.Bool("has_password", *r.HasPassword))
@@ -261,12 +269,14 @@ func (r Confirm2FA) secrets() []string { return []string{r.Code, r.RefreshToken}
 
 func (r Confirm2FA) retryPolicy(p retryPolicy) retryPolicy { return p }
 
-// complete accepts any 2xx magic-link answer that is a JSON object.
-func (r *SuccessResponse) complete() error { return nil }
+// decoded accepts any 2xx magic-link answer that is a JSON object.
+func (r *SuccessResponse) decoded(http.Header) error { return nil }
 
-// complete reports a 2xx token answer that lacks a required field: handing
-// out an empty token would only fail later, far from the cause.
-func (r *TokenResponse) complete() error {
+// decoded reports a 2xx token answer that lacks a required field (handing
+// out an empty token would only fail later, far from the cause), and keeps
+// the answer's Date, which tells the token's lifetime when it has no iat.
+func (r *TokenResponse) decoded(h http.Header) error {
+	r.date, _ = http.ParseTime(h.Get("Date"))
 	switch {
 	case r.AccessToken == "":
 		return fmt.Errorf("missing access_token")

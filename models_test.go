@@ -2,6 +2,7 @@ package userauth
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestTokenResponseDecoding(t *testing.T) {
 			var got TokenResponse
 			require.NoError(t, json.Unmarshal([]byte(tt.in), &got))
 			assert.Equal(t, tt.want, got)
-			assert.NoError(t, got.complete())
+			assert.NoError(t, got.decoded(http.Header{}))
 		})
 	}
 }
@@ -76,7 +77,7 @@ func FuzzDecodeTokenResponse(f *testing.F) {
 		if err := json.Unmarshal(data, &tr); err != nil {
 			return
 		}
-		if tr.complete() == nil && (tr.AccessToken == "" || tr.RefreshToken == "") {
+		if tr.decoded(http.Header{}) == nil && (tr.AccessToken == "" || tr.RefreshToken == "") {
 			t.Fatalf("check accepted %v with an empty token", tr)
 		}
 		// The redacted forms never show a token.

@@ -355,8 +355,8 @@ func checkRow(t *testing.T, tg target, f fault, r row, err error) {
 	switch {
 	case !tg.stored:
 	case err == nil:
-	case tg.path == PathRefresh && (code == 400 || code == 401):
-		assert.Equal(t, "cleared", r.storage, "a rejected refresh token ends the session")
+	case tg.path == PathRefresh && (code == 400 || code == 401), tg.path == PathTwoFactor && code == 401:
+		assert.Equal(t, "cleared", r.storage, "a refused refresh token ends the session")
 		assert.ErrorIs(t, err, ErrLoginRequired)
 	default:
 		assert.Contains(t, []string{"unchanged", "empty"}, r.storage, "a failure keeps the tokens")

@@ -122,6 +122,7 @@ func TestStoreNoTokensMeansLoginRequired(t *testing.T) {
 }
 
 func TestStoreRefreshesBeforeExpiry(t *testing.T) {
+	t.Parallel()
 	e := newStoreEnv(t, nil, nil)
 	ctx := context.Background()
 	first, err := e.store.Login(ctx, ann)
@@ -131,16 +132,33 @@ func TestStoreRefreshesBeforeExpiry(t *testing.T) {
 	got, err := e.store.Token(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, first.AccessToken, got.AccessToken)
+	settle(e.store)
 	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathRefresh))
 
-	e.srv.Advance(15 * time.Second) // inside the skew: refresh before exp
+	e.srv.Advance(15 * time.Second) // inside the skew: due, served, renewed behind
 	got, err = e.store.Token(ctx)
 	require.NoError(t, err)
-	assert.NotEqual(t, first.AccessToken, got.AccessToken)
+	assert.Equal(t, first.AccessToken, got.AccessToken, "a due token is served at once")
+	settle(e.store)
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	got, err = e.store.Token(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.AccessToken, got.AccessToken, "the next call sees the renewed token")
 	assert.NotEqual(t, first.RefreshToken, got.RefreshToken, "refresh tokens rotate")
 	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
 	saved, _ := e.storage.Load(ctx)
-	assert.Equal(t, got, saved)
+	assert.Equal(t, got.AccessToken, saved.AccessToken)
+	assert.Equal(t, got.RefreshToken, saved.RefreshToken)
+}
+
+// settle waits for the renewal that runs behind the callers, if any.
+func settle(s *TokenStore) {
+	s.mu.Lock()
+	f := s.flight
+	s.mu.Unlock()
+	if f != nil {
+		<-f.done
+	}
 }
 
 // countingStorage counts Loads.
@@ -231,7 +249,8 @@ func TestStoreCancelledWaiterDoesNotCancelRefresh(t *testing.T) {
 		_, err := e.store.AccessToken(ctx) // starts the refresh
 		first <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	require.Eventually(t, func() bool { return e.srv.Calls(userauthtest.PathRefresh) == 1 },
+		5*time.Second, time.Millisecond, "the first caller started the refresh")
 	second := make(chan string, 1)
 	go func() {
 		tok, err := e.store.AccessToken(bg)
@@ -591,24 +610,30 @@ func TestStoreRefreshRejectedMeansLoginRequired(t *testing.T) {
 }
 
 func TestStoreTransientFailureKeepsTokens(t *testing.T) {
+	t.Parallel()
 	e := newStoreEnv(t, nil, nil)
 	ctx := context.Background()
 	tok, err := e.store.Login(ctx, ann)
 	require.NoError(t, err)
 
-	// Due for refresh (inside the skew) but not expired: the refresh fails
-	// and the still-valid token is served.
+	// Due (inside the skew) but not expired: served at once; the renewal
+	// behind fails, and the still-valid token keeps being served.
 	e.srv.Advance(15*time.Minute - 10*time.Second)
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Status: 500})
 	got, err := e.store.AccessToken(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, tok.AccessToken, got)
+	settle(e.store)
+	got, err = e.store.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tok.AccessToken, got)
+	settle(e.store)
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh), "the failure is remembered: no second call")
 
 	// Expired, and the server still failing: the typed error, tokens kept,
-	// and the failure remembered for a moment (no second call).
+	// and the failure remembered for a moment of the store's clock.
 	e.srv.Advance(time.Minute)
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Status: 503})
-	time.Sleep(failureMemory + 10*time.Millisecond)
 	_, err = e.store.AccessToken(ctx)
 	var se *ServerError
 	require.ErrorAs(t, err, &se)
@@ -619,10 +644,11 @@ func TestStoreTransientFailureKeepsTokens(t *testing.T) {
 	saved, _ := e.storage.Load(ctx)
 	assert.Equal(t, tok.RefreshToken, saved.RefreshToken)
 
-	time.Sleep(failureMemory + 10*time.Millisecond)
+	e.srv.Advance(failureMemory)
 	got, err = e.store.AccessToken(ctx)
 	require.NoError(t, err)
 	assert.NotEqual(t, tok.AccessToken, got)
+	assert.Equal(t, 3, e.srv.Calls(userauthtest.PathRefresh))
 }
 
 // flakyStorage fails Save while fail is set.
@@ -656,7 +682,7 @@ func TestStoreSaveFailureKeepsRotatedToken(t *testing.T) {
 	// Storage is back: the rotated pair is saved and served, with no second
 	// refresh (which would present a spent token).
 	storage.fail.Store(false)
-	time.Sleep(failureMemory + 10*time.Millisecond)
+	e.srv.Advance(failureMemory) // the store's clock: the failure is forgotten
 	got, err := e.store.Token(ctx)
 	require.NoError(t, err)
 	assert.NotEqual(t, old.RefreshToken, got.RefreshToken)
@@ -754,7 +780,7 @@ func TestSessionRefreshSchedule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sess := s.newSession(&Token{AccessToken: "a", RefreshToken: "r", Expiry: tt.expiry}, saved)
+			sess := s.sessionFor(&Token{AccessToken: "a", RefreshToken: "r", Expiry: tt.expiry})
 			assert.Equal(t, tt.want, sess.refreshAt)
 			assert.Equal(t, "Bearer a", sess.bearer)
 		})
@@ -865,10 +891,11 @@ func TestStoreStorageOutageDegrades(t *testing.T) {
 
 	// Storage returns: the lagging tokens are saved at the next look.
 	storage.down.Store(false)
-	time.Sleep(failureMemory + 10*time.Millisecond)
+	e.srv.Advance(failureMemory) // the store's clock: the failure is forgotten
 	got, err = store.AccessToken(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, renewed, got)
+	settle(store)
 	saved, _ := storage.Load(ctx)
 	require.NotNil(t, saved)
 	assert.Equal(t, renewed, saved.AccessToken)

@@ -10,19 +10,20 @@ import (
 )
 
 // Transport returns an http.RoundTripper that sends requests through base
-// (nil means the Transport of the store's Client, or
-// http.DefaultTransport) and authenticates those for the API.
+// (nil means the transport of the store's Client) and authenticates those
+// for the API.
 //
 // It adds "Authorization: Bearer <access token>" only to requests with the
 // scheme and host of the Client's base URL, and never to the /auth/
 // endpoints; any other request goes out untouched. Requests are cloned,
-// never changed. Then:
+// never changed. Then, at most once each, in whichever order the server
+// asks:
 //
 //   - on 401, if the request carried an older token than the current one it
-//     is repeated once with the current one; otherwise one refresh is shared
-//     by all the requests that met the 401, and the request is repeated once;
+//     is repeated with the current one; otherwise one renewal is shared by
+//     all the requests that met the 401, and the request is repeated;
 //   - on 424 (2FA grace period expired), with a TwoFactorHandler, one 2FA
-//     step is shared and the request repeated once; without one, the 424
+//     step is shared and the request repeated; without one, the 424
 //     answer is returned: CheckResponse(resp) then matches
 //     ErrTwoFactorExpired.
 //
@@ -31,21 +32,26 @@ import (
 // 401 or 424 answer is returned as it is. Errors of the token store
 // (ErrLoginRequired, *TwoFactorRequiredError, ...) are returned as the
 // RoundTrip error, so the http.Client's *url.Error wraps them for errors.Is.
+//
+// The RoundTripper bounds nothing by itself: give the http.Client that uses
+// it a Timeout, or its requests a context with a deadline (HTTPClient does
+// the first).
 func (s *TokenStore) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = s.client.httpClient.Transport
-	}
-	if base == nil {
-		base = http.DefaultTransport
 	}
 	return &transport{s: s, base: base}
 }
 
 // HTTPClient returns an http.Client that authenticates its requests to the
-// API with this store's tokens (see Transport). It follows redirects as
-// http.Client does; the bearer token never goes to another host.
+// API with this store's tokens (see Transport). Its Timeout, the Client's
+// per-attempt timeout (DefaultTimeout unless WithTimeout or WithHTTPClient
+// said otherwise), bounds each request whole, the renewal and the repeat
+// after a 401 or 424 included; set the returned client's Timeout to change
+// it, or build your own http.Client around Transport. It follows redirects
+// as http.Client does; the bearer token never goes to another host.
 func (s *TokenStore) HTTPClient() *http.Client {
-	return &http.Client{Transport: s.Transport(nil)}
+	return &http.Client{Transport: s.Transport(nil), Timeout: s.client.httpClient.Timeout}
 }
 
 type transport struct {
@@ -58,51 +64,49 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(req)
 	}
 	ctx := req.Context()
-	sess := t.s.cur.Load()
-	if !sess.fresh(t.s.now()) {
-		var err error
-		if sess, err = t.s.slow(ctx); err != nil {
-			closeBody(req)
-			return nil, err
-		}
+	sess, err := t.s.usableSession(ctx)
+	if err != nil {
+		closeBody(req)
+		return nil, err
 	}
 	resp, err := t.base.RoundTrip(withBearer(req, req.Body, sess.bearer))
-	if err != nil {
-		return nil, err
-	}
-
-	var kind renewKind
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized:
-		kind = renewForced
-	case resp.StatusCode == http.StatusFailedDependency && t.s.handler != nil:
-		kind = renewStepUp
-	default:
-		return resp, nil
-	}
-	body, ok := replayableBody(req)
-	if !ok {
-		return resp, nil
-	}
-	next, err := t.s.renewAfter(ctx, kind, sess.tok.AccessToken)
-	if err != nil {
-		if body != nil {
-			body.Close()
+	renewed, steppedUp := false, false
+	for err == nil {
+		var kind renewKind
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized && !renewed:
+			kind, renewed = renewForced, true
+		case resp.StatusCode == http.StatusFailedDependency && t.s.handler != nil && !steppedUp:
+			kind, steppedUp = renewStepUp, true
+		default:
+			return resp, nil
+		}
+		body, ok := replayableBody(req)
+		if !ok {
+			return resp, nil
 		}
 		discard(resp)
-		return nil, err
+		if sess, err = t.s.renewAfterRefusal(ctx, kind, sess.tok.AccessToken); err != nil {
+			if body != nil {
+				body.Close()
+			}
+			return nil, err
+		}
+		resp, err = t.base.RoundTrip(withBearer(req, body, sess.bearer))
 	}
-	discard(resp)
-	return t.base.RoundTrip(withBearer(req, body, next.bearer))
+	return nil, err
 }
 
 // authenticates reports whether req goes to the API, outside /auth/.
 func (s *TokenStore) authenticates(req *http.Request) bool {
-	u, base := req.URL, s.client.baseURL
-	if u == nil || !strings.EqualFold(u.Scheme, base.Scheme) || !sameHost(u.Host, base.Host, base.Scheme) {
-		return false
-	}
-	return !strings.HasPrefix(u.Path, base.Path+"auth/")
+	return s.client.ownsURL(req) && !strings.HasPrefix(req.URL.Path, s.client.baseURL.Path+"auth/")
+}
+
+// ownsURL reports whether req goes to the scheme and host of the Client's
+// base URL.
+func (c *Client) ownsURL(req *http.Request) bool {
+	u, base := req.URL, c.baseURL
+	return u != nil && strings.EqualFold(u.Scheme, base.Scheme) && sameHost(u.Host, base.Host, base.Scheme)
 }
 
 // sameHost compares hosts case-insensitively, taking an explicit default
@@ -134,7 +138,7 @@ func withBearer(req *http.Request, body io.ReadCloser, bearer string) *http.Requ
 	return r
 }
 
-// replayableBody returns a fresh copy of req's body for a second attempt.
+// replayableBody returns a fresh copy of req's body for another attempt.
 func replayableBody(req *http.Request) (io.ReadCloser, bool) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return req.Body, true
@@ -166,6 +170,12 @@ func discard(resp *http.Response) {
 // take an oauth2.TokenSource. Token calls on it use ctx, as the oauth2
 // interface has no context of its own. The returned tokens carry the access
 // token and its expiry, never the refresh token.
+//
+// An http.Client from oauth2.NewClient does not recover from a revoked
+// token: oauth2's transport hands a 401 back without renewing, and the
+// token it caches stays in use until its expiry. For requests to the API,
+// prefer HTTPClient or Transport, which renew once on a 401 and repeat the
+// request.
 func (s *TokenStore) TokenSource(ctx context.Context) oauth2.TokenSource {
 	return tokenSource{ctx: ctx, s: s}
 }

@@ -201,17 +201,17 @@ func TestRedisOutageMidRun(t *testing.T) {
 	require.NoError(t, err, "expired during the outage: refreshed in-process, with a warning")
 	assert.NotEqual(t, first.AccessToken, renewed)
 
-	px.restore(t) // Redis is back
-	time.Sleep(1100 * time.Millisecond)
+	px.restore(t)                // Redis is back
+	srv.Advance(2 * time.Second) // past the store's memory of the failed save
 	got, err = ts.AccessToken(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, renewed, got)
+	assert.Equal(t, renewed, got, "served at once; saved behind the caller")
 	directStore, err := New(direct, strings.TrimPrefix(store.Key(), DefaultKeyPrefix))
 	require.NoError(t, err)
-	saved, err := directStore.Load(ctx)
-	require.NoError(t, err)
-	require.NotNil(t, saved)
-	assert.Equal(t, renewed, saved.AccessToken, "the tokens refreshed during the outage reached Redis once it returned")
+	require.Eventually(t, func() bool {
+		saved, err := directStore.Load(ctx)
+		return err == nil && saved != nil && saved.AccessToken == renewed
+	}, 10*time.Second, 5*time.Millisecond, "the tokens refreshed during the outage reached Redis once it returned")
 	assert.Equal(t, 1, srv.Calls(userauthtest.PathRefresh))
 	assert.Equal(t, 0, srv.ReuseDetected())
 }
@@ -273,4 +273,43 @@ func mustStore(t testing.TB, c *userauth.Client, storage userauth.TokenStorage, 
 		t.Fatal(err)
 	}
 	return ts
+}
+
+// TestLogoutWinsOverARenewalElsewhere logs out through one replica while
+// another is in the middle of a refresh: the refresh must not write the
+// session back to Redis.
+func TestLogoutWinsOverARenewalElsewhere(t *testing.T) {
+	addr := redisAddr(t)
+	srv, c := fakeAPI(t)
+	first := newStore(t, newRedis(t, addr))
+	second, err := New(newRedis(t, addr), strings.TrimPrefix(first.Key(), DefaultKeyPrefix))
+	require.NoError(t, err)
+	a := mustStore(t, c, first, userauth.WithClock(srv.Now))
+	b := mustStore(t, c, second, userauth.WithClock(srv.Now))
+	ctx := context.Background()
+	_, err = a.Login(ctx, ann)
+	require.NoError(t, err)
+	_, err = b.AccessToken(ctx)
+	require.NoError(t, err)
+
+	srv.Advance(16 * time.Minute)
+	srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Delay: 300 * time.Millisecond})
+	renewed := make(chan error, 1)
+	go func() {
+		_, err := b.AccessToken(ctx)
+		renewed <- err
+	}()
+	require.Eventually(t, func() bool { return srv.Calls(userauthtest.PathRefresh) == 1 },
+		5*time.Second, time.Millisecond, "the other replica's refresh reaches the server")
+	require.NoError(t, a.Logout(ctx))
+	<-renewed
+
+	saved, err := first.Load(ctx)
+	require.NoError(t, err)
+	assert.Nil(t, saved, "the logout wins: Redis stays empty")
+	srv.Advance(16 * time.Minute)
+	for name, s := range map[string]*userauth.TokenStore{"logged out": a, "other": b} {
+		_, err := s.AccessToken(ctx)
+		assert.ErrorIs(t, err, userauth.ErrLoginRequired, name)
+	}
 }

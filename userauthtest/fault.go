@@ -76,68 +76,89 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, f *Fault, next ht
 		}
 		abort(w)
 	case f.Drop || f.Reset || f.Raw != "":
-		conn, buf, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		if f.Raw != "" {
-			_, _ = buf.WriteString(f.Raw)
-			_ = buf.Flush()
-		}
-		if tc, ok := conn.(*net.TCPConn); ok && f.Reset {
-			_ = tc.SetLinger(0) // close sends RST
-		}
-		conn.Close()
+		breakConnection(w, f)
 	case f.Status != 0:
-		ct := f.ContentType
-		if ct == "" {
-			ct = "application/json"
-		}
-		w.Header().Set("Content-Type", ct)
-		s.stamp(w, s.now())
-		if f.RetryAfter != "" {
-			w.Header().Set("Retry-After", f.RetryAfter)
-		}
-		w.WriteHeader(f.Status)
-		_, _ = io.WriteString(w, f.Body)
+		s.writeFaultStatus(w, f)
 	case f.Truncate || f.Hold > 0:
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		if f.Hold > 0 && !s.wait(r, f.Hold) {
-			abort(w) // acted on, never answered
-			return
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		body := rec.Body.Bytes()
-		if !f.Truncate {
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(body)
-			return
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body[:len(body)/2])
-		if conn, buf, err := w.(http.Hijacker).Hijack(); err == nil {
-			_ = buf.Flush()
-			conn.Close()
-		}
+		s.actThenAnswer(w, r, f, next)
 	case f.Oversize > 0:
-		w.Header().Set("Content-Type", "application/json")
-		s.stamp(w, s.now())
-		w.WriteHeader(http.StatusOK)
-		chunk := bytes.Repeat([]byte(" "), 32<<10)
-		for left := f.Oversize; left > 0; left -= int64(len(chunk)) {
-			if int64(len(chunk)) > left {
-				chunk = chunk[:left]
-			}
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
+		s.writeOversize(w, f.Oversize)
 	default:
 		next.ServeHTTP(w, r)
+	}
+}
+
+// breakConnection drops or resets the connection, after writing f.Raw.
+func breakConnection(w http.ResponseWriter, f *Fault) {
+	conn, buf, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		return
+	}
+	if f.Raw != "" {
+		_, _ = buf.WriteString(f.Raw)
+		_ = buf.Flush()
+	}
+	if tc, ok := conn.(*net.TCPConn); ok && f.Reset {
+		_ = tc.SetLinger(0) // close sends RST
+	}
+	conn.Close()
+}
+
+// writeFaultStatus answers f.Status with f's header and body.
+func (s *Server) writeFaultStatus(w http.ResponseWriter, f *Fault) {
+	ct := f.ContentType
+	if ct == "" {
+		ct = "application/json"
+	}
+	w.Header().Set("Content-Type", ct)
+	s.stamp(w, s.now())
+	if f.RetryAfter != "" {
+		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	w.WriteHeader(f.Status)
+	_, _ = io.WriteString(w, f.Body)
+}
+
+// actThenAnswer handles the call for real, then holds the answer back for
+// f.Hold, or sends only half its body (f.Truncate).
+func (s *Server) actThenAnswer(w http.ResponseWriter, r *http.Request, f *Fault, next http.Handler) {
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, r)
+	if f.Hold > 0 && !s.wait(r, f.Hold) {
+		abort(w) // acted on, never answered
+		return
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	body := rec.Body.Bytes()
+	if !f.Truncate {
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body[:len(body)/2])
+	if conn, buf, err := w.(http.Hijacker).Hijack(); err == nil {
+		_ = buf.Flush()
+		conn.Close()
+	}
+}
+
+// writeOversize answers 200 with n bytes of padding.
+func (s *Server) writeOversize(w http.ResponseWriter, n int64) {
+	w.Header().Set("Content-Type", "application/json")
+	s.stamp(w, s.now())
+	w.WriteHeader(http.StatusOK)
+	chunk := bytes.Repeat([]byte(" "), 32<<10)
+	for left := n; left > 0; left -= int64(len(chunk)) {
+		if int64(len(chunk)) > left {
+			chunk = chunk[:left]
+		}
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
 	}
 }
 

@@ -156,61 +156,10 @@ func run(in, stat, peers, out, cmd string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks\n\n")
 	fmt.Fprintf(&b, "Written by `%s` on %s.\n", cmd, time.Now().UTC().Format("2006-01-02"))
-	fmt.Fprintf(&b, "Every figure below comes from one run, with the peers side by side; read\n")
-	fmt.Fprintf(&b, "them as ratios, not as absolute times, as the machine is shared and noisy.\n")
-	fmt.Fprintf(&b, "The raw output of the run is in `bench/results.txt`; compare a new run with it\n")
-	fmt.Fprintf(&b, "by `benchstat bench/results.txt new.txt`.\n\n")
 	fmt.Fprintf(&b, "| machine | |\n|---|---|\n| Go | %s %s/%s |\n| CPU | %s |\n| GOMAXPROCS | %s |\n| runs per benchmark | %d |\n\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, orDash(s.cpu), orDash(s.procs), s.count("Login/raw"))
-	fmt.Fprintf(&b, "Peers: **raw** is hand-written `net/http` + `encoding/json` with no retries,\n")
-	fmt.Fprintf(&b, "the practical limit of one call; **oapi** is the client oapi-codegen generates\n")
-	fmt.Fprintf(&b, "from `api/openapi.yaml`; **userauth** is the SDK with default options (retries\n")
-	fmt.Fprintf(&b, "on, a 30 s per-attempt timeout, logger off); **oauth2** is golang.org/x/oauth2's\n")
-	fmt.Fprintf(&b, "`ReuseTokenSource` and `Transport`; **static** sets a fixed header. All call\nthe same in-process loopback server.\n\n")
-
-	fmt.Fprintf(&b, "**LoginOverhead** is Login with the network taken out: each peer's transport\n")
-	fmt.Fprintf(&b, "answers from memory, so it measures what the client itself costs per call.\n\n")
-	fmt.Fprintf(&b, "What userauth does per call that raw does not: it wraps the request for\n")
-	fmt.Fprintf(&b, "go-retryablehttp with a body that can be replayed; it bounds the attempt with a\n")
-	fmt.Fprintf(&b, "cancelable context (net/http then registers its own context under it); it\n")
-	fmt.Fprintf(&b, "sends Accept and its own User-Agent; it bounds the body it reads and checks the\n")
-	fmt.Fprintf(&b, "answer; and it decodes has_password too. The watchdog behind the per-attempt\n")
-	fmt.Fprintf(&b, "timeout holds one timer per Client, not one per call.\n\n")
-	fmt.Fprintf(&b, "The verdict is on the ratio of the medians. The pass-by-pass column gives the\n")
-	fmt.Fprintf(&b, "lowest and highest ratio of two peers measured in the same pass.\n\n")
-	fmt.Fprintf(&b, "## Targets\n\n| measure | median ratio | pass by pass | target | |\n|---|---|---|---|---|\n")
-	for _, t := range targets() {
-		num, ok := s.median(t.num, t.unit)
-		if !ok {
-			fmt.Fprintf(&b, "| %s | not measured | | | |\n", t.what)
-			continue
-		}
-		value, shown, spread := num, "", "-"
-		if t.den != "" {
-			den, ok := s.median(t.den, t.unit)
-			if !ok || den == 0 {
-				fmt.Fprintf(&b, "| %s | not measured | | | |\n", t.what)
-				continue
-			}
-			value = num / den
-			shown = fmt.Sprintf("%.3f (%s / %s)", value, human(num, t.unit), human(den, t.unit))
-			if lo, hi, ok := s.pairedRange(t.num, t.den, t.unit); ok {
-				spread = fmt.Sprintf("%.3f – %.3f", lo, hi)
-			}
-		} else {
-			shown = strconv.FormatFloat(value, 'f', -1, 64)
-		}
-		verdict, limit := "", "-"
-		switch {
-		case t.exact:
-			limit = "= " + strconv.FormatFloat(t.limit, 'f', -1, 64)
-			verdict = mark(value == t.limit)
-		case t.limit > 0:
-			limit = "≤ " + strconv.FormatFloat(t.limit, 'f', 2, 64)
-			verdict = mark(value <= t.limit)
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.what, shown, spread, limit, verdict)
-	}
+	b.WriteString(intro)
+	writeTargets(&b, s)
 	if comparisons != "" {
 		fmt.Fprintf(&b, "\n## Peer against peer\n\n")
 		fmt.Fprintf(&b, "benchstat's comparison of userauth with raw, then with oapi, on the same\n")
@@ -221,6 +170,69 @@ func run(in, stat, peers, out, cmd string) error {
 		fmt.Fprintf(&b, "\n## benchstat\n\n```\n%s```\n", tables)
 	}
 	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+// intro says what the report measures and how to read it.
+const intro = `Every figure below comes from one run, with the peers side by side; read
+them as ratios, not as absolute times, as the machine is shared and noisy.
+The raw output of the run is in ` + "`bench/results.txt`" + `; compare a new run with it
+by ` + "`benchstat bench/results.txt new.txt`" + `.
+
+Peers: **raw** is hand-written ` + "`net/http` + `encoding/json`" + ` with no retries,
+the practical limit of one call; **oapi** is the client oapi-codegen generates
+from ` + "`api/openapi.yaml`" + `; **userauth** is the SDK with default options (retries
+on, a 30 s per-attempt timeout, logger off); **oauth2** is golang.org/x/oauth2's
+` + "`ReuseTokenSource` and `Transport`" + `; **static** sets a fixed header. All call
+the same in-process loopback server.
+
+**LoginOverhead** is Login with the network taken out: each peer's transport
+answers from memory, so it measures what the client itself costs per call.
+
+What userauth does per call that raw does not: it builds a go-retryablehttp
+client for the call, with the call's retry hooks, and wraps the request with a
+body that can be replayed; net/http bounds the attempt with the Client's
+Timeout (a context deadline per request); it sends Accept and its own
+User-Agent; it bounds the body it reads and checks the answer; and it decodes
+has_password too.
+
+The verdict is on the ratio of the medians. The pass-by-pass column gives the
+lowest and highest ratio of two peers measured in the same pass.
+
+`
+
+// writeTargets writes the table of the targets, each with its verdict.
+func writeTargets(b *strings.Builder, s *samples) {
+	fmt.Fprintf(b, "## Targets\n\n| measure | median ratio | pass by pass | target | |\n|---|---|---|---|---|\n")
+	for _, t := range targets() {
+		num, ok := s.median(t.num, t.unit)
+		if !ok {
+			fmt.Fprintf(b, "| %s | not measured | | | |\n", t.what)
+			continue
+		}
+		value, shown, spread := num, strconv.FormatFloat(num, 'f', -1, 64), "-"
+		if t.den != "" {
+			den, ok := s.median(t.den, t.unit)
+			if !ok || den == 0 {
+				fmt.Fprintf(b, "| %s | not measured | | | |\n", t.what)
+				continue
+			}
+			value = num / den
+			shown = fmt.Sprintf("%.3f (%s / %s)", value, human(num, t.unit), human(den, t.unit))
+			if lo, hi, ok := s.pairedRange(t.num, t.den, t.unit); ok {
+				spread = fmt.Sprintf("%.3f – %.3f", lo, hi)
+			}
+		}
+		verdict, limit := "", "-"
+		switch {
+		case t.exact:
+			limit = "= " + strconv.FormatFloat(t.limit, 'f', -1, 64)
+			verdict = mark(value == t.limit)
+		case t.limit > 0:
+			limit = "≤ " + strconv.FormatFloat(t.limit, 'f', 2, 64)
+			verdict = mark(value <= t.limit)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", t.what, shown, spread, limit, verdict)
+	}
 }
 
 // readOptional returns the contents of the file named name, or "" for no

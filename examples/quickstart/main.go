@@ -26,8 +26,6 @@ import (
 func main() { demo.Main("quickstart", userauthtest.TwoFactorTOTP, run) }
 
 func run(ctx context.Context, api *demo.API) error {
-	step := func(format string, args ...any) { fmt.Printf("quickstart: "+format+"\n", args...) }
-
 	client, err := userauth.NewClient(api.BaseURL)
 	if err != nil {
 		return err
@@ -40,27 +38,8 @@ func run(ctx context.Context, api *demo.API) error {
 	if err != nil {
 		return err
 	}
-
-	// 1. Login. The user has 2FA, so the answer holds only partial tokens.
-	_, err = store.Login(ctx, userauth.LoginRequest{Email: api.Email, Password: api.Password})
-	var tfa *userauth.TwoFactorRequiredError
-	switch {
-	case errors.As(err, &tfa):
-		step("login: %s accepted; the server asks for 2FA (%s), partial token withheld", api.Email, tfa.Method)
-		// 2. The 2FA step, with the code from the user's authenticator app.
-		code, err := api.Code(ctx, tfa.Method)
-		if err != nil {
-			return err
-		}
-		tok, err := store.CompleteTwoFactor(ctx, code)
-		if err != nil {
-			return fmt.Errorf("2FA: %w", err)
-		}
-		step("2FA: code accepted; complete tokens stored, access token valid until %s", tok.Expiry.Format(time.TimeOnly))
-	case err != nil:
-		return fmt.Errorf("login: %w", err)
-	default:
-		step("login: %s accepted, no 2FA step needed", api.Email)
+	if err := login(ctx, store, api); err != nil {
+		return err
 	}
 
 	// 3. An authenticated call through the store's http.Client.
@@ -71,8 +50,59 @@ func run(ctx context.Context, api *demo.API) error {
 	}
 	step("GET /account: 200 %s", body)
 
-	// 4. Time passes and the access token expires.
-	before, _ := store.Token(ctx)
+	if err := expireAndRenew(ctx, store, api, hc); err != nil {
+		return err
+	}
+
+	// 6. Logout forgets the tokens; the store then asks for a login.
+	if err := store.Logout(ctx); err != nil {
+		return err
+	}
+	if _, err := store.AccessToken(ctx); !errors.Is(err, userauth.ErrLoginRequired) {
+		return fmt.Errorf("after logout: got %v, want ErrLoginRequired", err)
+	}
+	step("logout: tokens cleared; the next call needs a login")
+	step("done")
+	return nil
+}
+
+func step(format string, args ...any) { fmt.Printf("quickstart: "+format+"\n", args...) }
+
+// login is steps 1 and 2: the password, then the 2FA code the answer asks
+// for.
+func login(ctx context.Context, store *userauth.TokenStore, api *demo.API) error {
+	// 1. Login. The user has 2FA, so the answer holds only partial tokens.
+	_, err := store.Login(ctx, userauth.LoginRequest{Email: api.Email, Password: api.Password})
+	var tfa *userauth.TwoFactorRequiredError
+	switch {
+	case errors.As(err, &tfa):
+		step("login: %s accepted; the server asks for 2FA (%s), partial token withheld", api.Email, tfa.Method)
+	case err != nil:
+		return fmt.Errorf("login: %w", err)
+	default:
+		step("login: %s accepted, no 2FA step needed", api.Email)
+		return nil
+	}
+	// 2. The 2FA step, with the code from the user's authenticator app.
+	code, err := api.Code(ctx, tfa.Method)
+	if err != nil {
+		return err
+	}
+	tok, err := store.CompleteTwoFactor(ctx, code)
+	if err != nil {
+		return fmt.Errorf("2FA: %w", err)
+	}
+	step("2FA: code accepted; complete tokens stored, access token valid until %s", tok.Expiry.Format(time.TimeOnly))
+	return nil
+}
+
+// expireAndRenew is steps 4 and 5: the access token expires, and the next
+// call renews it by itself first.
+func expireAndRenew(ctx context.Context, store *userauth.TokenStore, api *demo.API, hc *http.Client) error {
+	before, err := store.Token(ctx)
+	if err != nil {
+		return err
+	}
 	if api.Fake != nil {
 		api.Fake.Advance(16 * time.Minute)
 		step("access token expires (the fake's clock moved 16 minutes on)")
@@ -82,8 +112,6 @@ func run(ctx context.Context, api *demo.API) error {
 		}
 		step("a real API's clock cannot be moved: refreshed by hand instead")
 	}
-
-	// 5. The next call refreshes by itself first.
 	if _, err := getAccount(hc, api.BaseURL); err != nil {
 		return err
 	}
@@ -99,16 +127,6 @@ func run(ctx context.Context, api *demo.API) error {
 	} else {
 		step("GET /account: 200 with the renewed tokens")
 	}
-
-	// 6. Logout forgets the tokens; the store then asks for a login.
-	if err := store.Logout(ctx); err != nil {
-		return err
-	}
-	if _, err := store.AccessToken(ctx); !errors.Is(err, userauth.ErrLoginRequired) {
-		return fmt.Errorf("after logout: got %v, want ErrLoginRequired", err)
-	}
-	step("logout: tokens cleared; the next call needs a login")
-	step("done")
 	return nil
 }
 

@@ -48,37 +48,11 @@ func run() error {
 	}
 	fmt.Println("replicas: fake API at", srv.URL)
 
-	// newStorage gives each replica its own connection to the shared place.
-	var newStorage func() (userauth.TokenStorage, func(), error)
-	if addr := os.Getenv("REDIS_ADDR"); addr != "" {
-		key := make([]byte, 32) // tokens in a shared cache are secrets: encrypt them
-		if _, err := rand.Read(key); err != nil {
-			return err
-		}
-		session := fmt.Sprintf("replicas-example-%d", time.Now().UnixNano())
-		newStorage = func() (userauth.TokenStorage, func(), error) {
-			rdb := redis.NewClient(&redis.Options{Addr: addr})
-			s, err := redisstore.New(rdb, session, redisstore.WithEncryptionKey(key), redisstore.WithTokenTTL(time.Hour))
-			if err != nil {
-				rdb.Close()
-				return nil, nil, err
-			}
-			return s, func() { s.Clear(context.Background()); rdb.Close() }, nil
-		}
-		fmt.Println("replicas: sharing the session through Redis at", addr)
-	} else {
-		dir, err := os.MkdirTemp("", "userauth-replicas")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		path := filepath.Join(dir, "tokens.json")
-		newStorage = func() (userauth.TokenStorage, func(), error) {
-			s, err := userauth.NewFileStorage(path)
-			return s, func() {}, err
-		}
-		fmt.Println("replicas: REDIS_ADDR not set; sharing the session through a token file")
+	newStorage, cleanup, err := sharedStorage()
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 
 	client, err := userauth.NewClient(srv.URL)
 	if err != nil {
@@ -102,24 +76,8 @@ func run() error {
 
 	for round := 1; round <= rounds; round++ {
 		srv.Advance(16 * time.Minute) // the access token expires for everyone
-		tokens := make([]string, replicas)
-		errs := make([]error, replicas)
-		var wg sync.WaitGroup
-		for i, s := range stores {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				tokens[i], errs[i] = s.AccessToken(ctx)
-			}()
-		}
-		wg.Wait()
-		for i := range stores {
-			if errs[i] != nil {
-				return fmt.Errorf("replica %d: %w", i+1, errs[i])
-			}
-			if tokens[i] != tokens[0] {
-				return fmt.Errorf("replica %d holds another token", i+1)
-			}
+		if err := askAtOnce(ctx, stores); err != nil {
+			return err
 		}
 		fmt.Printf("replicas: round %d: token expired, all %d replicas asked at once, refreshes so far %d\n",
 			round, replicas, srv.Calls(userauthtest.PathRefresh))
@@ -128,6 +86,64 @@ func run() error {
 		srv.Calls(userauthtest.PathRefresh), rounds, srv.ReuseDetected())
 	if srv.Calls(userauthtest.PathRefresh) != rounds || srv.ReuseDetected() != 0 {
 		return fmt.Errorf("want one refresh per expiry and no reuse")
+	}
+	return nil
+}
+
+// sharedStorage returns how each replica opens the place the session is
+// shared in, each with a connection of its own: Redis at REDIS_ADDR, or a
+// token file.
+func sharedStorage() (newStorage func() (userauth.TokenStorage, func(), error), cleanup func(), err error) {
+	if addr := os.Getenv("REDIS_ADDR"); addr != "" {
+		key := make([]byte, 32) // tokens in a shared cache are secrets: encrypt them
+		if _, err := rand.Read(key); err != nil {
+			return nil, nil, err
+		}
+		session := fmt.Sprintf("replicas-example-%d", time.Now().UnixNano())
+		fmt.Println("replicas: sharing the session through Redis at", addr)
+		return func() (userauth.TokenStorage, func(), error) {
+			rdb := redis.NewClient(&redis.Options{Addr: addr})
+			s, err := redisstore.New(rdb, session, redisstore.WithEncryptionKey(key), redisstore.WithTokenTTL(time.Hour))
+			if err != nil {
+				rdb.Close()
+				return nil, nil, err
+			}
+			return s, func() { s.Clear(context.Background()); rdb.Close() }, nil
+		}, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "userauth-replicas")
+	if err != nil {
+		return nil, nil, err
+	}
+	path := filepath.Join(dir, "tokens.json")
+	fmt.Println("replicas: REDIS_ADDR not set; sharing the session through a token file")
+	return func() (userauth.TokenStorage, func(), error) {
+		s, err := userauth.NewFileStorage(path)
+		return s, func() {}, err
+	}, func() { os.RemoveAll(dir) }, nil
+}
+
+// askAtOnce has every replica ask for a token at the same moment, and
+// checks they all end with the same one.
+func askAtOnce(ctx context.Context, stores []*userauth.TokenStore) error {
+	tokens := make([]string, len(stores))
+	errs := make([]error, len(stores))
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tokens[i], errs[i] = s.AccessToken(ctx)
+		}()
+	}
+	wg.Wait()
+	for i := range stores {
+		if errs[i] != nil {
+			return fmt.Errorf("replica %d: %w", i+1, errs[i])
+		}
+		if tokens[i] != tokens[0] {
+			return fmt.Errorf("replica %d holds another token", i+1)
+		}
 	}
 	return nil
 }

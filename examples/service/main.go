@@ -61,25 +61,7 @@ func run(ctx context.Context, api *demo.API) error {
 	var ok, failed atomic.Int64
 	for round := 1; round <= rounds; round++ {
 		api.Fake.Advance(16 * time.Minute) // the access token expires
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				resp, err := hc.Get(api.BaseURL + "/account")
-				if err != nil {
-					failed.Add(1)
-					return
-				}
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					ok.Add(1)
-				} else {
-					failed.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
+		callAtOnce(hc, api.BaseURL+"/account", &ok, &failed)
 		fmt.Printf("service: round %d: token expired, %d concurrent calls, refreshes so far: %d\n",
 			round, workers, api.Fake.Calls(userauthtest.PathRefresh))
 	}
@@ -90,4 +72,28 @@ func run(ctx context.Context, api *demo.API) error {
 		return fmt.Errorf("want every call ok and one refresh per expiry")
 	}
 	return nil
+}
+
+// callAtOnce has every worker GET url at the same moment, counting the
+// answers that are 200 and the others.
+func callAtOnce(hc *http.Client, url string, ok, failed *atomic.Int64) {
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := hc.Get(url)
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				ok.Add(1)
+			} else {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -1,0 +1,464 @@
+package userauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// The renewal engine.
+//
+// Locks, always taken in this order and released in reverse:
+//
+//  1. the store's write lock (s.write): one state-changing operation of
+//     this store at a time (renewal, login, 2FA step, logout);
+//  2. the storage's Locker, when it has one: one such operation across
+//     every process sharing the storage;
+//  3. s.mu: a moment's guard of the single-flight and failure fields,
+//     never held across I/O.
+//
+// Readers take none of them: the current session is an immutable value
+// behind an atomic pointer.
+//
+// What the store holds is in one of three save states:
+//
+//	saved    storage holds it                      handed out
+//	unsaved  storage refused it (a write error)    not handed out until a later save succeeds
+//	lagging  storage unavailable (shared cache     handed out; saved at the next renewal
+//	         down, and the store may degrade)
+//
+// A pair that is not saved holds the only good refresh token, so every
+// renewal first saves it, before loading storage's pair, unless a logout
+// cleared the storage since (then the pair is dropped). What a renewal of
+// each kind does with the newest pair once it is known:
+//
+//	renewDue     a fresh pair (another process's, or one just saved): keep it; else refresh
+//	renewForced  a fresh pair other than the refused one: keep it; else refresh
+//	renewStepUp  a complete pair other than the refused one: keep it; else 2FA step
+//
+// A pair with a pending 2FA step is completed through the handler, or
+// answered with *TwoFactorRequiredError without one.
+
+// renewal kinds; see the table above.
+type renewKind uint8
+
+const (
+	renewDue renewKind = iota
+	renewForced
+	renewStepUp
+)
+
+type flight struct {
+	done chan struct{}
+	tok  *Token
+	err  error
+}
+
+type failure struct {
+	err   error
+	until time.Time
+}
+
+// usableSession returns a session whose token can be used now, renewing it
+// first when callers must wait.
+func (s *TokenStore) usableSession(ctx context.Context) (*session, error) {
+	sess := s.cur.Load()
+	switch sess.state(s.now()) {
+	case stateFresh:
+		return sess, nil
+	case stateDue:
+		if !s.blocking {
+			s.renewBehind(ctx, sess)
+			return sess, nil
+		}
+	}
+	return s.awaitRenewal(ctx, sess)
+}
+
+// renewBehind starts one renewal of sess's due token, unless one runs
+// already or the last one failed within failureMemory; callers go on with
+// the token meanwhile.
+func (s *TokenStore) renewBehind(ctx context.Context, sess *session) {
+	if s.renewing.Load() || ctx == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.flight == nil && !s.failedRecently() {
+		s.startFlight(ctx, renewDue, sess.access())
+	}
+	s.mu.Unlock()
+}
+
+// awaitRenewal waits for the renewal of sess, which callers cannot use as
+// it is. When the renewal fails for a passing reason, a token that has not
+// expired yet is served all the same.
+func (s *TokenStore) awaitRenewal(ctx context.Context, sess *session) (*session, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	got, err := s.joinOrStartRenewal(ctx, renewDue, sess.access())
+	if err == nil {
+		return got, nil
+	}
+	if ctx.Err() == nil && !loginOrTwoFactorRequired(err) && sess.valid(s.now()) && s.cur.Load() == sess {
+		return sess, nil // runRenewal logged the failure, once for all callers
+	}
+	return nil, err
+}
+
+// renewAfterRefusal returns a session other than the one whose token,
+// stale, the server just refused: the current one when it differs, else
+// the result of one shared renewal of the given kind.
+func (s *TokenStore) renewAfterRefusal(ctx context.Context, kind renewKind, stale string) (*session, error) {
+	if sess := s.cur.Load(); sess.state(s.now()) == stateFresh && sess.tok.AccessToken != stale {
+		return sess, nil
+	}
+	got, err := s.joinOrStartRenewal(ctx, kind, stale)
+	if err == nil && got.tok.AccessToken == stale {
+		// Joined a renewal that kept the refused token: run one of our own.
+		got, err = s.joinOrStartRenewal(ctx, kind, stale)
+	}
+	return got, err
+}
+
+// joinOrStartRenewal joins the renewal in flight or starts one, then waits
+// for it as long as ctx allows. The renewal runs on a context of its own
+// (see startFlight), so a caller that gives up never cancels it for the
+// others, and a rotated refresh token is never lost halfway.
+func (s *TokenStore) joinOrStartRenewal(ctx context.Context, kind renewKind, stale string) (*session, error) {
+	s.mu.Lock()
+	f := s.flight
+	if f == nil {
+		// A renewal may have ended between the caller's look and now.
+		if sess := s.cur.Load(); sess.state(s.now()) == stateFresh && sess.tok.AccessToken != stale {
+			s.mu.Unlock()
+			return sess, nil
+		}
+		if s.failedRecently() {
+			err := s.failed.err
+			s.mu.Unlock()
+			return nil, err
+		}
+		f = s.startFlight(ctx, kind, stale)
+	}
+	s.mu.Unlock()
+	select {
+	case <-f.done:
+		if f.err != nil {
+			return nil, f.err
+		}
+		return s.sessionFor(f.tok), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// failedRecently reports a renewal that failed within failureMemory. Called
+// with s.mu held.
+func (s *TokenStore) failedRecently() bool {
+	return s.failed != nil && s.now().Before(s.failed.until)
+}
+
+// forgetFailure drops the memory of a failed renewal.
+func (s *TokenStore) forgetFailure() {
+	s.mu.Lock()
+	s.failed = nil
+	s.mu.Unlock()
+}
+
+// startFlight starts a renewal in a goroutine that ends with it, on ctx's
+// values without its cancellation. Called with s.mu held.
+func (s *TokenStore) startFlight(ctx context.Context, kind renewKind, stale string) *flight {
+	f := &flight{done: make(chan struct{})}
+	s.flight = f
+	s.renewing.Store(true)
+	go s.runRenewal(context.WithoutCancel(ctx), f, kind, stale)
+	return f
+}
+
+// runRenewal runs one renewal under the refresh timeout and hands its
+// result to every caller waiting for it.
+func (s *TokenStore) runRenewal(ctx context.Context, f *flight, kind renewKind, stale string) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	tok, changed, err := s.renewUnderLocks(ctx, kind, stale)
+	cancel()
+
+	s.mu.Lock()
+	s.flight, s.failed = nil, nil
+	if err != nil && !errors.Is(err, ErrTwoFactorRequired) {
+		s.failed = &failure{err: err, until: s.now().Add(failureMemory)}
+	}
+	s.renewing.Store(false)
+	s.mu.Unlock()
+	if err != nil && !loginOrTwoFactorRequired(err) && s.cur.Load().valid(s.now()) {
+		s.warn(ctx, "userauth: token renewal failed; callers keep the current token until it expires", err)
+	}
+	if changed {
+		s.notify(s.cur.Load().tok)
+	}
+	f.tok, f.err = tok, err
+	close(f.done)
+}
+
+// renewUnderLocks brings the tokens up to date under the store's write
+// lock and the storage's Locker. changed reports new tokens from the
+// server (or tokens lost).
+func (s *TokenStore) renewUnderLocks(ctx context.Context, kind renewKind, stale string) (tok *Token, changed bool, err error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, false, err
+	}
+	defer s.release()
+	unlock, err := s.lockStorage(ctx, "renewing the tokens")
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+
+	newest, flushed, err := s.newestPair(ctx)
+	switch {
+	case err != nil:
+		return nil, flushed, err
+	case newest.Requires2FA != "":
+		tok, changed, err = s.secondFactor(ctx, ctx, newest)
+	case s.keepNewest(kind, stale, newest):
+		tok = newest
+	case kind == renewStepUp:
+		tok, changed, err = s.secondFactor(ctx, ctx, newest)
+	default:
+		tok, changed, err = s.refreshWith(ctx, newest)
+	}
+	return tok, changed || flushed, err
+}
+
+// keepNewest reports whether newest, the pair storage holds, serves a
+// renewal of the given kind without spending its refresh token (see the
+// table above).
+func (s *TokenStore) keepNewest(kind renewKind, stale string, newest *Token) bool {
+	fresh := s.sessionFor(newest).state(s.now()) == stateFresh
+	switch kind {
+	case renewDue:
+		return fresh
+	case renewForced:
+		return stale != "" && newest.AccessToken != stale && fresh
+	}
+	return stale != "" && newest.AccessToken != stale
+}
+
+// newestPair returns the newest pair of the session, under the storage's
+// Locker: a pair this store holds unsaved is saved first; otherwise it is
+// what storage holds, made current. When storage is unavailable and the
+// store may degrade, it is the pair this store holds. No pair at all is
+// ErrLoginRequired. changed reports that what the store holds changed for
+// callers (an unsaved pair saved at last, or the tokens lost).
+func (s *TokenStore) newestPair(ctx context.Context) (newest *Token, changed bool, err error) {
+	cur := s.cur.Load()
+	stored, err := s.storage.Load(ctx)
+	if err != nil {
+		if !s.degradable(err) || cur.access() == "" {
+			return nil, false, err
+		}
+		s.warn(ctx, "userauth: shared storage unavailable; renewing the tokens this process holds", err)
+		return cur.tok, false, nil
+	}
+	if cur != nil && cur.tok != nil && cur.save != saved {
+		return s.flush(ctx, cur, stored)
+	}
+	if stored == nil {
+		s.set(nil, saved, "")
+		return nil, cur.access() != "", ErrLoginRequired
+	}
+	s.set(stored, saved, "")
+	return stored, false, nil
+}
+
+// flush saves cur, a pair storage did not take, given what storage holds
+// now. A storage cleared since cur replaced a saved pair was logged out:
+// the logout wins, and cur is dropped. A storage holding a pair that is
+// neither cur nor the one it replaced was written by another process,
+// whose pair wins.
+func (s *TokenStore) flush(ctx context.Context, cur *session, stored *Token) (*Token, bool, error) {
+	switch {
+	case stored == nil && cur.parent != "":
+		s.set(nil, saved, "")
+		return nil, true, ErrLoginRequired
+	case stored != nil && cur.parent != "" && stored.RefreshToken != cur.parent && stored.RefreshToken != cur.tok.RefreshToken:
+		s.set(stored, saved, "")
+		return stored, true, nil
+	}
+	if err := s.storage.Save(ctx, cur.tok); err != nil {
+		if !s.degradable(err) {
+			return nil, false, err
+		}
+		s.warn(ctx, "userauth: shared storage unavailable; new tokens kept in this process until it returns", err)
+		return cur.tok, false, nil
+	}
+	s.set(cur.tok, saved, "")
+	return cur.tok, cur.save == unsaved, nil
+}
+
+// lockStorage takes the storage's Locker, when it has one, for doing (a
+// phrase for the warning). When the storage is unavailable and the store
+// may degrade, it warns and goes on under this process's lock alone.
+func (s *TokenStore) lockStorage(ctx context.Context, doing string) (unlock func(), err error) {
+	if s.locker == nil {
+		return func() {}, nil
+	}
+	unlock, err = s.locker.Lock(ctx)
+	switch {
+	case err == nil:
+		return unlock, nil
+	case s.degradable(err):
+		s.warn(ctx, "userauth: shared storage unavailable; "+doing+" under this process's lock only, which other processes cannot see", err)
+		return func() {}, nil
+	}
+	return nil, err
+}
+
+// refreshWith spends stored's refresh token.
+func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bool, error) {
+	resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: stored.RefreshToken})
+	if err != nil {
+		if !refused(err, http.StatusBadRequest, http.StatusUnauthorized) {
+			return nil, false, err // passing trouble: keep the tokens
+		}
+		// A process that does not take the lock may have rotated it.
+		if again, lerr := s.storage.Load(ctx); lerr == nil && again != nil && again.RefreshToken != stored.RefreshToken {
+			s.set(again, saved, "")
+			if again.Requires2FA != "" {
+				return s.secondFactor(ctx, ctx, again)
+			}
+			return again, false, nil
+		}
+		return s.endSession(ctx, err)
+	}
+	tok := tokenFrom(resp, s.now())
+	if err := s.save(ctx, tok, stored.RefreshToken); err != nil {
+		return nil, false, err
+	}
+	if tok.Requires2FA != "" {
+		full, _, err := s.secondFactor(ctx, ctx, tok)
+		return full, true, err
+	}
+	return tok, true, nil
+}
+
+// refused reports an API answer with one of the statuses.
+func refused(err error, statuses ...int) bool {
+	var ce *ClientError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	for _, st := range statuses {
+		if ce.StatusCode == st {
+			return true
+		}
+	}
+	return false
+}
+
+// endSession clears the session the server refused for good: its refresh
+// token is unknown, spent or revoked.
+func (s *TokenStore) endSession(ctx context.Context, cause error) (*Token, bool, error) {
+	if err := s.storage.Clear(ctx); err != nil {
+		s.warn(ctx, "userauth: clearing refused tokens failed", err)
+	}
+	s.set(nil, saved, "")
+	return nil, true, errLoginRequiredBy(cause)
+}
+
+// secondFactor completes a 2FA step for pending (a token whose answer asked
+// for 2FA, or a complete one whose grace period expired) with a code from
+// the handler, which runs on ask.
+func (s *TokenStore) secondFactor(ctx, ask context.Context, pending *Token) (*Token, bool, error) {
+	method := s.rememberMethod(pending.Requires2FA)
+	if s.handler == nil {
+		if pending.Requires2FA == "" {
+			return nil, false, ErrTwoFactorExpired
+		}
+		return nil, false, &TwoFactorRequiredError{Method: method}
+	}
+	code, err := s.handler(ask, method)
+	if err != nil {
+		return nil, false, fmt.Errorf("userauth: two-factor handler: %w", err)
+	}
+	return s.spendOnTwoFactor(ctx, pending, code)
+}
+
+// spendOnTwoFactor posts code with pending's refresh token to /auth/2fa
+// and saves the answer. A wrong code leaves the step pending; a refused
+// refresh token (401) ends the session.
+func (s *TokenStore) spendOnTwoFactor(ctx context.Context, pending *Token, code string) (*Token, bool, error) {
+	resp, err := s.client.TwoFactorAuthentication(ctx, Confirm2FA{Code: code, RefreshToken: pending.RefreshToken})
+	if err != nil {
+		if refused(err, http.StatusUnauthorized) {
+			return s.endSession(ctx, err)
+		}
+		return nil, false, err
+	}
+	tok := tokenFrom(resp, s.now())
+	if err := s.save(ctx, tok, pending.RefreshToken); err != nil {
+		return nil, false, err
+	}
+	if tok.Requires2FA != "" {
+		return nil, true, &TwoFactorRequiredError{Method: tok.Requires2FA}
+	}
+	return tok, true, nil
+}
+
+// rememberMethod records the method of a pending step, and returns the
+// method of the last step seen when m is "" (a grace period renewal).
+func (s *TokenStore) rememberMethod(m TwoFactorMethod) TwoFactorMethod {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m != "" {
+		s.lastMethod = m
+	}
+	return s.lastMethod
+}
+
+// completeTwoFactor is CompleteTwoFactor under the store's write lock.
+func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (*Token, bool, error) {
+	unlock, err := s.lockStorage(ctx, "completing 2FA")
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	pending, changed, err := s.newestPair(ctx)
+	if err != nil {
+		return nil, changed, err
+	}
+	s.rememberMethod(pending.Requires2FA)
+	tok, spent, err := s.spendOnTwoFactor(ctx, pending, code)
+	return tok, changed || spent, err
+}
+
+// adoptLocked saves tok, from an answer the caller got, as the session,
+// under the store's write lock and the storage's Locker, then runs the 2FA
+// step it may ask for. changed reports that tok was stored (then the 2FA
+// step may still have failed).
+func (s *TokenStore) adoptLocked(ctx, ask context.Context, tok *Token) (*Token, bool, error) {
+	unlock, err := s.lockStorage(ctx, "saving a login")
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	s.forgetFailure()
+	if err := s.save(ctx, tok, ""); err != nil {
+		return nil, false, err
+	}
+	if tok.Requires2FA == "" {
+		return tok, true, nil
+	}
+	full, _, err := s.secondFactor(ctx, ask, tok)
+	return full, true, err
+}
+
+// warn logs a failure the store works around; never a token.
+func (s *TokenStore) warn(ctx context.Context, msg string, err error) {
+	if l := s.client.logger; l != nil {
+		l.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("error", err.Error()))
+	}
+}

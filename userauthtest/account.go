@@ -1,0 +1,89 @@
+package userauthtest
+
+import (
+	"net/http"
+	"strings"
+)
+
+// account serves GET /account and GET /account/sensitive; the latter also
+// needs a 2FA step within the grace period, unless an API key is used.
+func (s *Server) account(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, sent := r.Header[APIKeyHeader]; sent {
+		id, ok := s.apiKeys[r.Header.Get(APIKeyHeader)]
+		if !ok {
+			s.unauthorized(w, "Invalid API key")
+			return
+		}
+		s.writeAccount(w, s.findUser("", "", id))
+		return
+	}
+	u, fam, reason := s.authenticate(r)
+	if u == nil {
+		s.unauthorized(w, reason)
+		return
+	}
+	if r.URL.Path == PathSensitive && u.TwoFactor != "" && s.now().After(fam.tfaAt.Add(s.cfg.grace2FA)) {
+		s.writeError(w, http.StatusFailedDependency, "2FA token expired")
+		return
+	}
+	s.writeAccount(w, u)
+}
+
+func (s *Server) writeAccount(w http.ResponseWriter, u *user) {
+	s.writeJSON(w, http.StatusOK, map[string]string{"id": u.ID, "email": u.Email, "alternate_id": u.AlternateID})
+}
+
+// logout serves POST /logout: a complete, unexpired bearer token ends every
+// session of its user, so all of the user's access tokens and refresh
+// tokens, of every login, are refused from then on. It is not a reuse (it
+// is not counted by ReuseDetected). An API key does not log out.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, _, reason := s.authenticate(r)
+	if u == nil {
+		s.unauthorized(w, reason)
+		return
+	}
+	for _, fam := range s.families {
+		if fam.userID == u.ID {
+			fam.revoked = true
+		}
+	}
+	s.stamp(w, s.now())
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// unauthorized answers 401 with message.
+func (s *Server) unauthorized(w http.ResponseWriter, message string) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	s.writeError(w, http.StatusUnauthorized, message)
+}
+
+// authenticate checks the bearer token against the fake's record of it:
+// issued by the fake, not expired, not revoked, and complete (no pending
+// 2FA step). It returns the refusal's message when the token is refused.
+func (s *Server) authenticate(r *http.Request) (*user, *family, string) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || raw == "" {
+		return nil, nil, "Missing bearer token"
+	}
+	at := s.access[raw]
+	switch {
+	case at == nil:
+		return nil, nil, "Invalid access token"
+	case !s.now().Before(at.exp):
+		return nil, nil, "Access token expired"
+	case at.seq <= s.revoked:
+		return nil, nil, "Access token revoked"
+	case at.pending:
+		return nil, nil, "Two factor authentication required"
+	}
+	fam := s.families[at.family]
+	if fam.revoked {
+		return nil, nil, "Session revoked"
+	}
+	return s.findUser("", "", at.userID), fam, ""
+}
