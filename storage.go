@@ -47,10 +47,13 @@ type Locker interface {
 }
 
 // MemoryStorage keeps the token in memory. It is the storage of a
-// TokenStore made with a nil storage. Safe for concurrent use.
+// TokenStore made with a nil storage. It implements Locker with a lock of
+// its own, so TokenStores sharing one MemoryStorage renew once. Safe for
+// concurrent use; the zero value is an empty storage.
 type MemoryStorage struct {
-	mu  sync.Mutex
-	tok *Token
+	mu   sync.Mutex
+	tok  *Token
+	slot chan struct{} // the Locker's one-slot semaphore, made on first use
 }
 
 // NewMemoryStorage returns an empty MemoryStorage.
@@ -70,7 +73,7 @@ func (m *MemoryStorage) Load(context.Context) (*Token, error) {
 // Save keeps a copy of t.
 func (m *MemoryStorage) Save(_ context.Context, t *Token) error {
 	if t == nil {
-		return errors.New("userauth: MemoryStorage.Save: nil token")
+		return errors.New("userauth: saving tokens: nil token")
 	}
 	c := *t
 	m.mu.Lock()
@@ -85,6 +88,30 @@ func (m *MemoryStorage) Clear(context.Context) error {
 	m.tok = nil
 	m.mu.Unlock()
 	return nil
+}
+
+// Lock takes the storage's lock, waiting until it is free or ctx ends (then
+// the error matches ctx.Err()). The lock is not reentrant. The returned
+// function releases it; calling that function again does nothing.
+func (m *MemoryStorage) Lock(ctx context.Context) (func(), error) {
+	m.mu.Lock()
+	if m.slot == nil {
+		m.slot = make(chan struct{}, 1)
+	}
+	slot := m.slot
+	m.mu.Unlock()
+	// An ended context wins even when the lock is free, so that a
+	// cancelled caller never goes on to work under it.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("userauth: locking the memory storage: %w", err)
+	}
+	select {
+	case slot <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("userauth: locking the memory storage: %w", ctx.Err())
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-slot }) }, nil
 }
 
 // ErrCorruptTokenFile is matched (with errors.Is) when a FileStorage file

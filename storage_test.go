@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,117 @@ func TestMemoryStorage(t *testing.T) {
 	require.NoError(t, m.Clear(ctx))
 	got, _ = m.Load(ctx)
 	assert.Nil(t, got)
+}
+
+// memoryLocker returns m as a Locker, failing the test when it is none.
+func memoryLocker(t *testing.T, m *MemoryStorage) Locker {
+	t.Helper()
+	l, ok := any(m).(Locker)
+	if !ok {
+		t.Fatalf("got %T without a Lock method, want a Locker", m)
+	}
+	return l
+}
+
+func TestMemoryStorageLockExcludes(t *testing.T) {
+	t.Parallel()
+	l := memoryLocker(t, NewMemoryStorage())
+	const workers, rounds = 8, 50
+	var inside atomic.Int32
+	counter := 0 // guarded by l alone: the race detector sees a broken lock
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				unlock, err := l.Lock(context.Background())
+				if err != nil {
+					t.Errorf("Lock: got %v, want nil", err)
+					return
+				}
+				if n := inside.Add(1); n != 1 {
+					t.Errorf("got %d holders inside the lock, want 1", n)
+				}
+				counter++
+				runtime.Gosched()
+				inside.Add(-1)
+				unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if counter != workers*rounds {
+		t.Errorf("got counter %d, want %d", counter, workers*rounds)
+	}
+}
+
+func TestMemoryStorageLockHonoursContext(t *testing.T) {
+	t.Parallel()
+	var m MemoryStorage // the zero value works
+	l := memoryLocker(t, &m)
+	unlock, err := l.Lock(context.Background())
+	require.NoError(t, err)
+	defer unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Lock(ctx)
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Lock while another holds it, context cancelled: got %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Lock still waiting 10s after its context was cancelled")
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.Lock(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Lock while another holds it, deadline: got %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// returns fails the test when f has not returned after a generous while.
+func returns(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s still blocked after 10s, want it to return", what)
+	}
+}
+
+func TestMemoryStorageUnlockTwice(t *testing.T) {
+	t.Parallel()
+	l := memoryLocker(t, NewMemoryStorage())
+	first, err := l.Lock(context.Background())
+	require.NoError(t, err)
+	first()
+	returns(t, "a second unlock", first) // must neither block nor release anyone else's hold
+
+	second, err := l.Lock(context.Background())
+	require.NoError(t, err)
+	defer second()
+	first() // still nothing: the lock belongs to second
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if unlock, err := l.Lock(ctx); err == nil {
+		unlock()
+		t.Fatal("Lock: got the lock while second holds it, want context.DeadlineExceeded")
+	} else if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Lock: got %v, want context.DeadlineExceeded", err)
+	}
 }
 
 func TestFileStorageRoundTrip(t *testing.T) {
