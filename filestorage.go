@@ -30,28 +30,48 @@ var ErrTokenFileExposed = errors.New("userauth: token file readable by others")
 // sibling file (path + ".lock"), so several processes can share one token
 // file. Safe for concurrent use.
 type FileStorage struct {
-	path      string
-	lockPath  string
-	wideModes bool
+	path     string
+	lockPath string
+	cfg      fileStorageConfig
 }
 
-// FileStorageOption configures a FileStorage.
-type FileStorageOption func(*FileStorage)
+// fileStorageConfig is what FileStorageOptions set.
+type fileStorageConfig struct {
+	wideModes bool // WithInsecureFileMode
+}
+
+// FileStorageOption configures a FileStorage. NewFileStorage applies the
+// options in order, skips a nil one, and stops at the first that reports
+// an invalid value, returning its error.
+type FileStorageOption func(*fileStorageConfig) error
 
 // WithInsecureFileMode lets Load read a token file that users other than
 // its owner can read (mode wider than 0600), which it refuses by default:
 // for setups where a group is meant to share the file. Saves still write
-// 0600.
+// 0600. It is always valid.
 func WithInsecureFileMode() FileStorageOption {
-	return func(f *FileStorage) { f.wideModes = true }
+	return func(c *fileStorageConfig) error {
+		c.wideModes = true
+		return nil
+	}
 }
 
 // NewFileStorage returns a FileStorage keeping the token at path, creating
 // the file's directory (mode 0700) when it is missing. The file itself is
-// created by the first Save.
+// created by the first Save. An invalid option's error is returned before
+// anything on disk is touched.
 func NewFileStorage(path string, opts ...FileStorageOption) (*FileStorage, error) {
 	if path == "" {
 		return nil, errors.New("userauth: NewFileStorage: empty path")
+	}
+	var cfg fileStorageConfig
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -61,13 +81,7 @@ func NewFileStorage(path string, opts ...FileStorageOption) (*FileStorage, error
 		return nil, fmt.Errorf("userauth: NewFileStorage: %w", err)
 	}
 	removeStaleTemps(abs)
-	f := &FileStorage{path: abs, lockPath: abs + ".lock"}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(f)
-		}
-	}
-	return f, nil
+	return &FileStorage{path: abs, lockPath: abs + ".lock", cfg: cfg}, nil
 }
 
 // staleTempAge is how old a temporary file must be before NewFileStorage
@@ -120,7 +134,7 @@ func (f *FileStorage) Load(context.Context) (*Token, error) {
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("userauth: loading tokens: %s is not a regular file", f.path)
 	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 && !f.wideModes {
+	if perm := info.Mode().Perm(); perm&0o077 != 0 && !f.cfg.wideModes {
 		return nil, fmt.Errorf("%w: %s has mode %#o, want 0600", ErrTokenFileExposed, f.path, perm)
 	}
 	return decodeTokenFile(file)

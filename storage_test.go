@@ -207,6 +207,35 @@ func TestFileStorageRefusesExposedFile(t *testing.T) {
 	assert.Equal(t, "a", tok.AccessToken)
 }
 
+func TestNewFileStorageOptions(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "never-created")
+	errBad := errors.New("userauth: an invalid option")
+	bad := FileStorageOption(func(*fileStorageConfig) error { return errBad })
+	laterRan := false
+	later := FileStorageOption(func(*fileStorageConfig) error { laterRan = true; return nil })
+
+	f, err := NewFileStorage(filepath.Join(dir, "tokens.json"), nil, WithInsecureFileMode(), bad, later)
+	if !errors.Is(err, errBad) {
+		t.Errorf("got error %v, want the option's error %v", err, errBad)
+	}
+	if f != nil {
+		t.Errorf("got a FileStorage %v with an error, want nil", f)
+	}
+	if laterRan {
+		t.Error("an option after the invalid one ran, want NewFileStorage to stop at the first error")
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("directory after an invalid option: got Lstat error %v, want fs.ErrNotExist", err)
+	}
+
+	f, err = NewFileStorage(filepath.Join(dir, "tokens.json"), nil, WithInsecureFileMode(), nil)
+	require.NoError(t, err, "nil options are skipped")
+	if !f.cfg.wideModes {
+		t.Error("got wideModes false after WithInsecureFileMode, want true")
+	}
+}
+
 func TestFileStorageCorrupt(t *testing.T) {
 	ctx := context.Background()
 	for name, content := range map[string]string{
