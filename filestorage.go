@@ -114,28 +114,63 @@ func globEscape(s string) string {
 // Path returns the absolute path of the token file.
 func (f *FileStorage) Path() string { return f.path }
 
+// The operations a FileStorage error names, before the file's path.
+const (
+	opLoad  = "loading tokens from"
+	opSave  = "saving tokens to"
+	opClear = "clearing tokens at"
+)
+
+// fail names the operation and the token file once, in front of err.
+func (f *FileStorage) fail(op string, err error) error {
+	return fmt.Errorf("userauth: %s %s: %w", op, f.path, err)
+}
+
+// sentinelError matches its sentinel (errors.Is) and reads as the
+// sentinel's message without the package prefix, then the detail: it goes
+// inside an error that already names the package.
+type sentinelError struct {
+	sentinel error
+	detail   string
+}
+
+func (e *sentinelError) Error() string {
+	return strings.TrimPrefix(e.sentinel.Error(), "userauth: ") + ": " + e.detail
+}
+
+func (e *sentinelError) Unwrap() error { return e.sentinel }
+
 // Load reads the token file: (nil, nil) when it does not exist, an error
 // matching ErrTokenFileExposed when its mode lets others read it (unless
-// WithInsecureFileMode), and one
-// matching ErrCorruptTokenFile when it does not hold a complete token.
-func (f *FileStorage) Load(context.Context) (*Token, error) {
+// WithInsecureFileMode), and one matching ErrCorruptTokenFile when it does
+// not hold a complete token. Errors read "userauth: loading tokens from
+// <path>: ...".
+func (f *FileStorage) Load(ctx context.Context) (*Token, error) {
+	tok, err := f.load(ctx)
+	if err != nil {
+		return nil, f.fail(opLoad, err)
+	}
+	return tok, nil
+}
+
+func (f *FileStorage) load(context.Context) (*Token, error) {
 	file, err := os.Open(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("userauth: loading tokens: %w", err)
+		return nil, err
 	}
 	defer file.Close()
 	info, err := file.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("userauth: loading tokens: %w", err)
+		return nil, err
 	}
 	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("userauth: loading tokens: %s is not a regular file", f.path)
+		return nil, errors.New("not a regular file")
 	}
 	if perm := info.Mode().Perm(); perm&0o077 != 0 && !f.cfg.wideModes {
-		return nil, fmt.Errorf("%w: %s has mode %#o, want 0600", ErrTokenFileExposed, f.path, perm)
+		return nil, &sentinelError{ErrTokenFileExposed, fmt.Sprintf("mode %#o, want 0600", perm)}
 	}
 	return decodeTokenFile(file)
 }
@@ -148,13 +183,13 @@ func decodeTokenFile(r io.Reader) (*Token, error) {
 	dec := json.NewDecoder(io.LimitReader(r, maxTokenFile))
 	if err := dec.Decode(&t); err != nil {
 		// The JSON error names an offset, never the content.
-		return nil, fmt.Errorf("%w: %v", ErrCorruptTokenFile, err)
+		return nil, &sentinelError{ErrCorruptTokenFile, err.Error()}
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the token", ErrCorruptTokenFile)
+		return nil, &sentinelError{ErrCorruptTokenFile, "data after the token"}
 	}
 	if t.AccessToken == "" || t.RefreshToken == "" {
-		return nil, fmt.Errorf("%w: missing access or refresh token", ErrCorruptTokenFile)
+		return nil, &sentinelError{ErrCorruptTokenFile, "missing access or refresh token"}
 	}
 	if t.Expiry.IsZero() {
 		t.Expiry = jwtExpiry(t.AccessToken)
@@ -163,18 +198,26 @@ func decodeTokenFile(r io.Reader) (*Token, error) {
 }
 
 // Save writes t atomically: temporary file, fsync, rename, directory fsync.
-func (f *FileStorage) Save(_ context.Context, t *Token) error {
+// Errors read "userauth: saving tokens to <path>: ...".
+func (f *FileStorage) Save(ctx context.Context, t *Token) error {
+	if err := f.save(ctx, t); err != nil {
+		return f.fail(opSave, err)
+	}
+	return nil
+}
+
+func (f *FileStorage) save(_ context.Context, t *Token) error {
 	if t == nil {
-		return errors.New("userauth: FileStorage.Save: nil token")
+		return errors.New("nil token")
 	}
 	data, err := json.Marshal(t)
 	if err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
+		return err
 	}
 	dir := filepath.Dir(f.path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(f.path)+".tmp-*") // mode 0600
 	if err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
+		return err
 	}
 	ok := false
 	defer func() {
@@ -184,16 +227,16 @@ func (f *FileStorage) Save(_ context.Context, t *Token) error {
 		}
 	}()
 	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
+		return err
 	}
 	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
+		return err
 	}
 	ok = true
 	syncDir(dir)
@@ -209,10 +252,11 @@ func syncDir(dir string) {
 	}
 }
 
-// Clear removes the token file.
+// Clear removes the token file. Errors read "userauth: clearing tokens at
+// <path>: ...".
 func (f *FileStorage) Clear(context.Context) error {
 	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("userauth: clearing tokens: %w", err)
+		return f.fail(opClear, err)
 	}
 	return nil
 }
@@ -223,15 +267,15 @@ const lockPoll = 5 * time.Millisecond
 
 // Lock takes an exclusive advisory lock on path + ".lock", waiting until it
 // is free or ctx ends. The lock excludes other processes and other
-// goroutines alike.
+// goroutines alike. Errors read "userauth: locking <path>.lock: ...".
 func (f *FileStorage) Lock(ctx context.Context) (func(), error) {
 	fl := flock.New(f.lockPath, flock.SetPermissions(0o600))
 	ok, err := fl.TryLockContext(ctx, lockPoll)
 	if err != nil {
-		return nil, fmt.Errorf("userauth: locking token file: %w", err)
+		return nil, fmt.Errorf("userauth: locking %s: %w", f.lockPath, err)
 	}
 	if !ok {
-		return nil, errors.New("userauth: locking token file: not acquired")
+		return nil, fmt.Errorf("userauth: locking %s: not acquired", f.lockPath)
 	}
 	return func() { _ = fl.Unlock() }, nil
 }

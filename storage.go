@@ -11,6 +11,10 @@ import (
 // client's TokenStorage, with a context and errors. TokenStore is its only
 // caller and serialises its writes within a process; implementations shared
 // between processes should also implement Locker.
+//
+// A TokenStore returns a storage's errors as they are, so each error should
+// say, once, which operation failed and on what, prefixed with the
+// implementation's package: "userauth: saving tokens to <path>: ...".
 type TokenStorage interface {
 	// Load returns the saved token, or (nil, nil) when there is none.
 	Load(ctx context.Context) (*Token, error)
@@ -33,7 +37,8 @@ var ErrStorageUnavailable = errors.New("userauth: token storage unavailable")
 // result.
 type Locker interface {
 	// Lock blocks until the lock is held or ctx ends, and returns the
-	// function that releases it.
+	// function that releases it. Its errors, like a TokenStorage's, reach
+	// callers as they are.
 	Lock(ctx context.Context) (unlock func(), err error)
 }
 

@@ -496,6 +496,100 @@ func TestFileStorageErrorsAreTyped(t *testing.T) {
 	assert.Error(t, f.Save(context.Background(), &Token{AccessToken: "a", RefreshToken: "r"}))
 }
 
+// operationPhrases are the phrases a storage error names its operation
+// with; none may appear twice in one error.
+var operationPhrases = []string{"userauth:", "loading tokens", "saving tokens", "clearing tokens", "locking"}
+
+// checkNamesOnce fails the test unless err starts with prefix and says no
+// operation phrase twice.
+func checkNamesOnce(t *testing.T, err error, prefix string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one starting %q", prefix)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, prefix) {
+		t.Errorf("got %q, want it to start with %q", msg, prefix)
+	}
+	for _, phrase := range operationPhrases {
+		if n := strings.Count(msg, phrase); n > 1 {
+			t.Errorf("got %q, which says %q %d times, want once at most", msg, phrase, n)
+		}
+	}
+}
+
+func TestStorageErrorsNameTheOperationOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tok := &Token{AccessToken: "a", RefreshToken: "r"}
+	newStorage := func(t *testing.T) *FileStorage {
+		f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
+		require.NoError(t, err)
+		return f
+	}
+	// A directory (not empty) where the token file or lock file should be
+	// makes every operation fail, for root too.
+	plantDir := func(t *testing.T, path string) {
+		require.NoError(t, os.MkdirAll(filepath.Join(path, "inside"), 0o700))
+	}
+	t.Run("save over a directory", func(t *testing.T) {
+		t.Parallel()
+		f := newStorage(t)
+		plantDir(t, f.Path())
+		checkNamesOnce(t, f.Save(ctx, tok), "userauth: saving tokens to "+f.Path()+": ")
+	})
+	t.Run("save into a read-only directory", func(t *testing.T) {
+		t.Parallel()
+		if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+			t.Skip("file modes do not stop this user from writing")
+		}
+		f := newStorage(t)
+		dir := filepath.Dir(f.Path())
+		require.NoError(t, os.Chmod(dir, 0o500))
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+		checkNamesOnce(t, f.Save(ctx, tok), "userauth: saving tokens to "+f.Path()+": ")
+	})
+	t.Run("save a nil token", func(t *testing.T) {
+		t.Parallel()
+		f := newStorage(t)
+		checkNamesOnce(t, f.Save(ctx, nil), "userauth: saving tokens to "+f.Path()+": ")
+		checkNamesOnce(t, NewMemoryStorage().Save(ctx, nil), "userauth: saving tokens: ")
+	})
+	t.Run("load a corrupt file", func(t *testing.T) {
+		t.Parallel()
+		f := newStorage(t)
+		require.NoError(t, os.WriteFile(f.Path(), []byte(`{"access_token":"a"}`), 0o600))
+		_, err := f.Load(ctx)
+		checkNamesOnce(t, err, "userauth: loading tokens from "+f.Path()+": ")
+		if !errors.Is(err, ErrCorruptTokenFile) {
+			t.Errorf("got %v, want an error matching ErrCorruptTokenFile", err)
+		}
+	})
+	t.Run("load a directory", func(t *testing.T) {
+		t.Parallel()
+		f := newStorage(t)
+		plantDir(t, f.Path())
+		_, err := f.Load(ctx)
+		checkNamesOnce(t, err, "userauth: loading tokens from "+f.Path()+": ")
+	})
+	t.Run("clear a directory", func(t *testing.T) {
+		t.Parallel()
+		f := newStorage(t)
+		plantDir(t, f.Path())
+		checkNamesOnce(t, f.Clear(ctx), "userauth: clearing tokens at "+f.Path()+": ")
+	})
+	t.Run("lock a directory", func(t *testing.T) {
+		t.Parallel()
+		f := newStorage(t)
+		plantDir(t, f.Path()+".lock")
+		unlock, err := f.Lock(ctx)
+		if err == nil {
+			unlock()
+		}
+		checkNamesOnce(t, err, "userauth: locking "+f.Path()+".lock: ")
+	})
+}
+
 func FuzzDecodeTokenFile(f *testing.F) {
 	for _, seed := range []string{
 		`{"access_token":"a","refresh_token":"r","expiry":"2030-01-01T00:00:00Z"}`,
