@@ -20,7 +20,10 @@ import (
 var ErrCorruptTokenFile = errors.New("userauth: corrupt token file")
 
 // ErrTokenFileExposed is matched (with errors.Is) when a FileStorage file
-// can be read by users other than its owner.
+// can be read by users other than its owner. Only Unix systems report it:
+// elsewhere file modes are synthesised (on Windows every writable file
+// looks 0666) and the file's access control list, not its mode, decides
+// who can read it.
 var ErrTokenFileExposed = errors.New("userauth: token file readable by others")
 
 // FileStorage keeps the token in a JSON file, readable by its owner only
@@ -48,7 +51,8 @@ type FileStorageOption func(*fileStorageConfig) error
 // WithInsecureFileMode lets Load read a token file that users other than
 // its owner can read (mode wider than 0600), which it refuses by default:
 // for setups where a group is meant to share the file. Saves still write
-// 0600. It is always valid.
+// 0600. It is always valid, and changes nothing outside Unix, where Load
+// does not check modes (see ErrTokenFileExposed).
 func WithInsecureFileMode() FileStorageOption {
 	return func(c *fileStorageConfig) error {
 		c.wideModes = true
@@ -169,8 +173,8 @@ func (f *FileStorage) load(context.Context) (*Token, error) {
 	if !info.Mode().IsRegular() {
 		return nil, errors.New("not a regular file")
 	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 && !f.cfg.wideModes {
-		return nil, &sentinelError{ErrTokenFileExposed, fmt.Sprintf("mode %#o, want 0600", perm)}
+	if err := checkPrivate(info.Mode(), f.cfg.wideModes); err != nil {
+		return nil, err
 	}
 	return decodeTokenFile(file)
 }
