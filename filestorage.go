@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -157,8 +158,11 @@ func (f *FileStorage) Load(ctx context.Context) (*Token, error) {
 	return tok, nil
 }
 
-func (f *FileStorage) load(context.Context) (*Token, error) {
-	file, err := os.Open(f.path)
+func (f *FileStorage) load(ctx context.Context) (*Token, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	file, info, err := openRegular(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -166,17 +170,81 @@ func (f *FileStorage) load(context.Context) (*Token, error) {
 		return nil, err
 	}
 	defer file.Close()
-	info, err := file.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !info.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
 	if err := checkPrivate(info.Mode(), f.cfg.wideModes); err != nil {
 		return nil, err
 	}
 	return decodeTokenFile(file)
+}
+
+// openRegular opens path for reading if it is a regular file, and refuses
+// anything else without blocking or following it: a named pipe planted
+// there would block a plain open until a writer came, and a symbolic link
+// would hand over another file. A Save renaming a new file into place
+// meanwhile makes it try again.
+func openRegular(path string) (file *os.File, info fs.FileInfo, err error) {
+	for range 3 {
+		file, info, err = openRegularOnce(path)
+		if !errors.Is(err, errReplaced) {
+			break
+		}
+	}
+	return file, info, err
+}
+
+// errReplaced says that another file took the path between the Lstat check
+// and the open.
+var errReplaced = errors.New("replaced while being opened")
+
+// openRegularOnce is one try of openRegular. The Lstat check refuses what
+// is there; O_NOFOLLOW and O_NONBLOCK (noBlockNoFollow), where the OS has
+// them, and the checks on the opened file refuse an entry swapped in
+// meanwhile. Without O_NOFOLLOW, os.SameFile is what shows that the open
+// followed a link swapped in.
+func openRegularOnce(path string) (*os.File, fs.FileInfo, error) {
+	before, err := os.Lstat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !before.Mode().IsRegular() {
+		return nil, nil, notRegular(before.Mode())
+	}
+	file, err := os.OpenFile(path, os.O_RDONLY|noBlockNoFollow, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := file.Stat()
+	switch {
+	case err != nil:
+	case !info.Mode().IsRegular():
+		err = notRegular(info.Mode())
+	case !openRefusesLinks && !os.SameFile(before, info):
+		err = errReplaced
+	}
+	if err != nil {
+		file.Close()
+		return nil, nil, err
+	}
+	return file, info, nil
+}
+
+// notRegular is the error for an entry FileStorage refuses to open.
+func notRegular(mode fs.FileMode) error {
+	var kind string
+	switch t := mode.Type(); {
+	case t&fs.ModeSymlink != 0:
+		kind = "a symbolic link"
+	case t&fs.ModeDir != 0:
+		kind = "a directory"
+	case t&fs.ModeNamedPipe != 0:
+		kind = "a named pipe"
+	case t&fs.ModeSocket != 0:
+		kind = "a socket"
+	case t&fs.ModeDevice != 0:
+		kind = "a device"
+	default:
+		kind = "of type " + t.String()
+	}
+	return fmt.Errorf("not a regular file but %s", kind)
 }
 
 // maxTokenFile bounds what Load reads; a token file is a few KiB.
@@ -202,6 +270,9 @@ func decodeTokenFile(r io.Reader) (*Token, error) {
 }
 
 // Save writes t atomically: temporary file, fsync, rename, directory fsync.
+// The rename replaces whatever else is at the path, a symbolic link
+// included, without writing through it. When ctx ends before the rename,
+// Save leaves the old token in place and its error matches ctx.Err().
 // Errors read "userauth: saving tokens to <path>: ...".
 func (f *FileStorage) Save(ctx context.Context, t *Token) error {
 	if err := f.save(ctx, t); err != nil {
@@ -210,41 +281,55 @@ func (f *FileStorage) Save(ctx context.Context, t *Token) error {
 	return nil
 }
 
-func (f *FileStorage) save(_ context.Context, t *Token) error {
+func (f *FileStorage) save(ctx context.Context, t *Token) error {
 	if t == nil {
 		return errors.New("nil token")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	data, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(f.path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(f.path)+".tmp-*") // mode 0600
+	tmp, err := writeTemp(f.path, data)
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
+	// Writing and syncing can take long; a caller that gave up meanwhile
+	// keeps the old token.
+	if err := ctx.Err(); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := os.Rename(tmp, f.path); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return err
-	}
-	ok = true
-	syncDir(dir)
+	syncDir(filepath.Dir(f.path))
 	return nil
+}
+
+// writeTemp writes data to a new temporary file (mode 0600) beside path,
+// synced and closed, and returns its name. It leaves nothing behind when it
+// fails.
+func writeTemp(path string, data []byte) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
 }
 
 // syncDir makes a rename durable. Some file systems cannot sync a
@@ -256,11 +341,33 @@ func syncDir(dir string) {
 	}
 }
 
-// Clear removes the token file. Errors read "userauth: clearing tokens at
-// <path>: ...".
-func (f *FileStorage) Clear(context.Context) error {
-	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+// Clear removes the token file, or a symbolic link at its path (never the
+// link's target). It refuses to remove anything else, such as a directory,
+// and removes nothing when ctx has ended (then its error matches
+// ctx.Err()). Errors read "userauth: clearing tokens at <path>: ...".
+func (f *FileStorage) Clear(ctx context.Context) error {
+	if err := f.clear(ctx); err != nil {
 		return f.fail(opClear, err)
+	}
+	return nil
+}
+
+func (f *FileStorage) clear(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	info, err := os.Lstat(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() && info.Mode()&fs.ModeSymlink == 0 {
+		return notRegular(info.Mode())
+	}
+	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }
@@ -270,16 +377,49 @@ func (f *FileStorage) Clear(context.Context) error {
 const lockPoll = 5 * time.Millisecond
 
 // Lock takes an exclusive advisory lock on path + ".lock", waiting until it
-// is free or ctx ends. The lock excludes other processes and other
-// goroutines alike. Errors read "userauth: locking <path>.lock: ...".
+// is free or ctx ends (then its error matches ctx.Err()). The lock excludes
+// other processes and other goroutines alike. It refuses a lock path that
+// holds anything but a regular file, a symbolic link included, and opens
+// the lock file without blocking or following a link. Errors read
+// "userauth: locking <path>.lock: ...".
 func (f *FileStorage) Lock(ctx context.Context) (func(), error) {
-	fl := flock.New(f.lockPath, flock.SetPermissions(0o600))
-	ok, err := fl.TryLockContext(ctx, lockPoll)
+	unlock, err := f.lock(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("userauth: locking %s: %w", f.lockPath, err)
 	}
+	return unlock, nil
+}
+
+func (f *FileStorage) lock(ctx context.Context) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	info, err := os.Lstat(f.lockPath)
+	switch {
+	case err == nil && !info.Mode().IsRegular():
+		return nil, notRegular(info.Mode())
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	fl := flock.New(f.lockPath, flock.SetPermissions(0o600), flock.SetFlag(lockFileFlags()))
+	ok, err := fl.TryLockContext(ctx, lockPoll)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
-		return nil, fmt.Errorf("userauth: locking %s: not acquired", f.lockPath)
+		return nil, errors.New("not acquired")
 	}
 	return func() { _ = fl.Unlock() }, nil
+}
+
+// lockFileFlags are flock.New's own open flags, plus noBlockNoFollow.
+// Where locks are fcntl's (AIX, Solaris, illumos), an exclusive lock needs
+// the file open for writing.
+func lockFileFlags() int {
+	access := os.O_RDONLY
+	switch runtime.GOOS {
+	case "aix", "solaris", "illumos":
+		access = os.O_RDWR
+	}
+	return os.O_CREATE | access | noBlockNoFollow
 }

@@ -5,7 +5,17 @@ package userauth
 import (
 	"fmt"
 	"io/fs"
+	"syscall"
 )
+
+// noBlockNoFollow makes an open return at once on a named pipe or device
+// (whose open would otherwise wait for the other end) and fail on a
+// symbolic link.
+const noBlockNoFollow = syscall.O_NONBLOCK | syscall.O_NOFOLLOW
+
+// openRefusesLinks says that noBlockNoFollow makes an open fail on a
+// symbolic link.
+const openRefusesLinks = true
 
 // checkPrivate refuses a token file that users other than its owner can
 // read, unless allowWide (WithInsecureFileMode). Unix modes say who can.

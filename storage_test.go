@@ -483,6 +483,43 @@ func TestFileStorageErrorsAreTyped(t *testing.T) {
 	assert.Error(t, f.Save(context.Background(), &Token{AccessToken: "a", RefreshToken: "r"}))
 }
 
+func TestFileStorageHonoursEndedContext(t *testing.T) {
+	t.Parallel()
+	f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
+	require.NoError(t, err)
+	require.NoError(t, f.Save(context.Background(), &Token{AccessToken: "old", RefreshToken: "r"}))
+	before, err := os.ReadFile(f.Path())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	for _, c := range []struct {
+		op, prefix string
+		err        error
+	}{
+		{"Save", "userauth: saving tokens to ", f.Save(ctx, &Token{AccessToken: "new", RefreshToken: "r"})},
+		{"Clear", "userauth: clearing tokens at ", f.Clear(ctx)},
+		{"Load", "userauth: loading tokens from ", func() error { _, err := f.Load(ctx); return err }()},
+	} {
+		if !errors.Is(c.err, context.Canceled) {
+			t.Errorf("%s with a cancelled context: got %v, want an error matching context.Canceled", c.op, c.err)
+			continue
+		}
+		checkNamesOnce(t, c.err, c.prefix+f.Path()+": ")
+	}
+	if err := lockOnce(ctx, f); !errors.Is(err, context.Canceled) {
+		t.Errorf("Lock with a cancelled context: got %v, want an error matching context.Canceled", err)
+	}
+
+	after, err := os.ReadFile(f.Path())
+	if err != nil || !bytes.Equal(after, before) {
+		t.Errorf("token file after cancelled calls: got %q, %v, want it unchanged %q", after, err, before)
+	}
+	if tmps, _ := filepath.Glob(f.Path() + ".tmp-*"); len(tmps) != 0 {
+		t.Errorf("got temporary files %v left behind, want none", tmps)
+	}
+}
+
 // operationPhrases are the phrases a storage error names its operation
 // with; none may appear twice in one error.
 var operationPhrases = []string{"userauth:", "loading tokens", "saving tokens", "clearing tokens", "locking"}
@@ -505,75 +542,82 @@ func checkNamesOnce(t *testing.T, err error, prefix string) {
 	}
 }
 
+// plantDir makes a directory (not empty) where the token file is, or the
+// file at its path plus suffix: every operation on it fails, for root too.
+func plantDir(suffix string) func(*testing.T, *FileStorage) {
+	return func(t *testing.T, f *FileStorage) {
+		require.NoError(t, os.MkdirAll(filepath.Join(f.Path()+suffix, "inside"), 0o700))
+	}
+}
+
+// makeDirReadOnly makes the token file's directory read-only, or skips
+// the test where that would not stop its user from writing.
+func makeDirReadOnly(t *testing.T, f *FileStorage) {
+	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+		t.Skip("file modes do not stop this user from writing")
+	}
+	dir := filepath.Dir(f.Path())
+	require.NoError(t, os.Chmod(dir, 0o500))
+	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+}
+
+// writeCorrupt writes a token file without a refresh token.
+func writeCorrupt(t *testing.T, f *FileStorage) {
+	require.NoError(t, os.WriteFile(f.Path(), []byte(`{"access_token":"a"}`), 0o600))
+}
+
+// lockOnce takes f's lock and releases it at once.
+func lockOnce(ctx context.Context, f *FileStorage) error {
+	unlock, err := f.Lock(ctx)
+	if err == nil {
+		unlock()
+	}
+	return err
+}
+
 func TestStorageErrorsNameTheOperationOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tok := &Token{AccessToken: "a", RefreshToken: "r"}
-	newStorage := func(t *testing.T) *FileStorage {
-		f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
-		require.NoError(t, err)
-		return f
+	save := func(f *FileStorage) error { return f.Save(ctx, tok) }
+	load := func(f *FileStorage) error { _, err := f.Load(ctx); return err }
+	lock := func(f *FileStorage) error { return lockOnce(ctx, f) }
+	for _, c := range []struct {
+		name    string
+		prepare func(*testing.T, *FileStorage)
+		call    func(*FileStorage) error
+		prefix  string // then the path, or the lock path for Lock
+		is      error  // a sentinel the error must match too
+	}{
+		{"save over a directory", plantDir(""), save, "userauth: saving tokens to ", nil},
+		{"save into a read-only directory", makeDirReadOnly, save, "userauth: saving tokens to ", nil},
+		{"save a nil token", nil, func(f *FileStorage) error { return f.Save(ctx, nil) }, "userauth: saving tokens to ", nil},
+		{"load a corrupt file", writeCorrupt, load, "userauth: loading tokens from ", ErrCorruptTokenFile},
+		{"load a directory", plantDir(""), load, "userauth: loading tokens from ", nil},
+		{"clear a directory", plantDir(""), func(f *FileStorage) error { return f.Clear(ctx) }, "userauth: clearing tokens at ", nil},
+		{"lock a directory", plantDir(".lock"), lock, "userauth: locking ", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
+			require.NoError(t, err)
+			if c.prepare != nil {
+				c.prepare(t, f)
+			}
+			path := f.Path()
+			if strings.HasPrefix(c.prefix, "userauth: locking") {
+				path += ".lock"
+			}
+			err = c.call(f)
+			checkNamesOnce(t, err, c.prefix+path+": ")
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("got %v, want an error matching %v", err, c.is)
+			}
+		})
 	}
-	// A directory (not empty) where the token file or lock file should be
-	// makes every operation fail, for root too.
-	plantDir := func(t *testing.T, path string) {
-		require.NoError(t, os.MkdirAll(filepath.Join(path, "inside"), 0o700))
-	}
-	t.Run("save over a directory", func(t *testing.T) {
+	t.Run("memory: save a nil token", func(t *testing.T) {
 		t.Parallel()
-		f := newStorage(t)
-		plantDir(t, f.Path())
-		checkNamesOnce(t, f.Save(ctx, tok), "userauth: saving tokens to "+f.Path()+": ")
-	})
-	t.Run("save into a read-only directory", func(t *testing.T) {
-		t.Parallel()
-		if runtime.GOOS == "windows" || os.Geteuid() == 0 {
-			t.Skip("file modes do not stop this user from writing")
-		}
-		f := newStorage(t)
-		dir := filepath.Dir(f.Path())
-		require.NoError(t, os.Chmod(dir, 0o500))
-		t.Cleanup(func() { os.Chmod(dir, 0o700) })
-		checkNamesOnce(t, f.Save(ctx, tok), "userauth: saving tokens to "+f.Path()+": ")
-	})
-	t.Run("save a nil token", func(t *testing.T) {
-		t.Parallel()
-		f := newStorage(t)
-		checkNamesOnce(t, f.Save(ctx, nil), "userauth: saving tokens to "+f.Path()+": ")
 		checkNamesOnce(t, NewMemoryStorage().Save(ctx, nil), "userauth: saving tokens: ")
-	})
-	t.Run("load a corrupt file", func(t *testing.T) {
-		t.Parallel()
-		f := newStorage(t)
-		require.NoError(t, os.WriteFile(f.Path(), []byte(`{"access_token":"a"}`), 0o600))
-		_, err := f.Load(ctx)
-		checkNamesOnce(t, err, "userauth: loading tokens from "+f.Path()+": ")
-		if !errors.Is(err, ErrCorruptTokenFile) {
-			t.Errorf("got %v, want an error matching ErrCorruptTokenFile", err)
-		}
-	})
-	t.Run("load a directory", func(t *testing.T) {
-		t.Parallel()
-		f := newStorage(t)
-		plantDir(t, f.Path())
-		_, err := f.Load(ctx)
-		checkNamesOnce(t, err, "userauth: loading tokens from "+f.Path()+": ")
-	})
-	t.Run("clear a directory", func(t *testing.T) {
-		t.Parallel()
-		f := newStorage(t)
-		plantDir(t, f.Path())
-		checkNamesOnce(t, f.Clear(ctx), "userauth: clearing tokens at "+f.Path()+": ")
-	})
-	t.Run("lock a directory", func(t *testing.T) {
-		t.Parallel()
-		f := newStorage(t)
-		plantDir(t, f.Path()+".lock")
-		unlock, err := f.Lock(ctx)
-		if err == nil {
-			unlock()
-		}
-		checkNamesOnce(t, err, "userauth: locking "+f.Path()+".lock: ")
 	})
 }
 
