@@ -2,24 +2,19 @@ package userauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
-	"time"
-
-	"github.com/gofrs/flock"
 )
 
 // TokenStorage persists the tokens of one session. It mirrors the Kotlin
 // client's TokenStorage, with a context and errors. TokenStore is its only
 // caller and serialises its writes within a process; implementations shared
 // between processes should also implement Locker.
+//
+// A TokenStore returns a storage's errors as they are, so each error should
+// say, once, which operation failed and on what, prefixed with the
+// implementation's package: "userauth: saving tokens to <path>: ...".
 type TokenStorage interface {
 	// Load returns the saved token, or (nil, nil) when there is none.
 	Load(ctx context.Context) (*Token, error)
@@ -42,15 +37,19 @@ var ErrStorageUnavailable = errors.New("userauth: token storage unavailable")
 // result.
 type Locker interface {
 	// Lock blocks until the lock is held or ctx ends, and returns the
-	// function that releases it.
+	// function that releases it. Its errors, like a TokenStorage's, reach
+	// callers as they are.
 	Lock(ctx context.Context) (unlock func(), err error)
 }
 
 // MemoryStorage keeps the token in memory. It is the storage of a
-// TokenStore made with a nil storage. Safe for concurrent use.
+// TokenStore made with a nil storage. It implements Locker with a lock of
+// its own, so TokenStores sharing one MemoryStorage renew once. Safe for
+// concurrent use; the zero value is an empty storage.
 type MemoryStorage struct {
-	mu  sync.Mutex
-	tok *Token
+	mu   sync.Mutex
+	tok  *Token
+	slot chan struct{} // the Locker's one-slot semaphore, made on first use
 }
 
 // NewMemoryStorage returns an empty MemoryStorage.
@@ -70,7 +69,7 @@ func (m *MemoryStorage) Load(context.Context) (*Token, error) {
 // Save keeps a copy of t.
 func (m *MemoryStorage) Save(_ context.Context, t *Token) error {
 	if t == nil {
-		return errors.New("userauth: MemoryStorage.Save: nil token")
+		return errors.New("userauth: saving tokens: nil token")
 	}
 	c := *t
 	m.mu.Lock()
@@ -87,209 +86,26 @@ func (m *MemoryStorage) Clear(context.Context) error {
 	return nil
 }
 
-// ErrCorruptTokenFile is matched (with errors.Is) when a FileStorage file
-// exists but does not hold a complete token.
-var ErrCorruptTokenFile = errors.New("userauth: corrupt token file")
-
-// ErrTokenFileExposed is matched (with errors.Is) when a FileStorage file
-// can be read by users other than its owner.
-var ErrTokenFileExposed = errors.New("userauth: token file readable by others")
-
-// FileStorage keeps the token in a JSON file, readable by its owner only
-// (mode 0600). A save writes a temporary file, syncs it and renames it over
-// the old one, so a crash leaves the old token or the new one, never a torn
-// file. FileStorage implements Locker with an advisory file lock on a
-// sibling file (path + ".lock"), so several processes can share one token
-// file. Safe for concurrent use.
-type FileStorage struct {
-	path      string
-	lockPath  string
-	wideModes bool
-}
-
-// FileStorageOption configures a FileStorage.
-type FileStorageOption func(*FileStorage)
-
-// WithInsecureFileMode lets Load read a token file that users other than
-// its owner can read (mode wider than 0600), which it refuses by default:
-// for setups where a group is meant to share the file. Saves still write
-// 0600.
-func WithInsecureFileMode() FileStorageOption {
-	return func(f *FileStorage) { f.wideModes = true }
-}
-
-// NewFileStorage returns a FileStorage keeping the token at path, creating
-// the file's directory (mode 0700) when it is missing. The file itself is
-// created by the first Save.
-func NewFileStorage(path string, opts ...FileStorageOption) (*FileStorage, error) {
-	if path == "" {
-		return nil, errors.New("userauth: NewFileStorage: empty path")
+// Lock takes the storage's lock, waiting until it is free or ctx ends (then
+// the error matches ctx.Err()). The lock is not reentrant. The returned
+// function releases it; calling that function again does nothing.
+func (m *MemoryStorage) Lock(ctx context.Context) (func(), error) {
+	m.mu.Lock()
+	if m.slot == nil {
+		m.slot = make(chan struct{}, 1)
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("userauth: NewFileStorage: %w", err)
+	slot := m.slot
+	m.mu.Unlock()
+	// An ended context wins even when the lock is free, so that a
+	// cancelled caller never goes on to work under it.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("userauth: locking the memory storage: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("userauth: NewFileStorage: %w", err)
+	select {
+	case slot <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("userauth: locking the memory storage: %w", ctx.Err())
 	}
-	removeStaleTemps(abs)
-	f := &FileStorage{path: abs, lockPath: abs + ".lock"}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(f)
-		}
-	}
-	return f, nil
-}
-
-// staleTempAge is how old a temporary file must be before NewFileStorage
-// takes it for the leftover of a writer that died mid-save.
-const staleTempAge = time.Minute
-
-// removeStaleTemps deletes temporary files that writers killed mid-save
-// left beside the token file. Younger ones may belong to a live writer.
-func removeStaleTemps(path string) {
-	tmps, _ := filepath.Glob(globEscape(path) + ".tmp-*")
-	for _, tmp := range tmps {
-		if info, err := os.Lstat(tmp); err == nil && info.Mode().IsRegular() && time.Since(info.ModTime()) > staleTempAge {
-			_ = os.Remove(tmp)
-		}
-	}
-}
-
-// globEscape escapes the pattern characters of a literal path.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// Path returns the absolute path of the token file.
-func (f *FileStorage) Path() string { return f.path }
-
-// Load reads the token file: (nil, nil) when it does not exist, an error
-// matching ErrTokenFileExposed when its mode lets others read it (unless
-// WithInsecureFileMode), and one
-// matching ErrCorruptTokenFile when it does not hold a complete token.
-func (f *FileStorage) Load(context.Context) (*Token, error) {
-	file, err := os.Open(f.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("userauth: loading tokens: %w", err)
-	}
-	defer file.Close()
-	info, err := file.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("userauth: loading tokens: %w", err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("userauth: loading tokens: %s is not a regular file", f.path)
-	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 && !f.wideModes {
-		return nil, fmt.Errorf("%w: %s has mode %#o, want 0600", ErrTokenFileExposed, f.path, perm)
-	}
-	return decodeTokenFile(file)
-}
-
-// maxTokenFile bounds what Load reads; a token file is a few KiB.
-const maxTokenFile = 1 << 20
-
-func decodeTokenFile(r io.Reader) (*Token, error) {
-	var t Token
-	dec := json.NewDecoder(io.LimitReader(r, maxTokenFile))
-	if err := dec.Decode(&t); err != nil {
-		// The JSON error names an offset, never the content.
-		return nil, fmt.Errorf("%w: %v", ErrCorruptTokenFile, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the token", ErrCorruptTokenFile)
-	}
-	if t.AccessToken == "" || t.RefreshToken == "" {
-		return nil, fmt.Errorf("%w: missing access or refresh token", ErrCorruptTokenFile)
-	}
-	if t.Expiry.IsZero() {
-		t.Expiry = jwtExpiry(t.AccessToken)
-	}
-	return &t, nil
-}
-
-// Save writes t atomically: temporary file, fsync, rename, directory fsync.
-func (f *FileStorage) Save(_ context.Context, t *Token) error {
-	if t == nil {
-		return errors.New("userauth: FileStorage.Save: nil token")
-	}
-	data, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
-	}
-	dir := filepath.Dir(f.path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(f.path)+".tmp-*") // mode 0600
-	if err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return fmt.Errorf("userauth: saving tokens: %w", err)
-	}
-	ok = true
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes a rename durable. Some file systems cannot sync a
-// directory; the rename is already atomic there, so errors are ignored.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-}
-
-// Clear removes the token file.
-func (f *FileStorage) Clear(context.Context) error {
-	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("userauth: clearing tokens: %w", err)
-	}
-	return nil
-}
-
-// lockPoll is how often Lock tries again while another process holds the
-// lock.
-const lockPoll = 5 * time.Millisecond
-
-// Lock takes an exclusive advisory lock on path + ".lock", waiting until it
-// is free or ctx ends. The lock excludes other processes and other
-// goroutines alike.
-func (f *FileStorage) Lock(ctx context.Context) (func(), error) {
-	fl := flock.New(f.lockPath, flock.SetPermissions(0o600))
-	ok, err := fl.TryLockContext(ctx, lockPoll)
-	if err != nil {
-		return nil, fmt.Errorf("userauth: locking token file: %w", err)
-	}
-	if !ok {
-		return nil, errors.New("userauth: locking token file: not acquired")
-	}
-	return func() { _ = fl.Unlock() }, nil
+	var once sync.Once
+	return func() { once.Do(func() { <-slot }) }, nil
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,117 @@ func TestMemoryStorage(t *testing.T) {
 	assert.Nil(t, got)
 }
 
+// memoryLocker returns m as a Locker, failing the test when it is none.
+func memoryLocker(t *testing.T, m *MemoryStorage) Locker {
+	t.Helper()
+	l, ok := any(m).(Locker)
+	if !ok {
+		t.Fatalf("got %T without a Lock method, want a Locker", m)
+	}
+	return l
+}
+
+func TestMemoryStorageLockExcludes(t *testing.T) {
+	t.Parallel()
+	l := memoryLocker(t, NewMemoryStorage())
+	const workers, rounds = 8, 50
+	var inside atomic.Int32
+	counter := 0 // guarded by l alone: the race detector sees a broken lock
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				unlock, err := l.Lock(context.Background())
+				if err != nil {
+					t.Errorf("Lock: got %v, want nil", err)
+					return
+				}
+				if n := inside.Add(1); n != 1 {
+					t.Errorf("got %d holders inside the lock, want 1", n)
+				}
+				counter++
+				runtime.Gosched()
+				inside.Add(-1)
+				unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if counter != workers*rounds {
+		t.Errorf("got counter %d, want %d", counter, workers*rounds)
+	}
+}
+
+func TestMemoryStorageLockHonoursContext(t *testing.T) {
+	t.Parallel()
+	var m MemoryStorage // the zero value works
+	l := memoryLocker(t, &m)
+	unlock, err := l.Lock(context.Background())
+	require.NoError(t, err)
+	defer unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Lock(ctx)
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Lock while another holds it, context cancelled: got %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Lock still waiting 10s after its context was cancelled")
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.Lock(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Lock while another holds it, deadline: got %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// returns fails the test when f has not returned after a generous while.
+func returns(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s still blocked after 10s, want it to return", what)
+	}
+}
+
+func TestMemoryStorageUnlockTwice(t *testing.T) {
+	t.Parallel()
+	l := memoryLocker(t, NewMemoryStorage())
+	first, err := l.Lock(context.Background())
+	require.NoError(t, err)
+	first()
+	returns(t, "a second unlock", first) // must neither block nor release anyone else's hold
+
+	second, err := l.Lock(context.Background())
+	require.NoError(t, err)
+	defer second()
+	first() // still nothing: the lock belongs to second
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if unlock, err := l.Lock(ctx); err == nil {
+		unlock()
+		t.Fatal("Lock: got the lock while second holds it, want context.DeadlineExceeded")
+	} else if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Lock: got %v, want context.DeadlineExceeded", err)
+	}
+}
+
 func TestFileStorageRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "nested", "dir")
@@ -52,7 +164,9 @@ func TestFileStorageRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	info, err := os.Stat(dir)
 	require.NoError(t, err)
-	assert.Equal(t, fs.FileMode(0o700), info.Mode().Perm(), "directory created 0700")
+	if modesAreReal {
+		assert.Equal(t, fs.FileMode(0o700), info.Mode().Perm(), "directory created 0700")
+	}
 
 	got, err := f.Load(ctx)
 	require.NoError(t, err)
@@ -63,7 +177,9 @@ func TestFileStorageRoundTrip(t *testing.T) {
 	require.NoError(t, f.Save(ctx, tok))
 	info, err = os.Stat(f.Path())
 	require.NoError(t, err)
-	assert.Equal(t, fs.FileMode(0o600), info.Mode().Perm())
+	if modesAreReal {
+		assert.Equal(t, fs.FileMode(0o600), info.Mode().Perm())
+	}
 	got, err = f.Load(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, tok, got)
@@ -78,21 +194,33 @@ func TestFileStorageRoundTrip(t *testing.T) {
 	assert.Nil(t, got)
 }
 
-func TestFileStorageRefusesExposedFile(t *testing.T) {
-	ctx := context.Background()
-	f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
-	require.NoError(t, err)
-	require.NoError(t, f.Save(ctx, &Token{AccessToken: "a", RefreshToken: "r"}))
-	require.NoError(t, os.Chmod(f.Path(), 0o644))
-	_, err = f.Load(ctx)
-	assert.ErrorIs(t, err, ErrTokenFileExposed)
-	assert.Contains(t, err.Error(), "0644")
+func TestNewFileStorageOptions(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "never-created")
+	errBad := errors.New("userauth: an invalid option")
+	bad := FileStorageOption(func(*fileStorageConfig) error { return errBad })
+	laterRan := false
+	later := FileStorageOption(func(*fileStorageConfig) error { laterRan = true; return nil })
 
-	told, err := NewFileStorage(f.Path(), WithInsecureFileMode())
-	require.NoError(t, err)
-	tok, err := told.Load(ctx)
-	require.NoError(t, err, "unless told to")
-	assert.Equal(t, "a", tok.AccessToken)
+	f, err := NewFileStorage(filepath.Join(dir, "tokens.json"), nil, WithInsecureFileMode(), bad, later)
+	if !errors.Is(err, errBad) {
+		t.Errorf("got error %v, want the option's error %v", err, errBad)
+	}
+	if f != nil {
+		t.Errorf("got a FileStorage %v with an error, want nil", f)
+	}
+	if laterRan {
+		t.Error("an option after the invalid one ran, want NewFileStorage to stop at the first error")
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("directory after an invalid option: got Lstat error %v, want fs.ErrNotExist", err)
+	}
+
+	f, err = NewFileStorage(filepath.Join(dir, "tokens.json"), nil, WithInsecureFileMode(), nil)
+	require.NoError(t, err, "nil options are skipped")
+	if !f.cfg.wideModes {
+		t.Error("got wideModes false after WithInsecureFileMode, want true")
+	}
 }
 
 func TestFileStorageCorrupt(t *testing.T) {
@@ -357,6 +485,144 @@ func TestFileStorageErrorsAreTyped(t *testing.T) {
 	assert.Error(t, err)
 	assert.False(t, errors.Is(err, ErrCorruptTokenFile))
 	assert.Error(t, f.Save(context.Background(), &Token{AccessToken: "a", RefreshToken: "r"}))
+}
+
+func TestFileStorageHonoursEndedContext(t *testing.T) {
+	t.Parallel()
+	f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
+	require.NoError(t, err)
+	require.NoError(t, f.Save(context.Background(), &Token{AccessToken: "old", RefreshToken: "r"}))
+	before, err := os.ReadFile(f.Path())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	for _, c := range []struct {
+		op, prefix string
+		err        error
+	}{
+		{"Save", "userauth: saving tokens to ", f.Save(ctx, &Token{AccessToken: "new", RefreshToken: "r"})},
+		{"Clear", "userauth: clearing tokens at ", f.Clear(ctx)},
+		{"Load", "userauth: loading tokens from ", func() error { _, err := f.Load(ctx); return err }()},
+	} {
+		if !errors.Is(c.err, context.Canceled) {
+			t.Errorf("%s with a cancelled context: got %v, want an error matching context.Canceled", c.op, c.err)
+			continue
+		}
+		checkNamesOnce(t, c.err, c.prefix+f.Path()+": ")
+	}
+	if err := lockOnce(ctx, f); !errors.Is(err, context.Canceled) {
+		t.Errorf("Lock with a cancelled context: got %v, want an error matching context.Canceled", err)
+	}
+
+	after, err := os.ReadFile(f.Path())
+	if err != nil || !bytes.Equal(after, before) {
+		t.Errorf("token file after cancelled calls: got %q, %v, want it unchanged %q", after, err, before)
+	}
+	if tmps, _ := filepath.Glob(f.Path() + ".tmp-*"); len(tmps) != 0 {
+		t.Errorf("got temporary files %v left behind, want none", tmps)
+	}
+}
+
+// operationPhrases are the phrases a storage error names its operation
+// with; none may appear twice in one error.
+var operationPhrases = []string{"userauth:", "loading tokens", "saving tokens", "clearing tokens", "locking"}
+
+// checkNamesOnce fails the test unless err starts with prefix and says no
+// operation phrase twice.
+func checkNamesOnce(t *testing.T, err error, prefix string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one starting %q", prefix)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, prefix) {
+		t.Errorf("got %q, want it to start with %q", msg, prefix)
+	}
+	for _, phrase := range operationPhrases {
+		if n := strings.Count(msg, phrase); n > 1 {
+			t.Errorf("got %q, which says %q %d times, want once at most", msg, phrase, n)
+		}
+	}
+}
+
+// plantDir makes a directory (not empty) where the token file is, or the
+// file at its path plus suffix: every operation on it fails, for root too.
+func plantDir(suffix string) func(*testing.T, *FileStorage) {
+	return func(t *testing.T, f *FileStorage) {
+		require.NoError(t, os.MkdirAll(filepath.Join(f.Path()+suffix, "inside"), 0o700))
+	}
+}
+
+// makeDirReadOnly makes the token file's directory read-only, or skips
+// the test where that would not stop its user from writing.
+func makeDirReadOnly(t *testing.T, f *FileStorage) {
+	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+		t.Skip("file modes do not stop this user from writing")
+	}
+	dir := filepath.Dir(f.Path())
+	require.NoError(t, os.Chmod(dir, 0o500))
+	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+}
+
+// writeCorrupt writes a token file without a refresh token.
+func writeCorrupt(t *testing.T, f *FileStorage) {
+	require.NoError(t, os.WriteFile(f.Path(), []byte(`{"access_token":"a"}`), 0o600))
+}
+
+// lockOnce takes f's lock and releases it at once.
+func lockOnce(ctx context.Context, f *FileStorage) error {
+	unlock, err := f.Lock(ctx)
+	if err == nil {
+		unlock()
+	}
+	return err
+}
+
+func TestStorageErrorsNameTheOperationOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tok := &Token{AccessToken: "a", RefreshToken: "r"}
+	save := func(f *FileStorage) error { return f.Save(ctx, tok) }
+	load := func(f *FileStorage) error { _, err := f.Load(ctx); return err }
+	lock := func(f *FileStorage) error { return lockOnce(ctx, f) }
+	for _, c := range []struct {
+		name    string
+		prepare func(*testing.T, *FileStorage)
+		call    func(*FileStorage) error
+		prefix  string // then the path, or the lock path for Lock
+		is      error  // a sentinel the error must match too
+	}{
+		{"save over a directory", plantDir(""), save, "userauth: saving tokens to ", nil},
+		{"save into a read-only directory", makeDirReadOnly, save, "userauth: saving tokens to ", nil},
+		{"save a nil token", nil, func(f *FileStorage) error { return f.Save(ctx, nil) }, "userauth: saving tokens to ", nil},
+		{"load a corrupt file", writeCorrupt, load, "userauth: loading tokens from ", ErrCorruptTokenFile},
+		{"load a directory", plantDir(""), load, "userauth: loading tokens from ", nil},
+		{"clear a directory", plantDir(""), func(f *FileStorage) error { return f.Clear(ctx) }, "userauth: clearing tokens at ", nil},
+		{"lock a directory", plantDir(".lock"), lock, "userauth: locking ", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
+			require.NoError(t, err)
+			if c.prepare != nil {
+				c.prepare(t, f)
+			}
+			path := f.Path()
+			if strings.HasPrefix(c.prefix, "userauth: locking") {
+				path += ".lock"
+			}
+			err = c.call(f)
+			checkNamesOnce(t, err, c.prefix+path+": ")
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("got %v, want an error matching %v", err, c.is)
+			}
+		})
+	}
+	t.Run("memory: save a nil token", func(t *testing.T) {
+		t.Parallel()
+		checkNamesOnce(t, NewMemoryStorage().Save(ctx, nil), "userauth: saving tokens: ")
+	})
 }
 
 func FuzzDecodeTokenFile(f *testing.F) {
