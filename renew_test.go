@@ -434,3 +434,34 @@ func TestStoreLogoutWinsOverARenewalElsewhere(t *testing.T) {
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestStoreTwoStoresOneMemoryStorage: two stores in one process share a
+// MemoryStorage, as two services of one program might; when the token
+// expires they renew once between them, under the storage's lock.
+func TestStoreTwoStoresOneMemoryStorage(t *testing.T) {
+	t.Parallel()
+	storage := NewMemoryStorage()
+	e := newStoreEnv(t, nil, storage)
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	other := mustStore(t, e.client, storage, WithClock(e.srv.Now))
+	for round := 1; round <= 20; round++ {
+		e.srv.Advance(16 * time.Minute)
+		var wg sync.WaitGroup
+		tokens := make([]string, 2)
+		for i, s := range []*TokenStore{e.store, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				tokens[i], err = s.AccessToken(ctx)
+				assert.NoError(t, err)
+			}()
+		}
+		wg.Wait()
+		require.Equal(t, tokens[0], tokens[1], "round %d", round)
+		require.Equal(t, round, e.srv.Calls(userauthtest.PathRefresh), "round %d: one refresh", round)
+	}
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
