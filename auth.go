@@ -2,6 +2,7 @@ package userauth
 
 import (
 	"context"
+	"net/http"
 )
 
 // This file holds the endpoint methods, the Go forms of the Kotlin
@@ -52,4 +53,52 @@ func (c *Client) RefreshToken(ctx context.Context, req RefreshRequest) (*TokenRe
 // retried once the request may have reached the server.
 func (c *Client) TwoFactorAuthentication(ctx context.Context, req Confirm2FA) (*TokenResponse, error) {
 	return post[TokenResponse](ctx, c, epTwoFactor, req.normalized())
+}
+
+// Logout ends the user's session on the server (POST /logout, API 0.2.x):
+// every access token and refresh token of the user stops working.
+// accessToken is a complete access token of the user; it is sent as the
+// bearer and scrubbed from any error. Any 2xx answer is success.
+//
+// It is not repeated after any 5xx or a broken connection (the first may
+// have worked, and it is not needed twice), only after a failed dial and
+// on 429. A server of the seed's API version has no /logout and answers
+// 404: the tokens then stay valid until they expire. TokenStore.Logout
+// calls it with the session's token and clears the storage.
+func (c *Client) Logout(ctx context.Context, accessToken string) error {
+	_, err := post[noContent](ctx, c, epLogout, logoutRequest{accessToken: accessToken})
+	return err
+}
+
+// logoutRequest is the input of POST /logout: no body, a bearer token.
+type logoutRequest struct{ accessToken string }
+
+func (r logoutRequest) validate() error {
+	if r.accessToken == "" {
+		return &ValidationError{Field: "access token", Reason: "is required"}
+	}
+	if !validHeaderValue(r.accessToken) {
+		return &ValidationError{Field: "access token", Reason: "holds characters a header cannot carry"}
+	}
+	return nil
+}
+
+func (r logoutRequest) secrets() []string                     { return []string{r.accessToken} }
+func (r logoutRequest) retryPolicy(p retryPolicy) retryPolicy { return p }
+func (r logoutRequest) bearer() string                        { return r.accessToken }
+
+// noContent is an answer whose body, if any, says nothing the SDK needs.
+type noContent struct{}
+
+func (*noContent) decode([]byte, http.Header) error { return nil }
+
+// validHeaderValue reports whether s can be sent as a header value as it
+// is: no control characters, nothing net/http would refuse.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }

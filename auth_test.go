@@ -8,13 +8,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tarilabs/userauth/userauthtest"
 )
 
 func TestRequestsOnTheWire(t *testing.T) {
@@ -43,9 +47,19 @@ func TestRequestsOnTheWire(t *testing.T) {
 			call: func(c *Client) (any, error) {
 				return c.Login(context.Background(), LoginRequest{AlternateID: "p-42", Password: "pw", RecaptchaResponse: "cap"})
 			},
-			wantBody: `{"alternate_id":"p-42","password":"pw","g-recaptcha-response":"cap"}`,
+			wantBody: `{"alternate_id":"p-42","password":"pw","g-recaptcha-response":"cap","g_recaptcha_response":"cap"}`,
 			answer:   `{"access_token":"at","refresh_token":"rt","requires_2fa":"GoogleAuthenticator","has_password":true,"extra":{"x":1}}`,
 			want:     &TokenResponse{AccessToken: "at", RefreshToken: "rt", Requires2FA: TwoFactorGoogleAuthenticator, HasPassword: &yes},
+		},
+		{
+			name: "magic link with captcha",
+			path: "/auth/magic_link",
+			call: func(c *Client) (any, error) {
+				return c.MagicLinkLogin(context.Background(), MagicLinkLoginRequest{Email: "ann@example.com", RecaptchaResponse: "cap"})
+			},
+			wantBody: `{"email":"ann@example.com","g-recaptcha-response":"cap","g_recaptcha_response":"cap"}`,
+			answer:   `{"message":"Magic link sent","status":"RegisteredInactive"}`,
+			want:     &SuccessResponse{Message: "Magic link sent", Status: MagicLinkRegisteredInactive},
 		},
 		{
 			name: "magic link by email",
@@ -365,4 +379,197 @@ func TestSecretTypesRedact(t *testing.T) {
 	b, err := json.Marshal(TokenResponse{AccessToken: "at", RefreshToken: "rt"})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"access_token":"at","refresh_token":"rt"}`, string(b))
+}
+
+// fakeAPI starts the fake with ann (no 2FA) and tom (TOTP), and returns a
+// Client for it that retries at once.
+func fakeAPI(t *testing.T, opts ...userauthtest.Option) (*userauthtest.Server, *Client, string) {
+	t.Helper()
+	srv := userauthtest.NewServer(opts...)
+	t.Cleanup(srv.Close)
+	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
+	require.NoError(t, err)
+	secret, err := srv.AddUser(userauthtest.User{Email: tom.Email, Password: tom.Password, TwoFactor: userauthtest.TwoFactorTOTP})
+	require.NoError(t, err)
+	c, err := NewClient(srv.URL, WithRetry(3, time.Millisecond, time.Millisecond))
+	require.NoError(t, err)
+	return srv, c, secret
+}
+
+// TestCaptchaAgainstTheService logs in and asks for magic links against a
+// fake that requires a captcha, as today's service does: each answer
+// verifies once, under either name.
+func TestCaptchaAgainstTheService(t *testing.T) {
+	t.Parallel()
+	srv, c, _ := fakeAPI(t, userauthtest.WithCaptcha())
+	ctx := context.Background()
+	answer := srv.CaptchaAnswer()
+	_, err := c.Login(ctx, LoginRequest{Email: ann.Email, Password: ann.Password, RecaptchaResponse: answer})
+	require.NoError(t, err)
+
+	_, err = c.Login(ctx, LoginRequest{Email: ann.Email, Password: ann.Password, RecaptchaResponse: answer})
+	var ce *ClientError
+	require.ErrorAs(t, err, &ce, "a captcha answer verifies once")
+	assert.Equal(t, http.StatusUnprocessableEntity, ce.StatusCode)
+	assert.Contains(t, ce.Fields, "g_recaptcha_response")
+	assert.NotContains(t, err.Error(), answer)
+
+	_, err = c.Login(ctx, LoginRequest{Email: ann.Email, Password: ann.Password})
+	require.ErrorAs(t, err, &ce, "a missing answer is refused")
+	assert.Equal(t, http.StatusUnprocessableEntity, ce.StatusCode)
+
+	res, err := c.MagicLinkLogin(ctx, MagicLinkLoginRequest{Email: ann.Email, RecaptchaResponse: srv.CaptchaAnswer()})
+	require.NoError(t, err)
+	assert.Equal(t, MagicLinkActive, res.Status)
+}
+
+// TestCaptchaLoginNotReplayed: a Login that carries a captcha answer is
+// not repeated once the request may have reached the server, and is where
+// the server surely did not act on it.
+func TestCaptchaLoginNotReplayed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault userauthtest.Fault
+		want  int
+	}{
+		{"502", userauthtest.Fault{Status: 502}, 1},
+		{"503", userauthtest.Fault{Status: 503}, 1},
+		{"reset after the request", userauthtest.Fault{Reset: true}, 1},
+		{"429", userauthtest.Fault{Status: 429, RetryAfter: "0"}, 4},
+		{"503 with Retry-After", userauthtest.Fault{Status: 503, RetryAfter: "0"}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c, _ := fakeAPI(t, userauthtest.WithCaptcha())
+			srv.Fail(userauthtest.PathLogin, 10, tt.fault)
+			_, err := c.Login(context.Background(), LoginRequest{Email: ann.Email, Password: ann.Password, RecaptchaResponse: srv.CaptchaAnswer()})
+			require.Error(t, err)
+			assert.Equal(t, tt.want, srv.Calls(userauthtest.PathLogin), "attempts")
+
+			srv.ResetCalls()
+			_, _ = c.Login(context.Background(), LoginRequest{Email: ann.Email, Password: ann.Password})
+			assert.Equal(t, 4, srv.Calls(userauthtest.PathLogin), "without a captcha, Login is replay-safe")
+		})
+	}
+}
+
+// TestClientLogout revokes the session on the fake: every token of the
+// user stops working.
+func TestClientLogout(t *testing.T) {
+	t.Parallel()
+	srv, c, _ := fakeAPI(t)
+	ctx := context.Background()
+	tok, err := c.Login(ctx, LoginRequest{Email: ann.Email, Password: ann.Password})
+	require.NoError(t, err)
+	other, err := c.Login(ctx, LoginRequest{Email: ann.Email, Password: ann.Password})
+	require.NoError(t, err)
+
+	require.NoError(t, c.Logout(ctx, tok.AccessToken))
+	for _, access := range []string{tok.AccessToken, other.AccessToken} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+userauthtest.PathAccount, nil)
+		req.Header.Set("Authorization", "Bearer "+access)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "every session of the user is revoked")
+	}
+	_, err = c.RefreshToken(ctx, RefreshRequest{RefreshToken: other.RefreshToken})
+	assert.True(t, refused(err, http.StatusUnauthorized), "got %v, want a 401", err)
+
+	err = c.Logout(ctx, tok.AccessToken)
+	var ce *ClientError
+	require.ErrorAs(t, err, &ce, "a revoked token cannot log out again")
+	assert.Equal(t, http.StatusUnauthorized, ce.StatusCode)
+	assert.NotContains(t, err.Error(), tok.AccessToken)
+
+	var ve *ValidationError
+	assert.ErrorAs(t, c.Logout(ctx, ""), &ve)
+	assert.ErrorAs(t, c.Logout(ctx, "a\r\nX-Evil: 1"), &ve)
+}
+
+// TestClientLogoutRetries: logout is not needed twice, so it is repeated
+// only where the server surely did not act on it.
+func TestClientLogoutRetries(t *testing.T) {
+	t.Parallel()
+	status := func(code int, retryAfter string) httpmock.Responder {
+		return func(*http.Request) (*http.Response, error) {
+			r := httpmock.NewStringResponse(code, `{"error":"went wrong"}`)
+			if retryAfter != "" {
+				r.Header.Set("Retry-After", retryAfter)
+			}
+			return r, nil
+		}
+	}
+	refusedDial := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	tests := []struct {
+		name string
+		resp httpmock.Responder
+		want int
+	}{
+		{"refused dial", httpmock.NewErrorResponder(refusedDial), 4},
+		{"429", status(429, "0"), 4},
+		{"503 with Retry-After", status(503, "0"), 1},
+		{"502", status(502, ""), 1},
+		{"500", status(500, ""), 1},
+		{"reset", httpmock.NewErrorResponder(&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}), 1},
+		{"204", httpmock.NewStringResponder(204, ""), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mt := newMock(t)
+			var auth string
+			mt.RegisterResponder(http.MethodPost, testBase+"/logout", func(r *http.Request) (*http.Response, error) {
+				auth = r.Header.Get("Authorization")
+				var body []byte
+				if r.Body != nil {
+					body, _ = io.ReadAll(r.Body)
+				}
+				assert.Empty(t, body, "no body")
+				assert.Empty(t, r.Header.Get("Content-Type"))
+				return tt.resp(r)
+			})
+			err := c.Logout(context.Background(), "at-1")
+			assert.Equal(t, tt.want, mt.GetTotalCallCount())
+			assert.Equal(t, "Bearer at-1", auth)
+			if tt.name == "204" {
+				assert.NoError(t, err)
+			}
+		})
+	}
+}
+
+// TestErrorsUsersCanActOn: a wrong password and a wrong 2FA code, as the
+// service answers them, match their sentinels and carry its message.
+func TestErrorsUsersCanActOn(t *testing.T) {
+	t.Parallel()
+	srv, c, secret := fakeAPI(t)
+	ctx := context.Background()
+	_, err := c.Login(ctx, LoginRequest{Email: ann.Email, Password: "wrong"})
+	assert.ErrorIs(t, err, ErrInvalidCredentials)
+	assert.NotErrorIs(t, err, ErrInvalidCode)
+	assert.Contains(t, err.Error(), "Invalid credentials")
+	var ce *ClientError
+	require.ErrorAs(t, err, &ce)
+	assert.Empty(t, ce.Code, "no code of the server's; not a copy of the status")
+
+	partial, err := c.Login(ctx, LoginRequest{Email: tom.Email, Password: tom.Password})
+	require.NoError(t, err)
+	_, err = c.TwoFactorAuthentication(ctx, Confirm2FA{Code: "000000", RefreshToken: partial.RefreshToken})
+	assert.ErrorIs(t, err, ErrInvalidCode)
+	assert.NotErrorIs(t, err, ErrInvalidCredentials)
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "Invalid 2FA code", ce.Message, "the first field message")
+	assert.Contains(t, err.Error(), "Invalid 2FA code")
+
+	code, err := srv.Code(secret)
+	require.NoError(t, err)
+	_, err = c.TwoFactorAuthentication(ctx, Confirm2FA{Code: code, RefreshToken: "spent-or-unknown"})
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, http.StatusUnauthorized, ce.StatusCode)
+	assert.NotErrorIs(t, err, ErrInvalidCode, "a 401 refuses the refresh token, not the code")
+
+	_, err = c.RefreshToken(ctx, RefreshRequest{RefreshToken: "unknown"})
+	assert.NotErrorIs(t, err, ErrInvalidCredentials, "a refused refresh is not a wrong password")
 }

@@ -20,8 +20,15 @@ import (
 // Version is the version of this SDK; it starts the User-Agent header.
 const Version = "0.1.0"
 
-// DefaultBaseURL is the production API, used when NewClient is given "".
-const DefaultBaseURL = "https://api.y.at"
+// The vendor's hosts of the API.
+const (
+	// DefaultBaseURL is the production API, used when NewClient is given
+	// "".
+	DefaultBaseURL = "https://a.y.at"
+	// SandboxBaseURL is the vendor's sandbox, for trying an integration
+	// without touching production accounts.
+	SandboxBaseURL = "https://a.yat.fyi"
+)
 
 // Defaults of a Client made without options.
 const (
@@ -161,17 +168,20 @@ type endpoint struct {
 	method string
 	path   string      // relative to the base URL
 	policy retryPolicy // what may be retried (see retry.go)
+	noBody bool        // the request has no body
 }
 
 // The endpoints of the API.
 var (
-	epLogin     = endpoint{http.MethodPost, "auth/token", retryReplaySafe}
-	epMagicLink = endpoint{http.MethodPost, "auth/magic_link", retrySendOnce}
-	epRefresh   = endpoint{http.MethodPost, "auth/token/refresh", retrySendOnce}
-	epTwoFactor = endpoint{http.MethodPost, "auth/2fa", retrySendOnce}
+	epLogin     = endpoint{http.MethodPost, "auth/token", retryReplaySafe, false}
+	epMagicLink = endpoint{http.MethodPost, "auth/magic_link", retrySendOnce, false}
+	epRefresh   = endpoint{http.MethodPost, "auth/token/refresh", retrySendOnce, false}
+	epTwoFactor = endpoint{http.MethodPost, "auth/2fa", retrySendOnce, false}
+	epLogout    = endpoint{http.MethodPost, "logout", retryAtMostOnce, true}
 )
 
-// request is the body of a call, JSON-encoded as it is.
+// request is a call's input: its body, JSON-encoded as it is, unless the
+// endpoint takes none.
 type request interface {
 	// validate rejects the request before anything is sent.
 	validate() error
@@ -183,9 +193,9 @@ type request interface {
 
 // answer is the decoded 2xx body of a call.
 type answer interface {
-	// decoded reports an answer that lacks what the contract promises,
-	// and takes what it needs from the answer's header.
-	decoded(h http.Header) error
+	// decode reads the body of a 2xx answer and its header, and reports
+	// an answer that lacks what the contract promises.
+	decode(body []byte, h http.Header) error
 }
 
 // post validates in, posts it to ep with retries, and decodes the 2xx
@@ -229,25 +239,34 @@ func (c *Client) do(ctx context.Context, ep endpoint, in request, out answer) er
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newStatusError(cl.method, cl.path, resp, in.secrets())
+		return newStatusError(cl.method, cl.path, ep.path, resp, in.secrets())
 	}
 	return c.decode(cl, resp, out)
 }
 
 // newRequest builds the request of one call to ep, with in as its JSON
-// body.
+// body, and in's bearer token when it has one.
 func (c *Client) newRequest(ctx context.Context, ep endpoint, in request) (*retryablehttp.Request, error) {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return nil, fmt.Errorf("encoding request: %w", err)
+	var body any // nil: no body
+	if !ep.noBody {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("encoding request: %w", err)
+		}
+		body = data
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, ep.method, c.baseURL.String()+ep.path, body)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
+	if b, ok := in.(interface{ bearer() string }); ok {
+		req.Header.Set("Authorization", "Bearer "+b.bearer())
+	}
 	return req, nil
 }
 
@@ -267,10 +286,7 @@ func (c *Client) decode(cl *call, resp *http.Response, out answer) error {
 	if int64(len(data)) > c.maxBody {
 		return decodeErr(tooLargeError(c.maxBody))
 	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return decodeErr(err)
-	}
-	if err := out.decoded(resp.Header); err != nil {
+	if err := out.decode(data, resp.Header); err != nil {
 		return decodeErr(err)
 	}
 	return nil

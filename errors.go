@@ -33,6 +33,23 @@ var ErrResponseTooLarge = errors.New("userauth: response body too large")
 // refresh token the server rejected: the user must log in again.
 var ErrLoginRequired = errors.New("userauth: login required")
 
+// ErrInvalidCredentials is matched (with errors.Is) by the *ClientError of
+// a login the server refused with 401: a wrong e-mail, alternate ID or
+// password. The server's message is in the error's Message.
+var ErrInvalidCredentials = errors.New("userauth: invalid credentials")
+
+// ErrInvalidCode is matched (with errors.Is) by the *ClientError of a 2FA
+// step whose code the server refused (422 from /auth/2fa): wrong, expired
+// or already used. The step stays pending; ask the user again. A 401 from
+// /auth/2fa refuses the refresh token instead, not the code.
+var ErrInvalidCode = errors.New("userauth: 2FA code refused")
+
+// ErrNotRevoked is matched (with errors.Is) by the error of a
+// TokenStore.Logout that forgot the tokens here, but could not have the
+// server revoke them (it could not be reached, or refused): the tokens may
+// still work until they expire. The server's error is wrapped too.
+var ErrNotRevoked = errors.New("userauth: logged out here, but the server did not revoke the tokens")
+
 // ErrTwoFactorRequired is matched (with errors.Is) by a
 // *TwoFactorRequiredError.
 var ErrTwoFactorRequired = errors.New("userauth: two-factor authentication required")
@@ -76,12 +93,17 @@ type APIError struct {
 	// Method and Path name the call, for example "POST" and "/auth/token".
 	// Path never has a query string.
 	Method, Path string
-	// Code and Message are parsed from the body when it has them: from
-	// {"error":{"code","reason"}}, a top-level {"code","message"}, or, for a
-	// short plain-text body, the text itself.
-	Code, Message string
-	// Fields holds per-field validation errors of a 422 answer
-	// ({"fields":{"name":[{"code","message"}]}}).
+	// Code is the server's error code, when it sends one (a code that only
+	// repeats the status is left out).
+	Code string
+	// Message is the server's message: the "error" of the API's
+	// {"error": "...", "fields": {...}} body; without one, the first field
+	// error's message (by field name). Older forms are read too: a nested
+	// {"error":{"code","reason"}}, a top-level {"code","message"}, and a
+	// short plain-text body.
+	Message string
+	// Fields holds the per-field validation errors of the body's "fields"
+	// ({"name": [{"code", "message"}]}), as a 422 answer has them.
 	Fields map[string][]FieldError
 	// RequestID is the X-Request-Id header of the answer, when present.
 	RequestID string
@@ -92,6 +114,8 @@ type APIError struct {
 	Body []byte
 	// Header is the header of the answer.
 	Header http.Header
+
+	endpoint string // the API endpoint called, relative to the base URL; "" for CheckResponse
 }
 
 // FieldError is one validation failure of one request field.
@@ -138,9 +162,22 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Is makes errors.Is(err, ErrTwoFactorExpired) true for a 424 answer.
+// Is makes errors.Is(err, ErrTwoFactorExpired) true for a 424 answer,
+// errors.Is(err, ErrInvalidCredentials) for a 401 from /auth/token, and
+// errors.Is(err, ErrInvalidCode) for a 422 from /auth/2fa that refuses the
+// code (a field error on "code", or none at all).
 func (e *APIError) Is(target error) bool {
-	return target == ErrTwoFactorExpired && e.StatusCode == http.StatusFailedDependency
+	switch target {
+	case ErrTwoFactorExpired:
+		return e.StatusCode == http.StatusFailedDependency
+	case ErrInvalidCredentials:
+		return e.StatusCode == http.StatusUnauthorized && e.endpoint == epLogin.path
+	case ErrInvalidCode:
+		_, onCode := e.Fields["code"]
+		return e.StatusCode == http.StatusUnprocessableEntity && e.endpoint == epTwoFactor.path &&
+			(onCode || len(e.Fields) == 0)
+	}
+	return false
 }
 
 // GoString keeps %#v to the fields that Error shows, leaving out the header
@@ -237,13 +274,14 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // most the first bytes of its body (none of a 1xx answer, whose body may be
 // a connection switched to another protocol). secrets are the request's
 // secret values, scrubbed from all that the server sent back.
-func newStatusError(method, path string, resp *http.Response, secrets []string) error {
+func newStatusError(method, path, endpoint string, resp *http.Response, secrets []string) error {
 	forms := secretForms(secrets)
 	ae := APIError{
 		StatusCode: resp.StatusCode,
 		Method:     method,
 		Path:       path,
 		Header:     scrubHeader(resp.Header, forms),
+		endpoint:   endpoint,
 	}
 	if resp.StatusCode >= 200 && resp.Body != nil {
 		ae.Body = readErrorBody(resp.Body, forms)
@@ -253,6 +291,9 @@ func newStatusError(method, path string, resp *http.Response, secrets []string) 
 	code, message, fields := parseErrorBody(ae.Body, resp.Header.Get("Content-Type"))
 	if code == strconv.Itoa(resp.StatusCode) {
 		code = "" // a copy of the status says nothing more
+	}
+	if message == "" {
+		message = firstFieldMessage(fields)
 	}
 	ae.Code = scrubString(code, secrets)
 	ae.Message = scrubString(message, secrets)
@@ -308,17 +349,30 @@ func CheckResponse(resp *http.Response) error {
 		secrets = requestCredentials(r.Header)
 	}
 	if resp.StatusCode < 200 || resp.Body == nil {
-		return newStatusError(method, path, resp, secrets)
+		return newStatusError(method, path, "", resp, secrets)
 	}
 	var head bytes.Buffer
 	body := resp.Body
 	resp.Body = io.NopCloser(io.TeeReader(body, &head)) // newStatusError reads through it
-	err := newStatusError(method, path, resp, secrets)
+	err := newStatusError(method, path, "", resp, secrets)
 	resp.Body = struct {
 		io.Reader
 		io.Closer
 	}{io.MultiReader(&head, body), body}
 	return err
+}
+
+// firstFieldMessage is the message of the first field error, by field
+// name.
+func firstFieldMessage(fields map[string][]FieldError) string {
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		for _, fe := range fields[name] {
+			if fe.Message != "" {
+				return fe.Message
+			}
+		}
+	}
+	return ""
 }
 
 // requestCredentials lists the credentials a request carries in h.

@@ -94,7 +94,7 @@ func statusError(code int, h http.Header, body string, secrets ...string) error 
 		h = http.Header{}
 	}
 	resp := &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body))}
-	return newStatusError("POST", "/auth/token", resp, secrets)
+	return newStatusError("POST", "/auth/token", "auth/token", resp, secrets)
 }
 
 func TestNewStatusErrorKeepsStatusWhateverTheBody(t *testing.T) {
@@ -133,7 +133,7 @@ func (b *blockingBody) Close() error {
 func TestSwitchingProtocolsBodyNeverRead(t *testing.T) {
 	t.Parallel()
 	for name, check := range map[string]func(*http.Response) error{
-		"newStatusError": func(r *http.Response) error { return newStatusError("POST", "/auth/token", r, nil) },
+		"newStatusError": func(r *http.Response) error { return newStatusError("POST", "/auth/token", "auth/token", r, nil) },
 		"CheckResponse":  CheckResponse,
 	} {
 		t.Run(name, func(t *testing.T) {

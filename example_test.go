@@ -60,7 +60,7 @@ func ExampleNewClient() {
 	_, err = userauth.NewClient("http://api.example.com")
 	fmt.Println(err)
 	// Output:
-	// https://api.y.at/
+	// https://a.y.at/
 	// userauth: invalid base URL: http:// is only allowed to loopback hosts; use https:// or WithInsecureHTTP
 }
 

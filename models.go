@@ -1,6 +1,7 @@
 package userauth
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -44,6 +45,11 @@ type LoginRequest struct {
 	// AlternateID is a partner-assigned identifier of the user.
 	AlternateID string `json:"alternate_id,omitempty"`
 	// RecaptchaResponse is the reCAPTCHA answer, when the API asks for one.
+	// It is sent under both names the API has used, g_recaptcha_response
+	// (today's) and g-recaptcha-response (the seed's version); a server
+	// ignores the one it does not know. A captcha answer verifies once, so
+	// a Login that carries one is not repeated once the request may have
+	// reached the server (see retry.go).
 	RecaptchaResponse string `json:"g-recaptcha-response,omitempty"`
 }
 
@@ -54,7 +60,8 @@ type MagicLinkLoginRequest struct {
 	Email string `json:"email,omitempty"`
 	// UserID is the user's ID, a UUID.
 	UserID string `json:"user_id,omitempty"`
-	// RecaptchaResponse is the reCAPTCHA answer, when the API asks for one.
+	// RecaptchaResponse is the reCAPTCHA answer, when the API asks for one,
+	// sent under both names the API has used, as in LoginRequest.
 	RecaptchaResponse string `json:"g-recaptcha-response,omitempty"`
 	// Redirect is the path to land on after following the link (later API
 	// versions).
@@ -104,13 +111,86 @@ type TokenResponse struct {
 	date time.Time // the answer's Date header; zero when absent
 }
 
-// SuccessResponse is the answer of POST /auth/magic_link.
+// SuccessResponse is the answer of POST /auth/magic_link (the Kotlin
+// client's SuccessResponse; later API versions call it
+// MagicLinkLoginResponse).
 type SuccessResponse struct {
 	// Message is the server's human-readable answer.
 	Message string `json:"message"`
-	// Status is the account status later API versions add: "Active",
-	// "RegisteredInactive", "RegisteredActive" or "Inactive".
-	Status string `json:"status,omitempty"`
+	// Status is the account's status, which later API versions add; empty
+	// when the server did not say.
+	Status MagicLinkStatus `json:"status,omitempty"`
+}
+
+// MagicLinkStatus is the status of the account a magic link was asked for,
+// as later API versions answer it. Values this package does not know are
+// kept as they were sent.
+type MagicLinkStatus string
+
+// The statuses the API is known to send.
+const (
+	MagicLinkActive             MagicLinkStatus = "Active"
+	MagicLinkRegisteredInactive MagicLinkStatus = "RegisteredInactive"
+	MagicLinkRegisteredActive   MagicLinkStatus = "RegisteredActive"
+	MagicLinkInactive           MagicLinkStatus = "Inactive"
+)
+
+// String returns the status as the server named it, with any control
+// characters replaced, so that it can be shown to a user as it is.
+func (s MagicLinkStatus) String() string { return clean(string(s), maxMessageLen) }
+
+// MarshalJSON writes r with its captcha answer under both names the API
+// has used.
+func (r LoginRequest) MarshalJSON() ([]byte, error) {
+	type plain LoginRequest
+	return json.Marshal(struct {
+		plain
+		Later string `json:"g_recaptcha_response,omitempty"`
+	}{plain(r), r.RecaptchaResponse})
+}
+
+// UnmarshalJSON reads r, taking the captcha answer from either name.
+func (r *LoginRequest) UnmarshalJSON(data []byte) error {
+	type plain LoginRequest
+	var v struct {
+		plain
+		Later string `json:"g_recaptcha_response"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*r = LoginRequest(v.plain)
+	if r.RecaptchaResponse == "" {
+		r.RecaptchaResponse = v.Later
+	}
+	return nil
+}
+
+// MarshalJSON writes r with its captcha answer under both names the API
+// has used.
+func (r MagicLinkLoginRequest) MarshalJSON() ([]byte, error) {
+	type plain MagicLinkLoginRequest
+	return json.Marshal(struct {
+		plain
+		Later string `json:"g_recaptcha_response,omitempty"`
+	}{plain(r), r.RecaptchaResponse})
+}
+
+// UnmarshalJSON reads r, taking the captcha answer from either name.
+func (r *MagicLinkLoginRequest) UnmarshalJSON(data []byte) error {
+	type plain MagicLinkLoginRequest
+	var v struct {
+		plain
+		Later string `json:"g_recaptcha_response"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*r = MagicLinkLoginRequest(v.plain)
+	if r.RecaptchaResponse == "" {
+		r.RecaptchaResponse = v.Later
+	}
+	return nil
 }
 
 // String formats r with its password and reCAPTCHA answer redacted.
@@ -219,7 +299,14 @@ func (r LoginRequest) validate() error {
 
 func (r LoginRequest) secrets() []string { return []string{r.Password, r.RecaptchaResponse} }
 
-func (r LoginRequest) retryPolicy(p retryPolicy) retryPolicy { return p }
+// retryPolicy makes a Login that carries a captcha answer send-once: the
+// answer verifies once, so a replay would be refused.
+func (r LoginRequest) retryPolicy(p retryPolicy) retryPolicy {
+	if r.RecaptchaResponse != "" {
+		return max(p, retrySendOnce)
+	}
+	return p
+}
 
 func (r MagicLinkLoginRequest) validate() error {
 	switch {
@@ -269,13 +356,16 @@ func (r Confirm2FA) secrets() []string { return []string{r.Code, r.RefreshToken}
 
 func (r Confirm2FA) retryPolicy(p retryPolicy) retryPolicy { return p }
 
-// decoded accepts any 2xx magic-link answer that is a JSON object.
-func (r *SuccessResponse) decoded(http.Header) error { return nil }
+// decode accepts any 2xx magic-link answer that is a JSON object.
+func (r *SuccessResponse) decode(data []byte, _ http.Header) error { return json.Unmarshal(data, r) }
 
-// decoded reports a 2xx token answer that lacks a required field (handing
+// decode reads a 2xx token answer and reports one that lacks a required field (handing
 // out an empty token would only fail later, far from the cause), and keeps
 // the answer's Date, which tells the token's lifetime when it has no iat.
-func (r *TokenResponse) decoded(h http.Header) error {
+func (r *TokenResponse) decode(data []byte, h http.Header) error {
+	if err := json.Unmarshal(data, r); err != nil {
+		return err
+	}
 	r.date, _ = http.ParseTime(h.Get("Date"))
 	switch {
 	case r.AccessToken == "":

@@ -93,6 +93,10 @@ type target struct {
 func matrixTargets() []target {
 	return []target{
 		{"Login", PathLogin, true, func(*matrixEnv) {}, func(ctx context.Context, e *matrixEnv) (*http.Response, error) {
+			_, err := e.store.Login(ctx, LoginRequest{Email: "ann@example.com", Password: "pw-ann-SECRET"})
+			return nil, err
+		}},
+		{"Login with a captcha answer", PathLogin, true, func(*matrixEnv) {}, func(ctx context.Context, e *matrixEnv) (*http.Response, error) {
 			_, err := e.store.Login(ctx, LoginRequest{Email: "ann@example.com", Password: "pw-ann-SECRET", RecaptchaResponse: "captcha-SECRET"})
 			return nil, err
 		}},
@@ -309,7 +313,7 @@ func TestFaultMatrix(t *testing.T) {
 func checkRow(t *testing.T, tg target, f fault, r row, err error) {
 	t.Helper()
 	all := matrixRetries + 1
-	login := tg.path == PathLogin
+	login := tg.path == PathLogin && !strings.Contains(tg.name, "captcha") // replay-safe
 	code := f.f.Status
 
 	// Attempts.

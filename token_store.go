@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,35 +178,118 @@ func (s *TokenStore) CompleteTwoFactor(ctx context.Context, code string) (*Token
 	})
 }
 
-// Logout forgets the tokens, in memory and in storage, so every process
-// sharing the storage is logged out. It holds the storage's Locker: a
-// renewal in flight in another process either finishes first (and its pair
-// is then cleared) or finds the storage empty, never writing the session
-// back.
-func (s *TokenStore) Logout(ctx context.Context) error {
+// SetToken makes a token pair obtained outside the store (a registration
+// answer, a deep link, a migration from another client) the store's
+// session, as Login does with its answer: saved under the storage's Locker
+// before SetToken returns, and told to OnTokenChange. A pair with
+// Requires2FA set becomes a pending step exactly as after Login. Its
+// lifetime is counted from now, as for an answer that just arrived: give
+// it a pair you just received, or let a 401 renew it.
+func (s *TokenStore) SetToken(ctx context.Context, t *TokenResponse) (*Token, error) {
+	switch {
+	case ctx == nil:
+		return nil, errNilContext
+	case t == nil:
+		return nil, &ValidationError{Field: "token", Reason: "must not be nil"}
+	case t.AccessToken == "":
+		return nil, &ValidationError{Field: "access_token", Reason: "is required"}
+	case t.RefreshToken == "":
+		return nil, &ValidationError{Field: "refresh_token", Reason: "is required"}
+	}
+	return s.adopt(ctx, t)
+}
+
+// Logout ends the session, on the server and here. The server revokes
+// every token of the user (Client.Logout, with the newest complete access
+// token, renewed first only if it has expired and can be renewed); then
+// the tokens are cleared in memory and in storage, so every process
+// sharing the storage is logged out. A pending 2FA step is cleared without
+// a call.
+//
+// Storage is cleared even when the server cannot be reached or refuses:
+// the error then matches ErrNotRevoked and wraps the server's, and the
+// tokens may still work until they expire. Logout holds the storage's
+// Locker: a renewal in flight in another process either finishes first
+// (its pair is then revoked and cleared) or finds the storage empty; it
+// never writes the session back.
+func (s *TokenStore) Logout(ctx context.Context) error { return s.logout(ctx, true) }
+
+// LogoutLocal forgets the tokens, in memory and in storage, as Logout
+// does, without asking the server to revoke them: they stay valid until
+// they expire, for anyone who holds a copy.
+func (s *TokenStore) LogoutLocal(ctx context.Context) error { return s.logout(ctx, false) }
+
+func (s *TokenStore) logout(ctx context.Context, revoke bool) error {
 	if ctx == nil {
 		return errNilContext
 	}
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
-	err := s.clearUnderLock(ctx)
+	err := s.logoutUnderLock(ctx, revoke)
 	s.release()
 	s.notify(nil)
 	return err
 }
 
-// clearUnderLock is Logout's work under the store's write lock.
-func (s *TokenStore) clearUnderLock(ctx context.Context) error {
+// logoutUnderLock is Logout's work under the store's write lock.
+func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool) error {
 	unlock, err := s.lockStorage(ctx, "logging out")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	err = s.storage.Clear(ctx)
+	var revokeErr error
+	if revoke {
+		revokeErr = s.revoke(ctx)
+	}
+	// The storage is cleared even when the caller's context ended during
+	// the server's call.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	clearErr := s.storage.Clear(cctx)
 	s.set(nil, saved, "")
 	s.forgetFailure()
-	return err
+	if revokeErr != nil {
+		revokeErr = fmt.Errorf("%w: %w", ErrNotRevoked, revokeErr)
+	}
+	return errors.Join(clearErr, revokeErr)
+}
+
+// revoke has the server revoke the session's tokens.
+func (s *TokenStore) revoke(ctx context.Context) error {
+	tok := s.pairToRevoke(ctx)
+	if tok == nil || tok.Requires2FA != "" {
+		return nil // nothing complete to revoke
+	}
+	access := tok.AccessToken
+	if s.sessionFor(tok).state(s.now()) == stateExpired {
+		resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: tok.RefreshToken})
+		switch {
+		case refused(err, http.StatusBadRequest, http.StatusUnauthorized):
+			return nil // the server ended the session already
+		case err != nil:
+			return err
+		}
+		access = resp.AccessToken
+	}
+	return s.client.Logout(ctx, access)
+}
+
+// pairToRevoke is the newest pair of the session: one this store holds
+// unsaved, else storage's, else (storage unreadable) this store's.
+func (s *TokenStore) pairToRevoke(ctx context.Context) *Token {
+	cur := s.cur.Load()
+	if cur != nil && cur.tok != nil && cur.save != saved {
+		return cur.tok
+	}
+	if stored, err := s.storage.Load(ctx); err == nil {
+		return stored
+	}
+	if cur != nil {
+		return cur.tok
+	}
+	return nil
 }
 
 // errNilContext is returned for a nil context.

@@ -943,3 +943,170 @@ func FuzzJWTExpiry(f *testing.F) {
 		}
 	})
 }
+
+// TestStoreLogoutRevokes: Logout has the server revoke the session (the
+// old access token then gets 401), then clears the storage; with the
+// server gone, it still clears the storage and says the tokens were not
+// revoked.
+func TestStoreLogoutRevokes(t *testing.T) {
+	t.Parallel()
+	e := newStoreEnv(t, nil, nil)
+	ctx := context.Background()
+	tok, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	require.NoError(t, e.store.Logout(ctx))
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathLogout))
+	saved, _ := e.storage.Load(ctx)
+	assert.Nil(t, saved)
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+userauthtest.PathAccount, nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the old access token is revoked")
+
+	_, err = e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	e.srv.Close() // the server cannot be reached any more
+	err = e.store.Logout(ctx)
+	assert.ErrorIs(t, err, ErrNotRevoked)
+	var te *TransportError
+	assert.ErrorAs(t, err, &te, "the server's failure is wrapped")
+	saved, _ = e.storage.Load(ctx)
+	assert.Nil(t, saved, "storage is cleared all the same")
+	_, err = e.store.AccessToken(ctx)
+	assert.ErrorIs(t, err, ErrLoginRequired)
+}
+
+// TestStoreLogoutRenewsAnExpiredToken: an expired access token cannot log
+// out; it is renewed first, then revoked.
+func TestStoreLogoutRenewsAnExpiredToken(t *testing.T) {
+	t.Parallel()
+	e := newStoreEnv(t, nil, nil)
+	ctx := context.Background()
+	tok, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	e.srv.Advance(16 * time.Minute)
+	require.NoError(t, e.store.Logout(ctx))
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathLogout))
+	_, err = e.client.RefreshToken(ctx, RefreshRequest{RefreshToken: tok.RefreshToken})
+	assert.True(t, refused(err, http.StatusUnauthorized), "got %v, want 401", err)
+}
+
+// TestStoreLogoutPendingAndLocal: a pending 2FA step is cleared without a
+// call; LogoutLocal never calls the server.
+func TestStoreLogoutPendingAndLocal(t *testing.T) {
+	t.Parallel()
+	e := newStoreEnv(t, nil, nil)
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, tom)
+	require.ErrorIs(t, err, ErrTwoFactorRequired)
+	require.NoError(t, e.store.Logout(ctx))
+	saved, _ := e.storage.Load(ctx)
+	assert.Nil(t, saved)
+
+	tok, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	require.NoError(t, e.store.LogoutLocal(ctx))
+	saved, _ = e.storage.Load(ctx)
+	assert.Nil(t, saved)
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathLogout), "no call for a pending step, nor for LogoutLocal")
+	_, err = e.client.RefreshToken(ctx, RefreshRequest{RefreshToken: tok.RefreshToken})
+	assert.NoError(t, err, "LogoutLocal leaves the session alive on the server")
+}
+
+// TestStoreSetToken adopts a pair obtained outside the store, then renews
+// it; a pair that asks for 2FA becomes a pending step as after Login.
+func TestStoreSetToken(t *testing.T) {
+	t.Parallel()
+	var changes atomic.Int32
+	e := newStoreEnv(t, nil, nil, WithOnTokenChange(func(Token) { changes.Add(1) }))
+	ctx := context.Background()
+	resp, err := e.client.Login(ctx, ann) // a pair from elsewhere
+	require.NoError(t, err)
+	tok, err := e.store.SetToken(ctx, resp)
+	require.NoError(t, err)
+	assert.Equal(t, resp.AccessToken, tok.AccessToken)
+	saved, _ := e.storage.Load(ctx)
+	require.NotNil(t, saved)
+	assert.Equal(t, resp.RefreshToken, saved.RefreshToken, "saved before SetToken returns")
+	assert.Equal(t, int32(1), changes.Load())
+
+	e.srv.Advance(16 * time.Minute)
+	renewed, err := e.store.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, resp.AccessToken, renewed)
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+
+	partial, err := e.client.Login(ctx, tom)
+	require.NoError(t, err)
+	_, err = e.store.SetToken(ctx, partial)
+	var tfe *TwoFactorRequiredError
+	require.ErrorAs(t, err, &tfe)
+	code, _ := e.srv.Code(e.secret)
+	_, err = e.store.CompleteTwoFactor(ctx, code)
+	require.NoError(t, err)
+
+	var ve *ValidationError
+	for _, bad := range []*TokenResponse{nil, {RefreshToken: "r"}, {AccessToken: "a"}} {
+		_, err := e.store.SetToken(ctx, bad)
+		assert.ErrorAs(t, err, &ve)
+	}
+}
+
+// TestTransport401Then424 is a store whose clock did not move with the
+// fake's: the request meets a 401 (the token expired), then, with the
+// renewed token, a 424 (the 2FA grace period expired too). One renewal and
+// one 2FA step later, the request succeeds.
+func TestTransport401Then424(t *testing.T) {
+	t.Parallel()
+	var asked atomic.Int32
+	var e *storeEnv
+	e = newStoreEnv(t, nil, nil, WithClock(time.Now), WithTwoFactorHandler(func(ctx context.Context, m TwoFactorMethod) (string, error) {
+		return e.totpHandler(&asked)(ctx, m)
+	}))
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, tom)
+	require.NoError(t, err)
+	e.srv.Advance(16 * time.Minute) // the fake's clock only: the store does not see the expiry
+	resp := e.getAccount(t, userauthtest.PathSensitive)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, 3, e.srv.Calls(userauthtest.PathSensitive), "401, 424, then 200")
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh), "one renewal")
+	assert.Equal(t, int32(2), asked.Load(), "one code for the login, one for the 2FA step")
+
+	// A server that keeps refusing is answered once each, never in a loop.
+	e.srv.ResetCalls()
+	e.srv.Advance(time.Minute) // a fresh TOTP window: codes are single use
+	e.srv.Fail(userauthtest.PathSensitive, 10, userauthtest.Fault{Status: http.StatusFailedDependency, Body: `{"error":"2FA token expired"}`})
+	resp = e.getAccount(t, userauthtest.PathSensitive)
+	assert.Equal(t, http.StatusFailedDependency, resp.StatusCode)
+	assert.Equal(t, 2, e.srv.Calls(userauthtest.PathSensitive))
+}
+
+// TestHTTPClientTimeout: the store's http.Client is bounded by the
+// Client's per-attempt timeout, renewals and repeats included.
+func TestHTTPClientTimeout(t *testing.T) {
+	t.Parallel()
+	e := newStoreEnv(t, nil, nil)
+	c, err := NewClient(e.srv.URL, WithTimeout(200*time.Millisecond))
+	require.NoError(t, err)
+	store := mustStore(t, c, e.storage, WithClock(e.srv.Now))
+	_, err = store.Login(context.Background(), ann)
+	require.NoError(t, err)
+	hc := store.HTTPClient()
+	assert.Equal(t, 200*time.Millisecond, hc.Timeout)
+	e.srv.Fail(userauthtest.PathAccount, 1, userauthtest.Fault{Hang: true})
+	done := make(chan error, 1)
+	go func() {
+		_, err := hc.Get(e.srv.URL + userauthtest.PathAccount)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(30 * time.Second):
+		t.Fatal("a request to a server that never answers was still waiting after 30s")
+	}
+}

@@ -127,13 +127,19 @@ func sameHost(a, b, scheme string) bool {
 // withBearer returns a shallow copy of req with its own header, carrying
 // the Authorization header and body.
 func withBearer(req *http.Request, body io.ReadCloser, bearer string) *http.Request {
+	return withHeader(req, body, "Authorization", bearer)
+}
+
+// withHeader returns a shallow copy of req with body and its own header,
+// in which key (in canonical form) is set to value.
+func withHeader(req *http.Request, body io.ReadCloser, key, value string) *http.Request {
 	r := new(http.Request)
 	*r = *req
 	r.Header = make(http.Header, len(req.Header)+1)
 	for k, v := range req.Header {
 		r.Header[k] = v
 	}
-	r.Header["Authorization"] = []string{bearer}
+	r.Header[key] = []string{value}
 	r.Body = body
 	return r
 }
@@ -192,3 +198,58 @@ func (ts tokenSource) Token() (*oauth2.Token, error) {
 	}
 	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: "Bearer", Expiry: t.Expiry}, nil
 }
+
+// apiKeyHeader carries an API key, the service's alternative to a bearer
+// token for server-to-server calls.
+const apiKeyHeader = "X-Api-Key"
+
+// APIKeyClient returns an http.Client that authenticates its requests to
+// the API with key, an API key of a partner backend, in the X-Api-Key
+// header. The key is added only to requests for the scheme and host of the
+// Client's base URL, never to another host (a redirect elsewhere goes out
+// without it), and never over plain http to a host that is not loopback,
+// whatever WithInsecureHTTP allowed: such a request fails instead. An empty
+// key, or one a header cannot carry, fails every request to the API with a
+// *ValidationError. The key is a secret: the client's transport never
+// prints it, and CheckResponse scrubs it from an echo.
+//
+// The client's Timeout is the Client's per-attempt timeout; requests go
+// through the Client's transport and are not retried.
+func (c *Client) APIKeyClient(key string) *http.Client {
+	return &http.Client{Transport: &apiKeyTransport{c: c, key: key}, Timeout: c.httpClient.Timeout}
+}
+
+type apiKeyTransport struct {
+	c   *Client
+	key string
+}
+
+func (t *apiKeyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.c.httpClient.Transport
+	if !t.c.ownsURL(req) {
+		return base.RoundTrip(req)
+	}
+	var err error
+	switch {
+	case req.URL.Scheme == "http" && !isLoopback(req.URL.Hostname()):
+		err = &ValidationError{Field: "url", Reason: "is plain http to a host that is not loopback; an API key is never sent in clear text"}
+	case t.key == "":
+		err = &ValidationError{Field: "api key", Reason: "is empty"}
+	case !validHeaderValue(t.key):
+		err = &ValidationError{Field: "api key", Reason: "holds characters a header cannot carry"}
+	}
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	r := withHeader(req, req.Body, apiKeyHeader, t.key)
+	return base.RoundTrip(r)
+}
+
+// String keeps %v and %+v from printing the key.
+func (t *apiKeyTransport) String() string {
+	return "userauth.apiKeyTransport{key:" + secret(t.key) + "}"
+}
+
+// GoString keeps %#v from printing the key.
+func (t *apiKeyTransport) GoString() string { return t.String() }
