@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -314,4 +315,101 @@ func (canned) RoundTrip(req *http.Request) (*http.Response, error) {
 // itself costs per call (encoding, request, retries, decoding).
 func BenchmarkLoginOverhead(b *testing.B) {
 	benchLogin(b, "http://127.0.0.1:8080", func() *http.Client { return &http.Client{Transport: canned{}} })
+}
+
+// BenchmarkAccessTokenLatency has 1,000 goroutines call AccessToken at
+// once, each timing its own call, and reports the 99th percentile of
+// those times: "fresh" with a fresh token, "renewing" at the moment the
+// token is due and its renewal is on its way (the fake's refresh delayed
+// 50 ms), and "blocking" the same with WithBlockingRefresh, where callers
+// wait for the renewal. One op is one round of 1,000 calls.
+func BenchmarkAccessTokenLatency(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		due      bool
+		blocking bool
+	}{{"fresh", false, false}, {"renewing", true, false}, {"blocking", true, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			srv := userauthtest.NewServer()
+			b.Cleanup(srv.Close)
+			if _, err := srv.AddUser(userauthtest.User{Email: email, Password: password}); err != nil {
+				b.Fatal(err)
+			}
+			opts := []userauth.StoreOption{userauth.WithClock(srv.Now)}
+			if tc.blocking {
+				opts = append(opts, userauth.WithBlockingRefresh())
+			}
+			s := loggedIn(b, srv, opts...)
+			var lat []time.Duration
+			b.ResetTimer()
+			for range b.N {
+				var before string
+				if tc.due {
+					before, _ = s.AccessToken(context.Background())
+					srv.Advance(15*time.Minute - 10*time.Second) // due, not expired
+					srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Delay: 50 * time.Millisecond})
+				}
+				lat = append(lat, storm(b, s, 1000)...)
+				if tc.due {
+					waitRenewed(b, s, before)
+				}
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+		})
+	}
+}
+
+// loggedIn is a store logged in to srv.
+func loggedIn(b *testing.B, srv *userauthtest.Server, opts ...userauth.StoreOption) *userauth.TokenStore {
+	c, err := userauth.NewClient(srv.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := userauth.NewTokenStore(c, nil, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Login(context.Background(), userauth.LoginRequest{Email: email, Password: password}); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// storm has n goroutines call AccessToken at the same moment, and returns
+// how long each call took.
+func storm(b *testing.B, s *userauth.TokenStore, n int) []time.Duration {
+	lat := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			t0 := time.Now()
+			if _, err := s.AccessToken(context.Background()); err != nil {
+				b.Error(err)
+			}
+			lat[i] = time.Since(t0)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return lat
+}
+
+// waitRenewed waits, outside the timed calls, until the store hands out
+// another token than before.
+func waitRenewed(b *testing.B, s *userauth.TokenStore, before string) {
+	b.StopTimer()
+	defer b.StartTimer()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if tok, err := s.AccessToken(context.Background()); err == nil && tok != before {
+			return
+		}
+	}
+	b.Fatal("the token was not renewed within 10s")
 }

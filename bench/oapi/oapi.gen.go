@@ -17,16 +17,16 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
-// Defines values for SuccessResponseStatus.
+// Defines values for MagicLinkLoginResponseStatus.
 const (
-	Active             SuccessResponseStatus = "Active"
-	Inactive           SuccessResponseStatus = "Inactive"
-	RegisteredActive   SuccessResponseStatus = "RegisteredActive"
-	RegisteredInactive SuccessResponseStatus = "RegisteredInactive"
+	Active             MagicLinkLoginResponseStatus = "Active"
+	Inactive           MagicLinkLoginResponseStatus = "Inactive"
+	RegisteredActive   MagicLinkLoginResponseStatus = "RegisteredActive"
+	RegisteredInactive MagicLinkLoginResponseStatus = "RegisteredInactive"
 )
 
-// Valid indicates whether the value is a known member of the SuccessResponseStatus enum.
-func (e SuccessResponseStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the MagicLinkLoginResponseStatus enum.
+func (e MagicLinkLoginResponseStatus) Valid() bool {
 	switch e {
 	case Active:
 		return true
@@ -75,20 +75,27 @@ type Confirm2Fa struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-// ErrorResponse defines model for ErrorResponse.
+// ErrorResponse The service's error body: a message, field errors, or both (either part may be absent, not both).
 type ErrorResponse struct {
-	Error struct {
-		Code   string `json:"code"`
-		Reason string `json:"reason"`
-	} `json:"error"`
+	// Error A message for people, for example "Invalid credentials".
+	Error *string `json:"error,omitempty"`
+
+	// Fields Field errors, by the name of the request field.
+	Fields *map[string][]FieldError `json:"fields,omitempty"`
+	union  json.RawMessage
 }
 
-// FieldsResponse defines model for FieldsResponse.
-type FieldsResponse struct {
-	Fields map[string][]struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"fields"`
+// ErrorResponse0 defines model for ErrorResponse.0.
+type ErrorResponse0 = interface{}
+
+// ErrorResponse1 defines model for ErrorResponse.1.
+type ErrorResponse1 = interface{}
+
+// FieldError defines model for FieldError.
+type FieldError struct {
+	// Code For example "required" or "invalid".
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // LoginRequest defines model for LoginRequest.
@@ -97,10 +104,12 @@ type LoginRequest struct {
 	AlternateId *string `json:"alternate_id,omitempty"`
 
 	// Email One of email and alternate_id identifies the user.
-	Email              *string `json:"email,omitempty"`
+	Email *string `json:"email,omitempty"`
+
+	// GRecaptchaResponse The reCAPTCHA answer, under 0.1.125's name. Send the same value under both names to reach every version; the service verifies an answer once.
 	GRecaptchaResponse *string `json:"g-recaptcha-response,omitempty"`
 
-	// GRecaptchaResponseLater later versions' name of g-recaptcha-response
+	// GRecaptchaResponseLater The reCAPTCHA answer, under the name later versions (0.1.133, 0.2.x) read; field errors about the answer name this field.
 	GRecaptchaResponseLater *string `json:"g_recaptcha_response,omitempty"`
 	Password                string  `json:"password"`
 }
@@ -108,29 +117,34 @@ type LoginRequest struct {
 // MagicLinkLoginRequest defines model for MagicLinkLoginRequest.
 type MagicLinkLoginRequest struct {
 	// Email One of email and user_id identifies the user.
-	Email              *string `json:"email,omitempty"`
+	Email *string `json:"email,omitempty"`
+
+	// GRecaptchaResponse The reCAPTCHA answer, under 0.1.125's name. Send the same value under both names to reach every version; the service verifies an answer once.
 	GRecaptchaResponse *string `json:"g-recaptcha-response,omitempty"`
+
+	// GRecaptchaResponseLater The reCAPTCHA answer, under the name later versions (0.1.133, 0.2.x) read; field errors about the answer name this field.
+	GRecaptchaResponseLater *string `json:"g_recaptcha_response,omitempty"`
 
 	// Redirect later; path to land on after the link
 	Redirect *string             `json:"redirect,omitempty"`
 	UserId   *openapi_types.UUID `json:"user_id,omitempty"`
 }
 
+// MagicLinkLoginResponse 0.1.125 answers SuccessResponse, a message alone; later versions answer MagicLinkLoginResponse, which adds status (required there).
+type MagicLinkLoginResponse struct {
+	Message string `json:"message"`
+
+	// Status later; the state of the account the link is for
+	Status *MagicLinkLoginResponseStatus `json:"status,omitempty"`
+}
+
+// MagicLinkLoginResponseStatus later; the state of the account the link is for
+type MagicLinkLoginResponseStatus string
+
 // RefreshRequest defines model for RefreshRequest.
 type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
-
-// SuccessResponse defines model for SuccessResponse.
-type SuccessResponse struct {
-	Message string `json:"message"`
-
-	// Status later
-	Status *SuccessResponseStatus `json:"status,omitempty"`
-}
-
-// SuccessResponseStatus later
-type SuccessResponseStatus string
 
 // TokenResponse defines model for TokenResponse.
 type TokenResponse struct {
@@ -148,22 +162,23 @@ type TokenResponse struct {
 // TokenResponseRequires2fa Absent, null or empty when no 2FA step is needed; SMS is later.
 type TokenResponseRequires2fa string
 
-// BadRequest defines model for BadRequest.
+// BadRequest The service's error body: a message, field errors, or both (either part may be absent, not both).
 type BadRequest = ErrorResponse
 
-// ServerError defines model for ServerError.
+// FailedDependency The service's error body: a message, field errors, or both (either part may be absent, not both).
+type FailedDependency = ErrorResponse
+
+// ServerError The service's error body: a message, field errors, or both (either part may be absent, not both).
 type ServerError = ErrorResponse
 
 // Tokens defines model for Tokens.
 type Tokens = TokenResponse
 
-// Unauthorized defines model for Unauthorized.
+// Unauthorized The service's error body: a message, field errors, or both (either part may be absent, not both).
 type Unauthorized = ErrorResponse
 
-// Unprocessable defines model for Unprocessable.
-type Unprocessable struct {
-	union json.RawMessage
-}
+// Unprocessable The service's error body: a message, field errors, or both (either part may be absent, not both).
+type Unprocessable = ErrorResponse
 
 // TwoFactorAuthenticationJSONRequestBody defines body for TwoFactorAuthentication for application/json ContentType.
 type TwoFactorAuthenticationJSONRequestBody = Confirm2Fa
@@ -177,22 +192,22 @@ type LoginJSONRequestBody = LoginRequest
 // RefreshTokenJSONRequestBody defines body for RefreshToken for application/json ContentType.
 type RefreshTokenJSONRequestBody = RefreshRequest
 
-// AsErrorResponse returns the union data inside the Unprocessable as a ErrorResponse
-func (t Unprocessable) AsErrorResponse() (ErrorResponse, error) {
-	var body ErrorResponse
+// AsErrorResponse0 returns the union data inside the ErrorResponse as a ErrorResponse0
+func (t ErrorResponse) AsErrorResponse0() (ErrorResponse0, error) {
+	var body ErrorResponse0
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromErrorResponse overwrites any union data inside the Unprocessable as the provided ErrorResponse
-func (t *Unprocessable) FromErrorResponse(v ErrorResponse) error {
+// FromErrorResponse0 overwrites any union data inside the ErrorResponse as the provided ErrorResponse0
+func (t *ErrorResponse) FromErrorResponse0(v ErrorResponse0) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeErrorResponse performs a merge with any union data inside the Unprocessable, using the provided ErrorResponse
-func (t *Unprocessable) MergeErrorResponse(v ErrorResponse) error {
+// MergeErrorResponse0 performs a merge with any union data inside the ErrorResponse, using the provided ErrorResponse0
+func (t *ErrorResponse) MergeErrorResponse0(v ErrorResponse0) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -203,22 +218,22 @@ func (t *Unprocessable) MergeErrorResponse(v ErrorResponse) error {
 	return err
 }
 
-// AsFieldsResponse returns the union data inside the Unprocessable as a FieldsResponse
-func (t Unprocessable) AsFieldsResponse() (FieldsResponse, error) {
-	var body FieldsResponse
+// AsErrorResponse1 returns the union data inside the ErrorResponse as a ErrorResponse1
+func (t ErrorResponse) AsErrorResponse1() (ErrorResponse1, error) {
+	var body ErrorResponse1
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromFieldsResponse overwrites any union data inside the Unprocessable as the provided FieldsResponse
-func (t *Unprocessable) FromFieldsResponse(v FieldsResponse) error {
+// FromErrorResponse1 overwrites any union data inside the ErrorResponse as the provided ErrorResponse1
+func (t *ErrorResponse) FromErrorResponse1(v ErrorResponse1) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeFieldsResponse performs a merge with any union data inside the Unprocessable, using the provided FieldsResponse
-func (t *Unprocessable) MergeFieldsResponse(v FieldsResponse) error {
+// MergeErrorResponse1 performs a merge with any union data inside the ErrorResponse, using the provided ErrorResponse1
+func (t *ErrorResponse) MergeErrorResponse1(v ErrorResponse1) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -229,13 +244,61 @@ func (t *Unprocessable) MergeFieldsResponse(v FieldsResponse) error {
 	return err
 }
 
-func (t Unprocessable) MarshalJSON() ([]byte, error) {
+func (t ErrorResponse) MarshalJSON() ([]byte, error) {
 	b, err := t.union.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	object := make(map[string]json.RawMessage)
+	if t.union != nil {
+		err = json.Unmarshal(b, &object)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	if t.Error != nil {
+		object["error"], err = json.Marshal(t.Error)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'error': %w", err)
+		}
+	}
+
+	if t.Fields != nil {
+		object["fields"], err = json.Marshal(t.Fields)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'fields': %w", err)
+		}
+	}
+	b, err = json.Marshal(object)
 	return b, err
 }
 
-func (t *Unprocessable) UnmarshalJSON(b []byte) error {
+func (t *ErrorResponse) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
+	if err != nil {
+		return err
+	}
+	object := make(map[string]json.RawMessage)
+	err = json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["error"]; found {
+		err = json.Unmarshal(raw, &t.Error)
+		if err != nil {
+			return fmt.Errorf("error reading 'error': %w", err)
+		}
+	}
+
+	if raw, found := object["fields"]; found {
+		err = json.Unmarshal(raw, &t.Fields)
+		if err != nil {
+			return fmt.Errorf("error reading 'fields': %w", err)
+		}
+	}
+
 	return err
 }
 
@@ -320,6 +383,8 @@ type ClientInterface interface {
 
 	// SensitiveAccount A sensitive operation, guarded by the 2FA grace period
 	//
+	// With a bearer token, answers 424 once the 2FA grace period is over. An API key is not subject to the grace period.
+	//
 	// Corresponds with GET /account/sensitive (the `SensitiveAccount` operationId).
 	SensitiveAccount(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -394,6 +459,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /auth/token/refresh (the `RefreshToken` operationId).
 	RefreshToken(ctx context.Context, body RefreshTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Logout Logout
+	//
+	// Later (0.2.x). Ends every session of the bearer's user: all of the user's access tokens, and the refresh tokens of every login, stop working. No request body. The vendor's clients treat any 2xx as success.
+	//
+	// Corresponds with POST /logout (the `Logout` operationId).
+	Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // Account The signed-in user's account
@@ -412,6 +484,8 @@ func (c *Client) Account(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 }
 
 // SensitiveAccount A sensitive operation, guarded by the 2FA grace period
+//
+// With a bearer token, answers 424 once the 2FA grace period is over. An API key is not subject to the grace period.
 //
 // Corresponds with GET /account/sensitive (the `SensitiveAccount` operationId).
 func (c *Client) SensitiveAccount(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -568,6 +642,23 @@ func (c *Client) RefreshTokenWithBody(ctx context.Context, contentType string, b
 // Corresponds with POST /auth/token/refresh (the `RefreshToken` operationId).
 func (c *Client) RefreshToken(ctx context.Context, body RefreshTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRefreshTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Logout Logout
+//
+// Later (0.2.x). Ends every session of the bearer's user: all of the user's access tokens, and the refresh tokens of every login, stop working. No request body. The vendor's clients treat any 2xx as success.
+//
+// Corresponds with POST /logout (the `Logout` operationId).
+func (c *Client) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLogoutRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -792,6 +883,33 @@ func NewRefreshTokenRequestWithBody(server string, contentType string, body io.R
 	return req, nil
 }
 
+// NewLogoutRequest constructs an http.Request for the Logout method
+func NewLogoutRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/logout")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -841,14 +959,16 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /account (the `Account` operationId).
-	AccountWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AccountResponse, error)
+	AccountWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AccountResult, error)
 
 	// SensitiveAccountWithResponse A sensitive operation, guarded by the 2FA grace period
+	//
+	// With a bearer token, answers 424 once the 2FA grace period is over. An API key is not subject to the grace period.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /account/sensitive (the `SensitiveAccount` operationId).
-	SensitiveAccountWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SensitiveAccountResponse, error)
+	SensitiveAccountWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SensitiveAccountResult, error)
 
 	// TwoFactorAuthenticationWithBodyWithResponse Two factor authentication
 	//
@@ -857,7 +977,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/2fa (the `TwoFactorAuthentication` operationId).
-	TwoFactorAuthenticationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TwoFactorAuthenticationResponse, error)
+	TwoFactorAuthenticationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TwoFactorAuthenticationResult, error)
 
 	// TwoFactorAuthenticationWithResponse Two factor authentication
 	//
@@ -866,7 +986,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/2fa (the `TwoFactorAuthentication` operationId).
-	TwoFactorAuthenticationWithResponse(ctx context.Context, body TwoFactorAuthenticationJSONRequestBody, reqEditors ...RequestEditorFn) (*TwoFactorAuthenticationResponse, error)
+	TwoFactorAuthenticationWithResponse(ctx context.Context, body TwoFactorAuthenticationJSONRequestBody, reqEditors ...RequestEditorFn) (*TwoFactorAuthenticationResult, error)
 
 	// MagicLinkLoginWithBodyWithResponse Generate magic link for login
 	//
@@ -875,7 +995,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/magic_link (the `MagicLinkLogin` operationId).
-	MagicLinkLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MagicLinkLoginResponse, error)
+	MagicLinkLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MagicLinkLoginResult, error)
 
 	// MagicLinkLoginWithResponse Generate magic link for login
 	//
@@ -884,7 +1004,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/magic_link (the `MagicLinkLogin` operationId).
-	MagicLinkLoginWithResponse(ctx context.Context, body MagicLinkLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*MagicLinkLoginResponse, error)
+	MagicLinkLoginWithResponse(ctx context.Context, body MagicLinkLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*MagicLinkLoginResult, error)
 
 	// LoginWithBodyWithResponse Login via password
 	//
@@ -893,7 +1013,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/token (the `Login` operationId).
-	LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+	LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResult, error)
 
 	// LoginWithResponse Login via password
 	//
@@ -902,7 +1022,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/token (the `Login` operationId).
-	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResult, error)
 
 	// RefreshTokenWithBodyWithResponse Refresh access token
 	//
@@ -911,7 +1031,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/token/refresh (the `RefreshToken` operationId).
-	RefreshTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshTokenResponse, error)
+	RefreshTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshTokenResult, error)
 
 	// RefreshTokenWithResponse Refresh access token
 	//
@@ -920,10 +1040,19 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/token/refresh (the `RefreshToken` operationId).
-	RefreshTokenWithResponse(ctx context.Context, body RefreshTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshTokenResponse, error)
+	RefreshTokenWithResponse(ctx context.Context, body RefreshTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshTokenResult, error)
+
+	// LogoutWithResponse Logout
+	//
+	// Later (0.2.x). Ends every session of the bearer's user: all of the user's access tokens, and the refresh tokens of every login, stop working. No request body. The vendor's clients treat any 2xx as success.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /logout (the `Logout` operationId).
+	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResult, error)
 }
 
-type AccountResponse struct {
+type AccountResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -933,22 +1062,22 @@ type AccountResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r AccountResponse) GetJSON200() *Account {
+func (r AccountResult) GetJSON200() *Account {
 	return r.JSON200
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r AccountResponse) GetJSON401() *Unauthorized {
+func (r AccountResult) GetJSON401() *Unauthorized {
 	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
-func (r AccountResponse) GetBody() []byte {
+func (r AccountResult) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r AccountResponse) Status() string {
+func (r AccountResult) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -956,7 +1085,7 @@ func (r AccountResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r AccountResponse) StatusCode() int {
+func (r AccountResult) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -964,14 +1093,14 @@ func (r AccountResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r AccountResponse) ContentType() string {
+func (r AccountResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type SensitiveAccountResponse struct {
+type SensitiveAccountResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -979,31 +1108,31 @@ type SensitiveAccountResponse struct {
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON424 the response for an HTTP 424 `application/json` response
-	JSON424 *ErrorResponse
+	JSON424 *FailedDependency
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r SensitiveAccountResponse) GetJSON200() *Account {
+func (r SensitiveAccountResult) GetJSON200() *Account {
 	return r.JSON200
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r SensitiveAccountResponse) GetJSON401() *Unauthorized {
+func (r SensitiveAccountResult) GetJSON401() *Unauthorized {
 	return r.JSON401
 }
 
 // GetJSON424 returns the response for an HTTP 424 `application/json` response
-func (r SensitiveAccountResponse) GetJSON424() *ErrorResponse {
+func (r SensitiveAccountResult) GetJSON424() *FailedDependency {
 	return r.JSON424
 }
 
 // GetBody returns the raw response body bytes
-func (r SensitiveAccountResponse) GetBody() []byte {
+func (r SensitiveAccountResult) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r SensitiveAccountResponse) Status() string {
+func (r SensitiveAccountResult) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1011,7 +1140,7 @@ func (r SensitiveAccountResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r SensitiveAccountResponse) StatusCode() int {
+func (r SensitiveAccountResult) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1019,14 +1148,14 @@ func (r SensitiveAccountResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r SensitiveAccountResponse) ContentType() string {
+func (r SensitiveAccountResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type TwoFactorAuthenticationResponse struct {
+type TwoFactorAuthenticationResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1042,37 +1171,37 @@ type TwoFactorAuthenticationResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r TwoFactorAuthenticationResponse) GetJSON200() *Tokens {
+func (r TwoFactorAuthenticationResult) GetJSON200() *Tokens {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r TwoFactorAuthenticationResponse) GetJSON400() *BadRequest {
+func (r TwoFactorAuthenticationResult) GetJSON400() *BadRequest {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r TwoFactorAuthenticationResponse) GetJSON401() *Unauthorized {
+func (r TwoFactorAuthenticationResult) GetJSON401() *Unauthorized {
 	return r.JSON401
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r TwoFactorAuthenticationResponse) GetJSON422() *Unprocessable {
+func (r TwoFactorAuthenticationResult) GetJSON422() *Unprocessable {
 	return r.JSON422
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r TwoFactorAuthenticationResponse) GetJSON500() *ServerError {
+func (r TwoFactorAuthenticationResult) GetJSON500() *ServerError {
 	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
-func (r TwoFactorAuthenticationResponse) GetBody() []byte {
+func (r TwoFactorAuthenticationResult) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r TwoFactorAuthenticationResponse) Status() string {
+func (r TwoFactorAuthenticationResult) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1080,7 +1209,7 @@ func (r TwoFactorAuthenticationResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r TwoFactorAuthenticationResponse) StatusCode() int {
+func (r TwoFactorAuthenticationResult) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1088,18 +1217,18 @@ func (r TwoFactorAuthenticationResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r TwoFactorAuthenticationResponse) ContentType() string {
+func (r TwoFactorAuthenticationResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type MagicLinkLoginResponse struct {
+type MagicLinkLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *SuccessResponse
+	JSON200 *MagicLinkLoginResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -1111,37 +1240,37 @@ type MagicLinkLoginResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r MagicLinkLoginResponse) GetJSON200() *SuccessResponse {
+func (r MagicLinkLoginResult) GetJSON200() *MagicLinkLoginResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r MagicLinkLoginResponse) GetJSON400() *BadRequest {
+func (r MagicLinkLoginResult) GetJSON400() *BadRequest {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r MagicLinkLoginResponse) GetJSON401() *Unauthorized {
+func (r MagicLinkLoginResult) GetJSON401() *Unauthorized {
 	return r.JSON401
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r MagicLinkLoginResponse) GetJSON422() *Unprocessable {
+func (r MagicLinkLoginResult) GetJSON422() *Unprocessable {
 	return r.JSON422
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r MagicLinkLoginResponse) GetJSON500() *ServerError {
+func (r MagicLinkLoginResult) GetJSON500() *ServerError {
 	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
-func (r MagicLinkLoginResponse) GetBody() []byte {
+func (r MagicLinkLoginResult) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r MagicLinkLoginResponse) Status() string {
+func (r MagicLinkLoginResult) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1149,7 +1278,7 @@ func (r MagicLinkLoginResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r MagicLinkLoginResponse) StatusCode() int {
+func (r MagicLinkLoginResult) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1157,83 +1286,14 @@ func (r MagicLinkLoginResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r MagicLinkLoginResponse) ContentType() string {
+func (r MagicLinkLoginResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type LoginResponse struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Tokens
-	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *BadRequest
-	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
-	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *Unprocessable
-	// JSON500 the response for an HTTP 500 `application/json` response
-	JSON500 *ServerError
-}
-
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r LoginResponse) GetJSON200() *Tokens {
-	return r.JSON200
-}
-
-// GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r LoginResponse) GetJSON400() *BadRequest {
-	return r.JSON400
-}
-
-// GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r LoginResponse) GetJSON401() *Unauthorized {
-	return r.JSON401
-}
-
-// GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r LoginResponse) GetJSON422() *Unprocessable {
-	return r.JSON422
-}
-
-// GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r LoginResponse) GetJSON500() *ServerError {
-	return r.JSON500
-}
-
-// GetBody returns the raw response body bytes
-func (r LoginResponse) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r LoginResponse) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r LoginResponse) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r LoginResponse) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
-type RefreshTokenResponse struct {
+type LoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1249,37 +1309,37 @@ type RefreshTokenResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RefreshTokenResponse) GetJSON200() *Tokens {
+func (r LoginResult) GetJSON200() *Tokens {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RefreshTokenResponse) GetJSON400() *BadRequest {
+func (r LoginResult) GetJSON400() *BadRequest {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RefreshTokenResponse) GetJSON401() *Unauthorized {
+func (r LoginResult) GetJSON401() *Unauthorized {
 	return r.JSON401
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r RefreshTokenResponse) GetJSON422() *Unprocessable {
+func (r LoginResult) GetJSON422() *Unprocessable {
 	return r.JSON422
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r RefreshTokenResponse) GetJSON500() *ServerError {
+func (r LoginResult) GetJSON500() *ServerError {
 	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
-func (r RefreshTokenResponse) GetBody() []byte {
+func (r LoginResult) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RefreshTokenResponse) Status() string {
+func (r LoginResult) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1287,7 +1347,7 @@ func (r RefreshTokenResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RefreshTokenResponse) StatusCode() int {
+func (r LoginResult) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1295,7 +1355,124 @@ func (r RefreshTokenResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RefreshTokenResponse) ContentType() string {
+func (r LoginResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RefreshTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Tokens
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ServerError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RefreshTokenResult) GetJSON200() *Tokens {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RefreshTokenResult) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RefreshTokenResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RefreshTokenResult) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RefreshTokenResult) GetJSON500() *ServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RefreshTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RefreshTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RefreshTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RefreshTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type LogoutResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ServerError
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LogoutResult) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r LogoutResult) GetJSON500() *ServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r LogoutResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LogoutResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LogoutResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LogoutResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -1307,25 +1484,27 @@ func (r RefreshTokenResponse) ContentType() string {
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /account (the `Account` operationId).
-func (c *ClientWithResponses) AccountWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AccountResponse, error) {
+func (c *ClientWithResponses) AccountWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AccountResult, error) {
 	rsp, err := c.Account(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseAccountResponse(rsp)
+	return ParseAccountResult(rsp)
 }
 
 // SensitiveAccountWithResponse A sensitive operation, guarded by the 2FA grace period
 //
+// With a bearer token, answers 424 once the 2FA grace period is over. An API key is not subject to the grace period.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /account/sensitive (the `SensitiveAccount` operationId).
-func (c *ClientWithResponses) SensitiveAccountWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SensitiveAccountResponse, error) {
+func (c *ClientWithResponses) SensitiveAccountWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*SensitiveAccountResult, error) {
 	rsp, err := c.SensitiveAccount(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseSensitiveAccountResponse(rsp)
+	return ParseSensitiveAccountResult(rsp)
 }
 
 // TwoFactorAuthenticationWithBodyWithResponse Two factor authentication
@@ -1335,12 +1514,12 @@ func (c *ClientWithResponses) SensitiveAccountWithResponse(ctx context.Context, 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/2fa (the `TwoFactorAuthentication` operationId).
-func (c *ClientWithResponses) TwoFactorAuthenticationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TwoFactorAuthenticationResponse, error) {
+func (c *ClientWithResponses) TwoFactorAuthenticationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TwoFactorAuthenticationResult, error) {
 	rsp, err := c.TwoFactorAuthenticationWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseTwoFactorAuthenticationResponse(rsp)
+	return ParseTwoFactorAuthenticationResult(rsp)
 }
 
 // TwoFactorAuthenticationWithResponse Two factor authentication
@@ -1350,12 +1529,12 @@ func (c *ClientWithResponses) TwoFactorAuthenticationWithBodyWithResponse(ctx co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/2fa (the `TwoFactorAuthentication` operationId).
-func (c *ClientWithResponses) TwoFactorAuthenticationWithResponse(ctx context.Context, body TwoFactorAuthenticationJSONRequestBody, reqEditors ...RequestEditorFn) (*TwoFactorAuthenticationResponse, error) {
+func (c *ClientWithResponses) TwoFactorAuthenticationWithResponse(ctx context.Context, body TwoFactorAuthenticationJSONRequestBody, reqEditors ...RequestEditorFn) (*TwoFactorAuthenticationResult, error) {
 	rsp, err := c.TwoFactorAuthentication(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseTwoFactorAuthenticationResponse(rsp)
+	return ParseTwoFactorAuthenticationResult(rsp)
 }
 
 // MagicLinkLoginWithBodyWithResponse Generate magic link for login
@@ -1365,12 +1544,12 @@ func (c *ClientWithResponses) TwoFactorAuthenticationWithResponse(ctx context.Co
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/magic_link (the `MagicLinkLogin` operationId).
-func (c *ClientWithResponses) MagicLinkLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MagicLinkLoginResponse, error) {
+func (c *ClientWithResponses) MagicLinkLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MagicLinkLoginResult, error) {
 	rsp, err := c.MagicLinkLoginWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseMagicLinkLoginResponse(rsp)
+	return ParseMagicLinkLoginResult(rsp)
 }
 
 // MagicLinkLoginWithResponse Generate magic link for login
@@ -1380,12 +1559,12 @@ func (c *ClientWithResponses) MagicLinkLoginWithBodyWithResponse(ctx context.Con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/magic_link (the `MagicLinkLogin` operationId).
-func (c *ClientWithResponses) MagicLinkLoginWithResponse(ctx context.Context, body MagicLinkLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*MagicLinkLoginResponse, error) {
+func (c *ClientWithResponses) MagicLinkLoginWithResponse(ctx context.Context, body MagicLinkLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*MagicLinkLoginResult, error) {
 	rsp, err := c.MagicLinkLogin(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseMagicLinkLoginResponse(rsp)
+	return ParseMagicLinkLoginResult(rsp)
 }
 
 // LoginWithBodyWithResponse Login via password
@@ -1395,12 +1574,12 @@ func (c *ClientWithResponses) MagicLinkLoginWithResponse(ctx context.Context, bo
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/token (the `Login` operationId).
-func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
+func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResult, error) {
 	rsp, err := c.LoginWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLoginResponse(rsp)
+	return ParseLoginResult(rsp)
 }
 
 // LoginWithResponse Login via password
@@ -1410,12 +1589,12 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/token (the `Login` operationId).
-func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
+func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResult, error) {
 	rsp, err := c.Login(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLoginResponse(rsp)
+	return ParseLoginResult(rsp)
 }
 
 // RefreshTokenWithBodyWithResponse Refresh access token
@@ -1425,12 +1604,12 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/token/refresh (the `RefreshToken` operationId).
-func (c *ClientWithResponses) RefreshTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshTokenResponse, error) {
+func (c *ClientWithResponses) RefreshTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshTokenResult, error) {
 	rsp, err := c.RefreshTokenWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRefreshTokenResponse(rsp)
+	return ParseRefreshTokenResult(rsp)
 }
 
 // RefreshTokenWithResponse Refresh access token
@@ -1440,23 +1619,38 @@ func (c *ClientWithResponses) RefreshTokenWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/token/refresh (the `RefreshToken` operationId).
-func (c *ClientWithResponses) RefreshTokenWithResponse(ctx context.Context, body RefreshTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshTokenResponse, error) {
+func (c *ClientWithResponses) RefreshTokenWithResponse(ctx context.Context, body RefreshTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshTokenResult, error) {
 	rsp, err := c.RefreshToken(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRefreshTokenResponse(rsp)
+	return ParseRefreshTokenResult(rsp)
 }
 
-// ParseAccountResponse parses an HTTP response from a AccountWithResponse call
-func ParseAccountResponse(rsp *http.Response) (*AccountResponse, error) {
+// LogoutWithResponse Logout
+//
+// Later (0.2.x). Ends every session of the bearer's user: all of the user's access tokens, and the refresh tokens of every login, stop working. No request body. The vendor's clients treat any 2xx as success.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /logout (the `Logout` operationId).
+func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResult, error) {
+	rsp, err := c.Logout(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLogoutResult(rsp)
+}
+
+// ParseAccountResult parses an HTTP response from a AccountWithResponse call
+func ParseAccountResult(rsp *http.Response) (*AccountResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &AccountResponse{
+	response := &AccountResult{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -1481,15 +1675,15 @@ func ParseAccountResponse(rsp *http.Response) (*AccountResponse, error) {
 	return response, nil
 }
 
-// ParseSensitiveAccountResponse parses an HTTP response from a SensitiveAccountWithResponse call
-func ParseSensitiveAccountResponse(rsp *http.Response) (*SensitiveAccountResponse, error) {
+// ParseSensitiveAccountResult parses an HTTP response from a SensitiveAccountWithResponse call
+func ParseSensitiveAccountResult(rsp *http.Response) (*SensitiveAccountResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &SensitiveAccountResponse{
+	response := &SensitiveAccountResult{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -1510,7 +1704,7 @@ func ParseSensitiveAccountResponse(rsp *http.Response) (*SensitiveAccountRespons
 		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 424:
-		var dest ErrorResponse
+		var dest FailedDependency
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -1521,15 +1715,15 @@ func ParseSensitiveAccountResponse(rsp *http.Response) (*SensitiveAccountRespons
 	return response, nil
 }
 
-// ParseTwoFactorAuthenticationResponse parses an HTTP response from a TwoFactorAuthenticationWithResponse call
-func ParseTwoFactorAuthenticationResponse(rsp *http.Response) (*TwoFactorAuthenticationResponse, error) {
+// ParseTwoFactorAuthenticationResult parses an HTTP response from a TwoFactorAuthenticationWithResponse call
+func ParseTwoFactorAuthenticationResult(rsp *http.Response) (*TwoFactorAuthenticationResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &TwoFactorAuthenticationResponse{
+	response := &TwoFactorAuthenticationResult{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -1575,22 +1769,22 @@ func ParseTwoFactorAuthenticationResponse(rsp *http.Response) (*TwoFactorAuthent
 	return response, nil
 }
 
-// ParseMagicLinkLoginResponse parses an HTTP response from a MagicLinkLoginWithResponse call
-func ParseMagicLinkLoginResponse(rsp *http.Response) (*MagicLinkLoginResponse, error) {
+// ParseMagicLinkLoginResult parses an HTTP response from a MagicLinkLoginWithResponse call
+func ParseMagicLinkLoginResult(rsp *http.Response) (*MagicLinkLoginResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &MagicLinkLoginResponse{
+	response := &MagicLinkLoginResult{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest SuccessResponse
+		var dest MagicLinkLoginResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -1629,15 +1823,15 @@ func ParseMagicLinkLoginResponse(rsp *http.Response) (*MagicLinkLoginResponse, e
 	return response, nil
 }
 
-// ParseLoginResponse parses an HTTP response from a LoginWithResponse call
-func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
+// ParseLoginResult parses an HTTP response from a LoginWithResponse call
+func ParseLoginResult(rsp *http.Response) (*LoginResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &LoginResponse{
+	response := &LoginResult{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -1683,15 +1877,15 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	return response, nil
 }
 
-// ParseRefreshTokenResponse parses an HTTP response from a RefreshTokenWithResponse call
-func ParseRefreshTokenResponse(rsp *http.Response) (*RefreshTokenResponse, error) {
+// ParseRefreshTokenResult parses an HTTP response from a RefreshTokenWithResponse call
+func ParseRefreshTokenResult(rsp *http.Response) (*RefreshTokenResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RefreshTokenResponse{
+	response := &RefreshTokenResult{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -1724,6 +1918,42 @@ func ParseRefreshTokenResponse(rsp *http.Response) (*RefreshTokenResponse, error
 			return nil, err
 		}
 		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseLogoutResult parses an HTTP response from a LogoutWithResponse call
+func ParseLogoutResult(rsp *http.Response) (*LogoutResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LogoutResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ServerError

@@ -120,16 +120,19 @@ type target struct {
 
 func targets() []target {
 	return []target{
-		{"Login ns/op, userauth / raw", "Login/userauth", "Login/raw", "ns/op", 1.10, false},
-		{"Login ns/op, userauth / oapi", "Login/userauth", "Login/oapi", "ns/op", 1.00, false},
-		{"Login allocs/op, userauth / raw", "Login/userauth", "Login/raw", "allocs/op", 1.5, false},
-		{"RefreshToken ns/op, userauth / raw (no target; for the record)", "RefreshToken/userauth", "RefreshToken/raw", "ns/op", 0, false},
-		{"LoginOverhead ns/op, userauth / raw (network taken out; for the record)", "LoginOverhead/userauth", "LoginOverhead/raw", "ns/op", 0, false},
-		{"LoginOverhead ns/op, userauth / oapi (network taken out; for the record)", "LoginOverhead/userauth", "LoginOverhead/oapi", "ns/op", 0, false},
+		{"LoginOverhead ns/op, userauth / raw (network taken out)", "LoginOverhead/userauth", "LoginOverhead/raw", "ns/op", 1.15, false},
+		{"LoginOverhead ns/op, userauth / oapi (network taken out)", "LoginOverhead/userauth", "LoginOverhead/oapi", "ns/op", 1.00, false},
+		{"LoginOverhead allocs/op, userauth / raw (network taken out)", "LoginOverhead/userauth", "LoginOverhead/raw", "allocs/op", 1.5, false},
+		{"Login ns/op, userauth / raw (loopback)", "Login/userauth", "Login/raw", "ns/op", 1.10, false},
+		{"Login ns/op, userauth / oapi (loopback; the verdict is benchstat's, below)", "Login/userauth", "Login/oapi", "ns/op", 0, false},
+		{"Login allocs/op, userauth / raw (loopback; for the record)", "Login/userauth", "Login/raw", "allocs/op", 0, false},
+		{"RefreshToken ns/op, userauth / raw (for the record)", "RefreshToken/userauth", "RefreshToken/raw", "ns/op", 0, false},
 		{"AccessTokenParallel ns/op, userauth / oauth2", "AccessTokenParallel/userauth", "AccessTokenParallel/oauth2", "ns/op", 0.50, false},
 		{"AccessTokenParallel allocs/op, userauth", "AccessTokenParallel/userauth", "", "allocs/op", 0, true},
+		{"AccessToken p99 of 1,000 callers while a renewal runs / fresh", "AccessTokenLatency/renewing", "AccessTokenLatency/fresh", "p99-ns", 2.0, false},
+		{"AccessToken p99 with WithBlockingRefresh / fresh (for the record: the old behaviour)", "AccessTokenLatency/blocking", "AccessTokenLatency/fresh", "p99-ns", 0, false},
 		{"Transport ns/op, userauth / static", "Transport/userauth", "Transport/static", "ns/op", 1.05, false},
-		{"Transport ns/op, userauth / oauth2 (no target; for the record)", "Transport/userauth", "Transport/oauth2", "ns/op", 0, false},
+		{"Transport ns/op, userauth / oauth2 (for the record)", "Transport/userauth", "Transport/oauth2", "ns/op", 0, false},
 		{"RefreshStorm refreshes/op", "RefreshStorm", "", "refreshes/op", 1, true},
 	}
 }
@@ -160,6 +163,11 @@ func run(in, stat, peers, out, cmd string) error {
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, orDash(s.cpu), orDash(s.procs), s.count("Login/raw"))
 	b.WriteString(intro)
 	writeTargets(&b, s)
+	if comparisons != "" {
+		delta, verdict := loginVerdict(comparisons)
+		fmt.Fprintf(&b, "| Login sec/op, userauth against oapi (loopback): benchstat | %s | | no significant difference, or faster | %s |\n",
+			delta, verdict)
+	}
 	if comparisons != "" {
 		fmt.Fprintf(&b, "\n## Peer against peer\n\n")
 		fmt.Fprintf(&b, "benchstat's comparison of userauth with raw, then with oapi, on the same\n")
@@ -264,4 +272,25 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// loginVerdict reads benchstat's comparison of oapi with userauth (the
+// second one in comparisons) for the Login line of the sec/op table, and
+// says whether userauth is within the noise or faster.
+func loginVerdict(comparisons string) (line, verdict string) {
+	blocks := strings.SplitN(comparisons, "\n\n", 2)
+	if len(blocks) < 2 {
+		return "not measured", ""
+	}
+	for _, l := range strings.Split(blocks[1], "\n") {
+		f := strings.Fields(l)
+		i := strings.Index(l, "(p=")
+		if len(f) == 0 || !strings.HasPrefix(f[0], "Login-") || i < 0 {
+			continue
+		}
+		head := strings.Fields(l[:i])
+		delta := head[len(head)-1] + " " + strings.TrimSpace(l[i:]) // "~ (p=0.3 n=20)" or "+1.2% (p=0.01 n=20)"
+		return delta, mark(strings.HasPrefix(delta, "~") || strings.HasPrefix(delta, "-"))
+	}
+	return "not measured", ""
 }
