@@ -1,30 +1,44 @@
 // Package userauth is a Go client for the User Authentication API: password
-// login, magic-link login, token refresh and two-factor confirmation. It is
-// the Go counterpart of the vendor's Kotlin UserAuthenticationApi.
+// login, magic-link login, token refresh, two-factor confirmation and
+// logout. It is the Go counterpart of the vendor's Kotlin
+// UserAuthenticationApi.
 //
 // # Quick start
 //
-//	c, err := userauth.NewClient("") // "" is DefaultBaseURL
+//	c, err := userauth.NewClient("") // "" is DefaultBaseURL, https://a.y.at
 //	if err != nil { ... }
 //	tok, err := c.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: pw})
-//	if err != nil { ... }
+//	if errors.Is(err, userauth.ErrInvalidCredentials) { ... }
 //	if tok.Requires2FA != "" {
 //		tok, err = c.TwoFactorAuthentication(ctx, userauth.Confirm2FA{Code: code, RefreshToken: tok.RefreshToken})
 //	}
 //
 // A Client holds no per-user state and is safe for concurrent use: make one
-// and share it.
+// and share it. DefaultBaseURL is the vendor's production host,
+// SandboxBaseURL its sandbox.
+//
+// # API versions
+//
+// The SDK speaks both the seed's API version (0.1.125) and the API as
+// served today (0.1.133, 0.2.x): a captcha answer is sent under both names
+// the versions use, the error body is read in every form the service
+// writes, and Client.Logout and Client.APIKeyClient use what only 0.2.x
+// has (POST /logout, the X-Api-Key header).
 //
 // # Token store
 //
-// TokenStore keeps a session's tokens fresh by itself: it refreshes the
-// access token shortly before its JWT expiry with exactly one refresh call
-// however many goroutines ask, saves each rotated pair to a TokenStorage
-// (MemoryStorage, FileStorage or your own) before handing it out, completes
-// 2FA steps through a TwoFactorHandler, and supplies an authenticated
-// http.Client (HTTPClient, Transport) that refreshes once on 401 and renews
-// the 2FA grace period once on 424. A storage that implements Locker lets
-// several processes share one session safely.
+// TokenStore keeps a session's tokens fresh by itself. A fresh token is
+// handed out without a lock; a due one (close to expiry) is handed out at
+// once while one renewal runs behind the callers; only an expired one makes
+// callers wait, all for the same renewal. Expiry is judged by the lifetime
+// the server stated, not by the local clock. Each rotated pair is saved to
+// a TokenStorage (MemoryStorage, FileStorage or your own) before it is
+// handed out; 2FA steps are completed through a TwoFactorHandler or
+// CompleteTwoFactor; HTTPClient and Transport authenticate requests and
+// recover once from a 401 and once from a 424. A storage that implements
+// Locker lets several processes share one session, spending each refresh
+// token once. Logout revokes the session on the server and clears it
+// everywhere.
 //
 // # Errors
 //
@@ -42,8 +56,12 @@
 //
 // The three status errors embed *APIError, so errors.As(err, &apiErr) with
 // apiErr of type *APIError catches them all and gives the status, the
-// parsed error code and message, 422 field errors, X-Request-Id and
-// Retry-After.
+// server's message and code, 422 field errors, X-Request-Id and
+// Retry-After. The common cases have sentinels for errors.Is:
+// ErrInvalidCredentials (a wrong password), ErrInvalidCode (a refused 2FA
+// code), ErrTwoFactorExpired (424), and from the token store
+// ErrLoginRequired, ErrTwoFactorRequired, ErrNotRevoked and
+// ErrStorageUnavailable.
 //
 // No error string, log line or formatted value (%v, %+v, %#v) ever holds a
 // password, a token, a 2FA code or a reCAPTCHA answer: the request and
@@ -57,12 +75,15 @@
 // DefaultMaxRetryWait, but only where a retry cannot do harm:
 //
 //   - every endpoint: when the request never left (DNS failure, refused
-//     dial), on 429, and on 503 with Retry-After;
-//   - Login (POST /auth/token) also on 502, 504, 503 without Retry-After,
-//     and when the connection breaks or times out awaiting the answer;
-//   - MagicLinkLogin, RefreshToken and TwoFactorAuthentication nothing more:
-//     a replay could e-mail twice, present a rotated refresh token twice
-//     (which the server treats as theft) or spend a one-time code.
+//     dial), and on 429; every endpoint but Logout on 503 with Retry-After;
+//   - Login (POST /auth/token) without a captcha answer also on 502, 504,
+//     503 without Retry-After, and when the connection breaks or times out
+//     awaiting the answer;
+//   - a Login with a captcha answer, MagicLinkLogin, RefreshToken,
+//     TwoFactorAuthentication and Logout nothing more: a replay could spend
+//     a captcha answer (it verifies once), e-mail twice, present a rotated
+//     refresh token twice (which the server treats as theft), spend a
+//     one-time code, or log out twice.
 //
 // Retry-After (seconds or an HTTP date) is honoured up to the maximum wait.
 // No wait runs past the context's deadline: when it would, the call returns
@@ -82,10 +103,12 @@
 //
 // Package userauthtest runs a fake of the API with its real semantics
 // (signed JWTs, rotating refresh tokens, TOTP and SMS codes, the 2FA grace
-// period) and injectable faults: point NewClient at its URL. A plain
-// httptest.Server, or an httpmock transport given through WithHTTPClient,
-// works too. Options validate their values: NewClient returns an error, not
-// a silently corrected client.
+// period, logout, API keys, captchas) and injectable faults: point
+// NewClient at its URL, and give a TokenStore WithClock(srv.Now) so that
+// moving the fake's clock moves the store's. A plain httptest.Server, or an
+// httpmock transport given through WithHTTPClient, works too. Options
+// validate their values: NewClient returns an error, not a silently
+// corrected client.
 //
 // # Many processes
 //

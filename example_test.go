@@ -28,7 +28,7 @@ func fakeAPI() *httptest.Server {
 			io.WriteString(w, `{"access_token":"partial","refresh_token":"rt-1","requires_2fa":"GoogleAuthenticator"}`)
 		case r.URL.Path == "/auth/token":
 			w.WriteHeader(http.StatusUnauthorized)
-			io.WriteString(w, `{"error":{"code":"401","reason":"Invalid credentials"}}`)
+			io.WriteString(w, `{"error":"Invalid credentials"}`)
 		case r.URL.Path == "/auth/2fa" && strings.Contains(string(body), `"123456"`):
 			io.WriteString(w, `{"access_token":"full","refresh_token":"rt-2"}`)
 		case r.URL.Path == "/auth/2fa":
@@ -37,7 +37,7 @@ func fakeAPI() *httptest.Server {
 		case r.URL.Path == "/auth/token/refresh":
 			io.WriteString(w, `{"access_token":"full-2","refresh_token":"rt-3"}`)
 		case r.URL.Path == "/auth/magic_link":
-			io.WriteString(w, `{"message":"Magic link sent"}`)
+			io.WriteString(w, `{"message":"Magic link sent","status":"Active"}`)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
@@ -127,8 +127,8 @@ func ExampleClient_MagicLinkLogin() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(res.Message)
-	// Output: Magic link sent
+	fmt.Println(res.Message, "to an account that is", res.Status)
+	// Output: Magic link sent to an account that is Active
 }
 
 // Handle each kind of error with errors.As; never match error strings.
@@ -148,10 +148,10 @@ func Example_errorHandling() {
 		switch {
 		case errors.As(err, &ve):
 			fmt.Println("fix the input:", ve.Field, ve.Reason)
-		case errors.As(err, &ce) && ce.StatusCode == http.StatusUnauthorized:
+		case errors.Is(err, userauth.ErrInvalidCredentials) && errors.As(err, &ce):
 			fmt.Println("wrong credentials:", ce.Message)
-		case errors.As(err, &ce) && len(ce.Fields) > 0:
-			fmt.Println("rejected field code:", ce.Fields["code"][0].Message)
+		case errors.Is(err, userauth.ErrInvalidCode) && errors.As(err, &ce):
+			fmt.Println("2FA code refused:", ce.Message, "- ask the user again")
 		case errors.As(err, &se):
 			fmt.Println("server trouble, status", se.StatusCode)
 		case errors.Is(err, context.DeadlineExceeded):
@@ -170,7 +170,7 @@ func Example_errorHandling() {
 	// Output:
 	// fix the input: password is required
 	// wrong credentials: Invalid credentials
-	// rejected field code: Code is not valid
+	// 2FA code refused: Code is not valid - ask the user again
 }
 
 // A TokenStore logs in once and then hands out fresh tokens for ever after;
@@ -260,4 +260,219 @@ func ExampleNewFileStorage() {
 	access, err := restarted.AccessToken(ctx)
 	fmt.Println(access != "", err)
 	// Output: true <nil>
+}
+
+// An http.Client for a partner backend's server-to-server calls, with an
+// API key instead of a user's tokens. The key goes to the API's host only.
+func ExampleClient_APIKeyClient() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "partner@example.com", Password: "correct-horse"})
+	key, _ := srv.AddAPIKey("partner@example.com") // made in the vendor's dashboard, in real life
+
+	c, _ := userauth.NewClient(srv.URL)
+	hc := c.APIKeyClient(key)
+	resp, err := hc.Get(srv.URL + "/account")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.StatusCode, userauth.CheckResponse(resp))
+	// Output: 200 <nil>
+}
+
+// Logout ends the session on the server: every token of the user stops
+// working, not only the one sent.
+func ExampleClient_Logout() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+	c, _ := userauth.NewClient(srv.URL)
+	ctx := context.Background()
+	tok, _ := c.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"})
+
+	fmt.Println(c.Logout(ctx, tok.AccessToken))
+	_, err := c.RefreshToken(ctx, userauth.RefreshRequest{RefreshToken: tok.RefreshToken})
+	var ce *userauth.ClientError
+	fmt.Println(errors.As(err, &ce) && ce.StatusCode == http.StatusUnauthorized)
+	// Output:
+	// <nil>
+	// true
+}
+
+// Without a TwoFactorHandler, a login that needs 2FA stops at the pending
+// step; the partial token is never handed out, and CompleteTwoFactor
+// finishes the login with the user's code.
+func ExampleTokenStore_CompleteTwoFactor() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	secret, _ := srv.AddUser(userauthtest.User{Email: "tom@example.com", Password: "battery-staple", TwoFactor: userauthtest.TwoFactorTOTP})
+	c, _ := userauth.NewClient(srv.URL)
+	store, _ := userauth.NewTokenStore(c, nil)
+	ctx := context.Background()
+
+	_, err := store.Login(ctx, userauth.LoginRequest{Email: "tom@example.com", Password: "battery-staple"})
+	var tfa *userauth.TwoFactorRequiredError
+	if errors.As(err, &tfa) {
+		fmt.Println("code needed:", tfa.Method)
+	}
+	_, err = store.AccessToken(ctx)
+	fmt.Println("until then:", errors.Is(err, userauth.ErrTwoFactorRequired))
+
+	code, _ := srv.Code(secret) // the user types it from their authenticator app
+	tok, err := store.CompleteTwoFactor(ctx, code)
+	fmt.Println("complete:", err == nil && tok.Valid())
+	// Output:
+	// code needed: GoogleAuthenticator
+	// until then: true
+	// complete: true
+}
+
+// SetToken makes a pair obtained elsewhere (a registration answer, a
+// migration) the store's session; the store renews it from then on.
+func ExampleTokenStore_SetToken() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+	c, _ := userauth.NewClient(srv.URL)
+	ctx := context.Background()
+	pair, _ := c.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"})
+
+	store, _ := userauth.NewTokenStore(c, nil, userauth.WithClock(srv.Now))
+	if _, err := store.SetToken(ctx, pair); err != nil {
+		log.Fatal(err)
+	}
+	srv.Advance(16 * time.Minute)
+	access, err := store.AccessToken(ctx)
+	fmt.Println(access != pair.AccessToken, err)
+	// Output: true <nil>
+}
+
+// Logout revokes the session on the server, then clears the storage. If
+// the server cannot be reached, the storage is cleared all the same and
+// the error says the tokens were not revoked.
+func ExampleTokenStore_Logout() {
+	srv := userauthtest.NewServer()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+	c, _ := userauth.NewClient(srv.URL, userauth.WithoutRetries())
+	store, _ := userauth.NewTokenStore(c, nil)
+	ctx := context.Background()
+	store.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"})
+	fmt.Println(store.Logout(ctx))
+
+	store.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"})
+	srv.Close() // the server goes away
+	err := store.Logout(ctx)
+	fmt.Println("not revoked:", errors.Is(err, userauth.ErrNotRevoked))
+	_, err = store.AccessToken(ctx)
+	fmt.Println("logged out here:", errors.Is(err, userauth.ErrLoginRequired))
+	// Output:
+	// <nil>
+	// not revoked: true
+	// logged out here: true
+}
+
+// TokenSource adapts the store to libraries that take an
+// oauth2.TokenSource. For requests to the API itself, prefer HTTPClient,
+// which also renews once after a 401.
+func ExampleTokenStore_TokenSource() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+	c, _ := userauth.NewClient(srv.URL)
+	store, _ := userauth.NewTokenStore(c, nil)
+	ctx := context.Background()
+	store.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"})
+
+	tok, err := store.TokenSource(ctx).Token()
+	fmt.Println(tok.TokenType, tok.Valid(), tok.RefreshToken == "", err)
+	// Output: Bearer true true <nil>
+}
+
+// Transport wraps a RoundTripper of your own, for an http.Client you build
+// yourself (here with a timeout covering the renewal and the repeat).
+func ExampleTokenStore_Transport() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+	c, _ := userauth.NewClient(srv.URL)
+	store, _ := userauth.NewTokenStore(c, nil)
+	store.Login(context.Background(), userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"})
+
+	base := http.DefaultTransport.(*http.Transport).Clone() // your proxy, TLS, tracing...
+	defer base.CloseIdleConnections()
+	hc := &http.Client{Transport: store.Transport(base), Timeout: 10 * time.Second}
+	srv.ExpireAccessTokens() // the server revokes the token: a 401, one renewal, one repeat
+	resp, err := hc.Get(srv.URL + "/account")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode)
+	// Output: 200
+}
+
+// A 424 means the 2FA grace period expired. Without a TwoFactorHandler the
+// store's transport hands the answer back; CheckResponse tells it apart,
+// and CompleteTwoFactor with a fresh code renews the grace period.
+func ExampleCheckResponse() {
+	srv := userauthtest.NewServer(userauthtest.WithAccessTTL(time.Hour))
+	defer srv.Close()
+	secret, _ := srv.AddUser(userauthtest.User{Email: "tom@example.com", Password: "battery-staple", TwoFactor: userauthtest.TwoFactorTOTP})
+	c, _ := userauth.NewClient(srv.URL)
+	store, _ := userauth.NewTokenStore(c, nil, userauth.WithClock(srv.Now))
+	ctx := context.Background()
+	store.Login(ctx, userauth.LoginRequest{Email: "tom@example.com", Password: "battery-staple"})
+	code, _ := srv.Code(secret)
+	store.CompleteTwoFactor(ctx, code)
+
+	srv.Advance(16 * time.Minute) // past the grace period
+	resp, err := store.HTTPClient().Get(srv.URL + "/account/sensitive")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	err = userauth.CheckResponse(resp)
+	fmt.Println(resp.StatusCode, errors.Is(err, userauth.ErrTwoFactorExpired))
+
+	srv.Advance(time.Minute) // a fresh code
+	code, _ = srv.Code(secret)
+	_, err = store.CompleteTwoFactor(ctx, code)
+	fmt.Println("grace period renewed:", err == nil)
+	// Output:
+	// 424 true
+	// grace period renewed: true
+}
+
+// WithFailClosed makes a store whose shared storage is down fail rather
+// than renew alone (which risks spending a refresh token another replica
+// spends too).
+func ExampleWithFailClosed() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+	c, _ := userauth.NewClient(srv.URL)
+	storage := &flakyStorage{TokenStorage: userauth.NewMemoryStorage()}
+	store, _ := userauth.NewTokenStore(c, storage, userauth.WithFailClosed(), userauth.WithClock(srv.Now))
+	ctx := context.Background()
+	store.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"})
+
+	storage.down = true // the shared cache goes away
+	srv.Advance(16 * time.Minute)
+	_, err := store.AccessToken(ctx)
+	fmt.Println(errors.Is(err, userauth.ErrStorageUnavailable), srv.Calls(userauthtest.PathRefresh))
+	// Output: true 0
+}
+
+// flakyStorage is a shared storage that can go down, as a cache would.
+type flakyStorage struct {
+	userauth.TokenStorage
+	down bool
+}
+
+func (f *flakyStorage) Load(ctx context.Context) (*userauth.Token, error) {
+	if f.down {
+		return nil, fmt.Errorf("%w: connection refused", userauth.ErrStorageUnavailable)
+	}
+	return f.TokenStorage.Load(ctx)
 }

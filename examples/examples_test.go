@@ -27,7 +27,7 @@ func TestExamplesRun(t *testing.T) {
 			`quickstart: GET /account: 200 {"alternate_id":"","email":"tom@example.com"`,
 			"quickstart: access token expires",
 			"quickstart: GET /account: 200 after 1 automatic refresh; both tokens rotated",
-			"quickstart: logout: tokens cleared; the next call needs a login",
+			"quickstart: logout: session revoked on the server, tokens cleared; the next call needs a login",
 			"quickstart: done",
 		}},
 		{"login", []string{
@@ -36,7 +36,7 @@ func TestExamplesRun(t *testing.T) {
 			"login: missing password caught before sending: password is required",
 		}},
 		{"magiclink", []string{
-			`magiclink: server says "Magic link sent"`,
+			`magiclink: server says "Magic link sent"; the account is Active`,
 			"magiclink: e-mail to ann@example.com: http://127.0.0.1:",
 		}},
 		{"twofactor", []string{
@@ -44,6 +44,11 @@ func TestExamplesRun(t *testing.T) {
 			"twofactor: wrong code refused: status 422",
 			"twofactor: code accepted; complete tokens: true",
 			"twofactor: refreshed; refresh token rotated: true",
+		}},
+		{"apikey", []string{
+			"apikey: GET /account with the key: 200 {",
+			`"email":"partner@example.com"`,
+			`apikey: another host: X-Api-Key seen: ""`,
 		}},
 		{"service", []string{
 			"service: 150 calls ok, 0 failed, 3 refreshes for 3 expiries, 0 refresh tokens reused",

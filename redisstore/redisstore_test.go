@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -23,8 +25,24 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("REDIS_ADDR") == "" && os.Getenv("CI") == "" {
+		// go test shows nothing of a passing package without -v, so the
+		// skip is said on the terminal, when there is one.
+		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			fmt.Fprintln(tty, skipNotice)
+			tty.Close()
+		}
+		// The Examples need a Redis as much as the tests do.
+		if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
+			_ = flag.Set("test.run", "^Test")
+		}
+	}
 	goleak.VerifyTestMain(m)
 }
+
+// skipNotice says why the Redis tests did not run, and how to run them.
+const skipNotice = "redisstore: REDIS_ADDR is not set: the Redis tests and Examples are skipped. " +
+	"Start one with: redis-server --port 6379 --save '' --daemonize yes; then REDIS_ADDR=127.0.0.1:6379 go test ./..."
 
 // redisAddr is the Redis the tests use: REDIS_ADDR, which .ci/run sets
 // after starting one. In CI a missing Redis fails the tests; elsewhere they
@@ -36,7 +54,7 @@ func redisAddr(t testing.TB) string {
 		if os.Getenv("CI") != "" {
 			t.Fatal("REDIS_ADDR is not set: .ci/run must start Redis and export its address")
 		}
-		t.Skip("no Redis: start one (redis-server --port 6379 --save '') and set REDIS_ADDR=127.0.0.1:6379")
+		t.Skip(skipNotice)
 	}
 	return addr
 }

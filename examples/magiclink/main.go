@@ -23,11 +23,20 @@ func run(ctx context.Context, api *demo.API) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("magiclink: server says %q\n", res.Message)
+	fmt.Printf("magiclink: server says %q; the account is %s\n", res.Message, statusOrUnknown(res.Status))
 	if api.Fake != nil {
 		for _, m := range api.Fake.Outbox() {
 			fmt.Printf("magiclink: e-mail to %s: %s (then %s)\n", m.To, m.Text, m.Redirect)
 		}
 	}
 	return nil
+}
+
+// statusOrUnknown names the account status, which servers of the seed's
+// API version do not send. String replaces any control characters.
+func statusOrUnknown(s userauth.MagicLinkStatus) string {
+	if s == "" {
+		return "of unknown status (the server did not say)"
+	}
+	return s.String()
 }

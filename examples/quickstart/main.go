@@ -1,12 +1,13 @@
 // Quickstart walks the whole life of a session, one line per step: login,
 // the 2FA step, an authenticated call, the access token expiring, the
-// automatic refresh, and logout.
+// automatic refresh, and logout (revoked on the server).
 //
 //	go run ./examples/quickstart
 //
 // Without USERAUTH_BASE_URL it runs against the SDK's fake server,
 // in-process. With it (and USERAUTH_EMAIL, USERAUTH_PASSWORD) it runs
-// against that API and asks for the 2FA code on stdin.
+// against that API, https://a.yat.fyi for the vendor's sandbox, and asks
+// for the 2FA code on stdin.
 package main
 
 import (
@@ -54,14 +55,15 @@ func run(ctx context.Context, api *demo.API) error {
 		return err
 	}
 
-	// 6. Logout forgets the tokens; the store then asks for a login.
+	// 6. Logout: the server revokes the session, the store forgets it and
+	// then asks for a login.
 	if err := store.Logout(ctx); err != nil {
 		return err
 	}
 	if _, err := store.AccessToken(ctx); !errors.Is(err, userauth.ErrLoginRequired) {
 		return fmt.Errorf("after logout: got %v, want ErrLoginRequired", err)
 	}
-	step("logout: tokens cleared; the next call needs a login")
+	step("logout: session revoked on the server, tokens cleared; the next call needs a login")
 	step("done")
 	return nil
 }
