@@ -381,17 +381,25 @@ func TestSecretTypesRedact(t *testing.T) {
 	assert.JSONEq(t, `{"access_token":"at","refresh_token":"rt"}`, string(b))
 }
 
-// fakeAPI starts the fake with ann (no 2FA) and tom (TOTP), and returns a
-// Client for it that retries at once.
+// fakeAPI starts the fake with ann (no 2FA), tom (TOTP) and sam (SMS),
+// and returns a Client for it that retries at once, and tom's TOTP secret.
 func fakeAPI(t *testing.T, opts ...userauthtest.Option) (*userauthtest.Server, *Client, string) {
 	t.Helper()
 	srv := userauthtest.NewServer(opts...)
 	t.Cleanup(srv.Close)
-	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
-	require.NoError(t, err)
-	secret, err := srv.AddUser(userauthtest.User{Email: tom.Email, Password: tom.Password, TwoFactor: userauthtest.TwoFactorTOTP})
-	require.NoError(t, err)
-	c, err := NewClient(srv.URL, WithRetry(3, time.Millisecond, time.Millisecond))
+	var secret string
+	for _, u := range []userauthtest.User{
+		{Email: ann.Email, Password: ann.Password},
+		{Email: tom.Email, Password: tom.Password, TwoFactor: userauthtest.TwoFactorTOTP},
+		{Email: sam.Email, Password: sam.Password, TwoFactor: userauthtest.TwoFactorSMS},
+	} {
+		s, err := srv.AddUser(u)
+		require.NoError(t, err)
+		if u.TwoFactor == userauthtest.TwoFactorTOTP {
+			secret = s
+		}
+	}
+	c, err := NewClient(srv.URL, WithRetry(2, time.Millisecond, time.Millisecond))
 	require.NoError(t, err)
 	return srv, c, secret
 }
@@ -436,8 +444,8 @@ func TestCaptchaLoginNotReplayed(t *testing.T) {
 		{"502", userauthtest.Fault{Status: 502}, 1},
 		{"503", userauthtest.Fault{Status: 503}, 1},
 		{"reset after the request", userauthtest.Fault{Reset: true}, 1},
-		{"429", userauthtest.Fault{Status: 429, RetryAfter: "0"}, 4},
-		{"503 with Retry-After", userauthtest.Fault{Status: 503, RetryAfter: "0"}, 4},
+		{"429", userauthtest.Fault{Status: 429, RetryAfter: "0"}, 3},
+		{"503 with Retry-After", userauthtest.Fault{Status: 503, RetryAfter: "0"}, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -450,7 +458,7 @@ func TestCaptchaLoginNotReplayed(t *testing.T) {
 
 			srv.ResetCalls()
 			_, _ = c.Login(context.Background(), LoginRequest{Email: ann.Email, Password: ann.Password})
-			assert.Equal(t, 4, srv.Calls(userauthtest.PathLogin), "without a captcha, Login is replay-safe")
+			assert.Equal(t, 3, srv.Calls(userauthtest.PathLogin), "without a captcha, Login is replay-safe")
 		})
 	}
 }

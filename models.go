@@ -143,26 +143,20 @@ func (s MagicLinkStatus) String() string { return clean(string(s), maxMessageLen
 // has used.
 func (r LoginRequest) MarshalJSON() ([]byte, error) {
 	type plain LoginRequest
-	return json.Marshal(struct {
-		plain
-		Later string `json:"g_recaptcha_response,omitempty"`
-	}{plain(r), r.RecaptchaResponse})
+	data, err := json.Marshal(plain(r))
+	if err != nil {
+		return nil, err
+	}
+	return addLaterCaptchaName(data, r.RecaptchaResponse)
 }
 
 // UnmarshalJSON reads r, taking the captcha answer from either name.
 func (r *LoginRequest) UnmarshalJSON(data []byte) error {
 	type plain LoginRequest
-	var v struct {
-		plain
-		Later string `json:"g_recaptcha_response"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
+	if err := json.Unmarshal(data, (*plain)(r)); err != nil {
 		return err
 	}
-	*r = LoginRequest(v.plain)
-	if r.RecaptchaResponse == "" {
-		r.RecaptchaResponse = v.Later
-	}
+	r.RecaptchaResponse = captchaAnswer(r.RecaptchaResponse, data)
 	return nil
 }
 
@@ -170,27 +164,49 @@ func (r *LoginRequest) UnmarshalJSON(data []byte) error {
 // has used.
 func (r MagicLinkLoginRequest) MarshalJSON() ([]byte, error) {
 	type plain MagicLinkLoginRequest
-	return json.Marshal(struct {
-		plain
-		Later string `json:"g_recaptcha_response,omitempty"`
-	}{plain(r), r.RecaptchaResponse})
+	data, err := json.Marshal(plain(r))
+	if err != nil {
+		return nil, err
+	}
+	return addLaterCaptchaName(data, r.RecaptchaResponse)
 }
 
 // UnmarshalJSON reads r, taking the captcha answer from either name.
 func (r *MagicLinkLoginRequest) UnmarshalJSON(data []byte) error {
 	type plain MagicLinkLoginRequest
-	var v struct {
-		plain
-		Later string `json:"g_recaptcha_response"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
+	if err := json.Unmarshal(data, (*plain)(r)); err != nil {
 		return err
 	}
-	*r = MagicLinkLoginRequest(v.plain)
-	if r.RecaptchaResponse == "" {
-		r.RecaptchaResponse = v.Later
-	}
+	r.RecaptchaResponse = captchaAnswer(r.RecaptchaResponse, data)
 	return nil
+}
+
+// addLaterCaptchaName adds a non-empty captcha answer, under today's name
+// g_recaptcha_response, to obj, a request encoded as a JSON object that
+// carries it under the seed's name already.
+func addLaterCaptchaName(obj []byte, answer string) ([]byte, error) {
+	if answer == "" {
+		return obj, nil
+	}
+	value, err := json.Marshal(answer)
+	if err != nil {
+		return nil, err
+	}
+	out := append(obj[:len(obj)-1:len(obj)-1], `,"g_recaptcha_response":`...) // obj holds the seed's name: not empty
+	return append(append(out, value...), '}'), nil
+}
+
+// captchaAnswer is seed, the answer under the seed's name, or else the
+// answer under today's name in data.
+func captchaAnswer(seed string, data []byte) string {
+	if seed != "" {
+		return seed
+	}
+	var later struct {
+		Answer string `json:"g_recaptcha_response"`
+	}
+	_ = json.Unmarshal(data, &later) // data decoded once already
+	return later.Answer
 }
 
 // String formats r with its password and reCAPTCHA answer redacted.

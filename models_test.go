@@ -88,3 +88,27 @@ func FuzzDecodeTokenResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestCaptchaUnderBothNames: requests carry the captcha answer under both
+// names the API has used, and read it back from either.
+func TestCaptchaUnderBothNames(t *testing.T) {
+	t.Parallel()
+	data, err := json.Marshal(LoginRequest{Email: "a@b.c", Password: "p", RecaptchaResponse: `x"<&`})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"email":"a@b.c","password":"p","g-recaptcha-response":"x\"<&","g_recaptcha_response":"x\"<&"}`, string(data))
+	for _, in := range []string{
+		`{"password":"p","g-recaptcha-response":"c"}`,
+		`{"password":"p","g_recaptcha_response":"c"}`,
+		`{"password":"p","g-recaptcha-response":"c","g_recaptcha_response":"c"}`,
+	} {
+		var lr LoginRequest
+		require.NoError(t, json.Unmarshal([]byte(in), &lr))
+		assert.Equal(t, "c", lr.RecaptchaResponse, in)
+		var mr MagicLinkLoginRequest
+		require.NoError(t, json.Unmarshal([]byte(in), &mr))
+		assert.Equal(t, "c", mr.RecaptchaResponse, in)
+	}
+	data, err = json.Marshal(MagicLinkLoginRequest{Email: "a@b.c"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"email":"a@b.c"}`, string(data), "no answer: neither name")
+}

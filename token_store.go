@@ -311,6 +311,9 @@ func (s *TokenStore) adopt(ctx context.Context, resp *TokenResponse) (*Token, er
 // 2FA handler, also ends when the caller gives up: nothing is spent yet
 // while the handler runs. op's changes are told to OnTokenChange.
 func (s *TokenStore) detached(ctx context.Context, op func(ctx, ask context.Context) (*Token, bool, error)) (*Token, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // given up before anything started
+	}
 	type result struct {
 		tok *Token
 		err error

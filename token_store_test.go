@@ -39,16 +39,7 @@ var (
 
 func newStoreEnv(t *testing.T, srvOpts []userauthtest.Option, storage TokenStorage, opts ...StoreOption) *storeEnv {
 	t.Helper()
-	srv := userauthtest.NewServer(srvOpts...)
-	t.Cleanup(srv.Close)
-	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
-	require.NoError(t, err)
-	secret, err := srv.AddUser(userauthtest.User{Email: tom.Email, Password: tom.Password, TwoFactor: userauthtest.TwoFactorTOTP})
-	require.NoError(t, err)
-	_, err = srv.AddUser(userauthtest.User{Email: sam.Email, Password: sam.Password, TwoFactor: userauthtest.TwoFactorSMS})
-	require.NoError(t, err)
-	c, err := NewClient(srv.URL, WithHTTPClient(srv.Client()), WithRetry(2, time.Millisecond, time.Millisecond))
-	require.NoError(t, err)
+	srv, c, secret := fakeAPI(t, srvOpts...)
 	if storage == nil {
 		storage = NewMemoryStorage()
 	}
