@@ -85,6 +85,7 @@ func (r logoutRequest) validate() error {
 
 func (r logoutRequest) secrets() []string                     { return []string{r.accessToken} }
 func (r logoutRequest) retryPolicy(p retryPolicy) retryPolicy { return p }
+func (r logoutRequest) body() ([]byte, error)                 { return nil, nil }
 func (r logoutRequest) bearer() string                        { return r.accessToken }
 
 // noContent is an answer whose body, if any, says nothing the SDK needs.

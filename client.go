@@ -2,7 +2,6 @@ package userauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -53,8 +52,11 @@ const (
 // Client can serve any number of users and token stores.
 type Client struct {
 	baseURL    *url.URL
-	httpClient *http.Client // its Timeout bounds each attempt; never follows redirects
+	httpClient *http.Client // the transport and timeout given; never follows redirects
+	attempts   *http.Client // httpClient with each attempt bounded by the timeout
 	userAgent  string
+	headers    [2]http.Header           // of a request without and with a JSON body; values shared, read-only
+	templates  map[string]*http.Request // per endpoint path: its request, URL parsed; copied per call, never sent
 	logger     *slog.Logger
 	maxRetries int
 	minWait    time.Duration
@@ -86,9 +88,41 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 
-	var hc http.Client
+	hc, attempts := o.httpClients()
+	ua := "userauth-go/" + Version
+	if o.userAgent != "" {
+		ua += " " + o.userAgent
+	}
+	templates, err := newTemplates(base)
+	if err != nil {
+		return nil, err
+	}
+	accept, agent := []string{"application/json"}, []string{ua}
+	return &Client{
+		baseURL:    base,
+		httpClient: hc,
+		attempts:   attempts,
+		userAgent:  ua,
+		templates:  templates,
+		headers: [2]http.Header{
+			{"Accept": accept, "User-Agent": agent},
+			{"Accept": accept, "User-Agent": agent, "Content-Type": accept},
+		},
+		logger:     o.logger,
+		maxRetries: o.maxRetries,
+		minWait:    o.minWait,
+		maxWait:    o.maxWait,
+		maxBody:    o.maxBody,
+	}, nil
+}
+
+// httpClients returns the http.Client the options give (copied, never
+// changed), and the one the API calls go through, which bounds each
+// attempt by the timeout.
+func (o *clientOptions) httpClients() (hc, attempts *http.Client) {
+	hc = new(http.Client)
 	if o.httpClient != nil {
-		hc = *o.httpClient
+		*hc = *o.httpClient
 	}
 	if hc.Transport == nil {
 		// Not http.DefaultTransport: go-retryablehttp closes the idle
@@ -100,21 +134,27 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		hc.Timeout = o.timeout
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// The API calls bound each attempt themselves (see attemptTimeout):
+	// http.Client.Timeout would start a goroutine per request around a
+	// transport that is not net/http's own.
+	attempts = new(http.Client)
+	*attempts = *hc
+	attempts.Transport, attempts.Timeout = attemptTimeout{base: hc.Transport, timeout: hc.Timeout}, 0
+	return hc, attempts
+}
 
-	ua := "userauth-go/" + Version
-	if o.userAgent != "" {
-		ua += " " + o.userAgent
+// newTemplates makes the request of each endpoint at base, to be copied
+// by each call rather than parsed again.
+func newTemplates(base *url.URL) (map[string]*http.Request, error) {
+	templates := make(map[string]*http.Request)
+	for _, ep := range []endpoint{epLogin, epMagicLink, epRefresh, epTwoFactor, epLogout} {
+		r, err := http.NewRequest(ep.method, base.String()+ep.path, nil)
+		if err != nil {
+			return nil, fmt.Errorf("userauth: invalid base URL: %w", err)
+		}
+		templates[ep.path] = r
 	}
-	return &Client{
-		baseURL:    base,
-		httpClient: &hc,
-		userAgent:  ua,
-		logger:     o.logger,
-		maxRetries: o.maxRetries,
-		minWait:    o.minWait,
-		maxWait:    o.maxWait,
-		maxBody:    o.maxBody,
-	}, nil
+	return templates, nil
 }
 
 // BaseURL returns the API's base URL, always ending in a slash.
@@ -168,21 +208,21 @@ type endpoint struct {
 	method string
 	path   string      // relative to the base URL
 	policy retryPolicy // what may be retried (see retry.go)
-	noBody bool        // the request has no body
 }
 
 // The endpoints of the API.
 var (
-	epLogin     = endpoint{http.MethodPost, "auth/token", retryReplaySafe, false}
-	epMagicLink = endpoint{http.MethodPost, "auth/magic_link", retrySendOnce, false}
-	epRefresh   = endpoint{http.MethodPost, "auth/token/refresh", retrySendOnce, false}
-	epTwoFactor = endpoint{http.MethodPost, "auth/2fa", retrySendOnce, false}
-	epLogout    = endpoint{http.MethodPost, "logout", retryAtMostOnce, true}
+	epLogin     = endpoint{http.MethodPost, "auth/token", retryReplaySafe}
+	epMagicLink = endpoint{http.MethodPost, "auth/magic_link", retrySendOnce}
+	epRefresh   = endpoint{http.MethodPost, "auth/token/refresh", retrySendOnce}
+	epTwoFactor = endpoint{http.MethodPost, "auth/2fa", retrySendOnce}
+	epLogout    = endpoint{http.MethodPost, "logout", retryAtMostOnce}
 )
 
-// request is a call's input: its body, JSON-encoded as it is, unless the
-// endpoint takes none.
+// request is a call's input.
 type request interface {
+	// body is the request's JSON body, or nil for none.
+	body() ([]byte, error)
 	// validate rejects the request before anything is sent.
 	validate() error
 	// secrets lists the values that must never show in an error.
@@ -247,27 +287,34 @@ func (c *Client) do(ctx context.Context, ep endpoint, in request, out answer) er
 // newRequest builds the request of one call to ep, with in as its JSON
 // body, and in's bearer token when it has one.
 func (c *Client) newRequest(ctx context.Context, ep endpoint, in request) (*retryablehttp.Request, error) {
-	var body any // nil: no body
-	if !ep.noBody {
-		data, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("encoding request: %w", err)
-		}
-		body = data
+	data, err := in.body()
+	if err != nil {
+		return nil, fmt.Errorf("encoding request: %w", err)
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, ep.method, c.baseURL.String()+ep.path, body)
+	// A copy of the endpoint's template with a URL and header of its own
+	// (header values are shared: no RoundTripper may change them in place).
+	r := c.templates[ep.path].WithContext(ctx)
+	u := *r.URL
+	r.URL = &u
+	h := c.headers[0]
+	if data != nil {
+		h = c.headers[1]
+	}
+	r.Header = make(http.Header, len(h)+1)
+	for k, v := range h {
+		r.Header[k] = v
+	}
+	if b, ok := in.(interface{ bearer() string }); ok {
+		r.Header["Authorization"] = []string{"Bearer " + b.bearer()}
+	}
+	req, err := retryablehttp.FromRequest(r) // r has no body yet: nothing is read
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if data != nil {
+		err = req.SetBody(data)
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
-	if b, ok := in.(interface{ bearer() string }); ok {
-		req.Header.Set("Authorization", "Bearer "+b.bearer())
-	}
-	return req, nil
+	return req, err
 }
 
 // decode reads a 2xx answer into out, within the body limit.
@@ -279,7 +326,7 @@ func (c *Client) decode(cl *call, resp *http.Response, out answer) error {
 	if resp.ContentLength > c.maxBody {
 		return decodeErr(tooLargeError(c.maxBody))
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	data, err := readBody(resp, c.maxBody)
 	if err != nil {
 		return cl.transportError(fmt.Errorf("reading answer: %w", err))
 	}
@@ -290,6 +337,20 @@ func (c *Client) decode(cl *call, resp *http.Response, out answer) error {
 		return decodeErr(err)
 	}
 	return nil
+}
+
+// readBody reads at most limit+1 bytes of the body: in one allocation when
+// the length is announced (a zero length is read as unknown, as a
+// hand-built http.Response often leaves it unset with a body behind it).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= limit {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
 }
 
 // tooLargeError is a body over the limit; it matches ErrResponseTooLarge.

@@ -139,9 +139,11 @@ const (
 // characters replaced, so that it can be shown to a user as it is.
 func (s MagicLinkStatus) String() string { return clean(string(s), maxMessageLen) }
 
-// MarshalJSON writes r with its captcha answer under both names the API
-// has used.
-func (r LoginRequest) MarshalJSON() ([]byte, error) {
+// MarshalJSON writes r as it goes on the wire: with its captcha answer
+// under both names the API has used.
+func (r LoginRequest) MarshalJSON() ([]byte, error) { return r.body() }
+
+func (r LoginRequest) body() ([]byte, error) {
 	type plain LoginRequest
 	data, err := json.Marshal(plain(r))
 	if err != nil {
@@ -160,9 +162,11 @@ func (r *LoginRequest) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// MarshalJSON writes r with its captcha answer under both names the API
-// has used.
-func (r MagicLinkLoginRequest) MarshalJSON() ([]byte, error) {
+// MarshalJSON writes r as it goes on the wire: with its captcha answer
+// under both names the API has used.
+func (r MagicLinkLoginRequest) MarshalJSON() ([]byte, error) { return r.body() }
+
+func (r MagicLinkLoginRequest) body() ([]byte, error) {
 	type plain MagicLinkLoginRequest
 	data, err := json.Marshal(plain(r))
 	if err != nil {
@@ -351,6 +355,8 @@ func (r RefreshRequest) secrets() []string { return []string{r.RefreshToken} }
 
 func (r RefreshRequest) retryPolicy(p retryPolicy) retryPolicy { return p }
 
+func (r RefreshRequest) body() ([]byte, error) { return json.Marshal(r) }
+
 // normalized returns r with the spaces people type or paste into a code
 // ("123 456") removed.
 func (r Confirm2FA) normalized() Confirm2FA {
@@ -372,6 +378,8 @@ func (r Confirm2FA) secrets() []string { return []string{r.Code, r.RefreshToken}
 
 func (r Confirm2FA) retryPolicy(p retryPolicy) retryPolicy { return p }
 
+func (r Confirm2FA) body() ([]byte, error) { return json.Marshal(r) }
+
 // decode accepts any 2xx magic-link answer that is a JSON object.
 func (r *SuccessResponse) decode(data []byte, _ http.Header) error { return json.Unmarshal(data, r) }
 
@@ -382,7 +390,9 @@ func (r *TokenResponse) decode(data []byte, h http.Header) error {
 	if err := json.Unmarshal(data, r); err != nil {
 		return err
 	}
-	r.date, _ = http.ParseTime(h.Get("Date"))
+	if d := h.Get("Date"); d != "" {
+		r.date, _ = http.ParseTime(d)
+	}
 	switch {
 	case r.AccessToken == "":
 		return fmt.Errorf("missing access_token")

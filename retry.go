@@ -78,11 +78,11 @@ type call struct {
 }
 
 // retryClient returns the go-retryablehttp client that runs cl: the
-// Client's http.Client (whose Timeout bounds each attempt), its retry
-// bounds, and cl's hooks.
+// Client's http.Client with each attempt bounded, its retry bounds, and
+// cl's hooks.
 func (c *Client) retryClient(cl *call) *retryablehttp.Client {
 	rc := &retryablehttp.Client{
-		HTTPClient:   c.httpClient,
+		HTTPClient:   c.attempts,
 		RetryMax:     c.maxRetries,
 		RetryWaitMin: c.minWait,
 		RetryWaitMax: c.maxWait,
@@ -236,4 +236,49 @@ func isCertError(err error) bool {
 	)
 	return errors.As(err, &unknownAuthority) || errors.As(err, &invalid) ||
 		errors.As(err, &hostname) || errors.As(err, &verify) || errors.As(err, &record)
+}
+
+// attemptTimeout bounds each request that goes through it, from dialling
+// to the end of its body, with a context.WithTimeout of the request's
+// context; nothing when the request's own deadline comes first. Each
+// attempt of a call goes through it on its own, while the call's request
+// keeps the caller's context, which go-retryablehttp's wait between
+// attempts honours.
+type attemptTimeout struct {
+	base    http.RoundTripper
+	timeout time.Duration
+}
+
+func (t attemptTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
+	if deadline, ok := req.Context().Deadline(); ok && time.Until(deadline) <= t.timeout {
+		return t.base.RoundTrip(req)
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// CloseIdleConnections passes go-retryablehttp's call after a failure on
+// to the transport.
+func (t attemptTimeout) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// cancelOnClose ends an attempt's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
