@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tarilabs/userauth"
+)
+
+// tokenAbout is token's help.
+const tokenAbout = `
+Print a valid access token of the saved session, renewing it first when it
+has expired, for use in scripts:
+
+  curl -H "Authorization: Bearer $(userauth token)" https://a.y.at/...
+
+The API: --base-url, else --sandbox (` + sandboxURL + `, the sandbox),
+else $USERAUTH_BASE_URL, else ` + productionURL + ` (production).`
+
+// runToken prints a valid access token.
+func runToken(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("token", "token [flags]", tokenAbout)
+	af := addAPIFlags(fs)
+	sf := addSessionFlags(fs)
+	if err := fs.parse(e, args); err != nil {
+		return err
+	}
+	sess, err := openSession(ctx, sf)
+	if err != nil {
+		return err
+	}
+	if sess.tok == nil {
+		return userauth.ErrLoginRequired
+	}
+	api, err := sess.api(e, af)
+	if err != nil {
+		return err
+	}
+	r, err := af.remote(e, api)
+	if err != nil {
+		return err
+	}
+	store, err := sess.store(r)
+	if err != nil {
+		return err
+	}
+	var access string
+	if err := r.do(ctx, func(ctx context.Context) (err error) { access, err = store.AccessToken(ctx); return err }); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, access)
+	return nil
+}
