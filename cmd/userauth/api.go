@@ -26,10 +26,15 @@ type apiFlags struct {
 	insecure bool
 }
 
-// addAPIFlags adds the API flags to fs.
-func addAPIFlags(fs *flagSet) *apiFlags {
+// addAPIFlags adds the API flags to fs. withSession says whether the
+// command falls back on the saved session's API.
+func addAPIFlags(fs *flagSet, withSession bool) *apiFlags {
 	a := &apiFlags{}
-	fs.StringVar(&a.baseURL, "base-url", "", "the API's base `URL` (default: $"+envBaseURL+", else production, "+productionURL+")")
+	def := "$" + envBaseURL + ", else production"
+	if withSession {
+		def = "$" + envBaseURL + ", else the saved session's API, else production"
+	}
+	fs.StringVar(&a.baseURL, "base-url", "", "the API's base `URL` (default: "+def+", "+productionURL+")")
 	fs.BoolVar(&a.sandbox, "sandbox", false, "use the sandbox API, "+sandboxURL+" (production is "+productionURL+")")
 	fs.BoolVar(&a.insecure, "insecure", false, "allow a plain http:// URL to another machine (passwords and tokens then cross the network in clear text)")
 	return a

@@ -27,8 +27,8 @@ func TestConventions(t *testing.T) {
 		srv, tf := newFake(t), tokenFile(t)
 		login(t, srv, tf)
 		access := loadToken(t, tf).AccessToken
-		r := runCLI(t, "", nil, "logout", "--base-url", srv.URL, "--token-file", tf)
-		if r.code != 0 || srv.Calls(userauthtest.PathLogout) != 1 || exists(t, tf) {
+		r := runCLI(t, "", nil, "logout", "--token-file", tf)
+		if r.code != 0 || srv.Calls(userauthtest.PathLogout) != 1 || exists(t, tf) || exists(t, apiPath(tf)) {
 			t.Errorf("got %v, %d logout calls, token file kept %v; want exit 0, 1 call, no files", r, srv.Calls(userauthtest.PathLogout), exists(t, tf))
 		}
 		if got := getAccount(t, srv.URL, access); got != http.StatusUnauthorized {
@@ -41,7 +41,7 @@ func TestConventions(t *testing.T) {
 		login(t, srv, tf)
 		access := loadToken(t, tf).AccessToken
 		r := runCLI(t, "", nil, "logout", "--local", "--token-file", tf)
-		if r.code != 0 || srv.Calls(userauthtest.PathLogout) != 0 || exists(t, tf) {
+		if r.code != 0 || srv.Calls(userauthtest.PathLogout) != 0 || exists(t, tf) || exists(t, apiPath(tf)) {
 			t.Errorf("got %v, %d logout calls, token file kept %v; want exit 0, no call, no files", r, srv.Calls(userauthtest.PathLogout), exists(t, tf))
 		}
 		if got := getAccount(t, srv.URL, access); got != http.StatusOK {
@@ -53,7 +53,7 @@ func TestConventions(t *testing.T) {
 		srv, tf := newFake(t), tokenFile(t)
 		login(t, srv, tf)
 		srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: 500, Body: `{"error":"database down"}`})
-		r := runCLI(t, "", nil, "logout", "--base-url", srv.URL, "--token-file", tf)
+		r := runCLI(t, "", nil, "logout", "--token-file", tf)
 		want := "userauth logout: logged out here; the server did not revoke the tokens: server error: userauth: POST /logout: 500 internal server error: database down\n"
 		if r.code != 1 || r.stderr != want || exists(t, tf) {
 			t.Errorf("got %v, token file kept %v; want exit 1, %q, no token file", r, exists(t, tf), want)
@@ -70,9 +70,9 @@ func TestConventions(t *testing.T) {
 func testHelp(t *testing.T) {
 	api := []string{"base-url", "insecure", "sandbox"}
 	for cmd, flags := range map[string][]string{
-		"login":      append([]string{"alternate-id", "code", "email", "keep-pending", "password-stdin", "token-file"}, api...),
-		"token":      append([]string{"token-file"}, api...),
-		"logout":     append([]string{"local", "token-file"}, api...),
+		"login":      append([]string{"alternate-id", "code", "email", "force", "keep-pending", "password-stdin", "token-file"}, api...),
+		"token":      append([]string{"force", "token-file"}, api...),
+		"logout":     append([]string{"force", "local", "token-file"}, api...),
 		"magic-link": append([]string{"email", "redirect", "user-id"}, api...),
 		"serve":      {"addr", "users"},
 	} {

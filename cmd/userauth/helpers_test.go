@@ -173,6 +173,24 @@ func loadToken(t *testing.T, path string) *userauth.Token {
 	return tok
 }
 
+// expireToken makes the saved access token expired, by the local record
+// the CLI judges it by, so that the next command must renew it.
+func expireToken(t *testing.T, path string) {
+	t.Helper()
+	tok := loadToken(t, path)
+	if tok == nil {
+		t.Fatalf("%s holds no token", path)
+	}
+	tok.Expiry = time.Now().Add(-time.Minute)
+	fs, err := userauth.NewFileStorage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Save(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // login logs ann in to srv, keeping the tokens in tf.
 func login(t *testing.T, srv *userauthtest.Server, tf string) {
 	t.Helper()

@@ -25,7 +25,10 @@ file (the command exits 0 when no code was given) and
 the step pending.
 
 The API: --base-url, else --sandbox (` + sandboxURL + `, the sandbox),
-else $USERAUTH_BASE_URL, else ` + productionURL + ` (production).
+else $USERAUTH_BASE_URL, else the saved session's API, else ` + productionURL + `
+(production). When the flag or variable names another API than the saved
+session's, login refuses unless --force, which forgets that session here
+(without revoking it) and logs in to the named API.
 
 Examples:
   userauth login --email ann@example.com
@@ -51,8 +54,8 @@ func parseLogin(e *env, args []string) (*loginOptions, error) {
 	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of stdin; never prompt")
 	fs.StringVar(&o.code, "code", "", "the 2FA `code`; alone (no --email or --alternate-id), finish a pending 2FA step")
 	fs.BoolVar(&o.keepPending, "keep-pending", false, "keep a 2FA step that lacks a code, to finish with userauth login --code")
-	o.api = addAPIFlags(fs)
-	o.sess = addSessionFlags(fs)
+	o.api = addAPIFlags(fs, true)
+	o.sess = addSessionFlags(fs, "log in even when the saved session is for another API, forgetting that session here first")
 	if err := fs.parse(e, args); err != nil {
 		return nil, err
 	}
@@ -81,7 +84,7 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	if o.email == "" && o.altID == "" {
 		return finishPending(ctx, e, o, sess)
 	}
-	api, err := sess.api(e, o.api)
+	api, err := sess.api(e, o.api, "add --force to forget that session here and log in anew")
 	if err != nil {
 		return err
 	}
@@ -97,6 +100,11 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	store, err := sess.store(r)
 	if err != nil {
 		return err
+	}
+	if sess.mismatched(api) { // --force: forget the other API's session first
+		if err := store.LogoutLocal(ctx); err != nil {
+			return err
+		}
 	}
 	req := userauth.LoginRequest{Email: o.email, AlternateID: o.altID, Password: password}
 	err = r.do(ctx, func(ctx context.Context) error { _, err := store.Login(ctx, req); return err })
@@ -156,7 +164,7 @@ func finishPending(ctx context.Context, e *env, o *loginOptions, sess *session) 
 	if sess.tok == nil || sess.tok.Requires2FA == "" {
 		return fmt.Errorf("no 2FA step is pending in %s: log in with --email or --alternate-id", sess.path)
 	}
-	api, err := sess.api(e, o.api)
+	api, err := sess.api(e, o.api, "add --force to finish it there anyway")
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func TestLoginInput(t *testing.T) {
 		srv, tf := newFake(t), tokenFile(t)
 		r := runCLI(t, tomPassword+"\n", nil, "login", "--email", tomEmail, "--password-stdin", "--base-url", srv.URL, "--token-file", tf)
 		want := "userauth login: no 2FA code (GoogleAuthenticator): stdin ended; give --code, or --keep-pending to finish later with userauth login --code CODE\n"
-		if r.code != 1 || r.stderr != want || exists(t, tf) {
+		if r.code != 1 || r.stderr != want || exists(t, tf) || exists(t, apiPath(tf)) {
 			t.Errorf("got %v, token file kept %v, want exit 1, %q and no token file", r, exists(t, tf), want)
 		}
 	})
@@ -66,11 +66,11 @@ func TestLoginInput(t *testing.T) {
 		if r.code != 0 || r.stdout != want || loadToken(t, tf).Requires2FA != userauth.TwoFactorGoogleAuthenticator {
 			t.Fatalf("got %v, token %v, want exit 0, %q and the pending step kept", r, loadToken(t, tf), want)
 		}
-		r = runCLI(t, "", nil, "login", "--code", tomCode(t, srv), "--base-url", srv.URL, "--token-file", tf)
+		r = runCLI(t, "", nil, "login", "--code", tomCode(t, srv), "--token-file", tf)
 		if r.code != 0 || r.stdout != "logged in to "+srv.URL+"\n" || !loadToken(t, tf).Valid() {
 			t.Errorf("login --code: got %v, token %v, want exit 0 and a complete session", r, loadToken(t, tf))
 		}
-		r = runCLI(t, "", nil, "login", "--code", tomCode(t, srv), "--base-url", srv.URL, "--token-file", tf)
+		r = runCLI(t, "", nil, "login", "--code", tomCode(t, srv), "--token-file", tf)
 		if r.code != 1 || !strings.Contains(r.stderr, "no 2FA step is pending") {
 			t.Errorf("login --code, nothing pending: got %v, want exit 1 saying no 2FA step is pending", r)
 		}
@@ -102,7 +102,7 @@ func TestLoginInput(t *testing.T) {
 		srv, tf := newFake(t), tokenFile(t)
 		r := runCLI(t, tomPassword+"\n", nil, "login", "--email", tomEmail, "--password-stdin", "--keep-pending", "--base-url", srv.URL, "--token-file", tf)
 		wantExit(t, r, 0)
-		r = runCLI(t, "", nil, "login", "--code", wrongCode(tomCode(t, srv)), "--base-url", srv.URL, "--token-file", tf)
+		r = runCLI(t, "", nil, "login", "--code", wrongCode(tomCode(t, srv)), "--token-file", tf)
 		if r.code != 1 || loadToken(t, tf).Requires2FA == "" || srv.Calls(userauthtest.PathTwoFactor) != 1 {
 			t.Errorf("login --code wrong: got %v, token %v, want exit 1 and the step still pending", r, loadToken(t, tf))
 		}

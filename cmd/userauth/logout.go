@@ -21,15 +21,17 @@ revoke the tokens: <reason>" and exits 1. When not logged in, it says so
 and exits 0.
 
 The API: --base-url, else --sandbox (` + sandboxURL + `, the sandbox),
-else $USERAUTH_BASE_URL, else ` + productionURL + ` (production). --local
-needs no API.`
+else $USERAUTH_BASE_URL, else the saved session's API (the usual case),
+else ` + productionURL + ` (production). A flag or variable that names
+another API than the session's is refused unless --force, which sends the
+saved tokens there to be revoked. --local needs no API.`
 
 // runLogout ends the saved session.
 func runLogout(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("logout", "logout [flags]", logoutAbout)
 	local := fs.Bool("local", false, "only forget the tokens here; do not have the server revoke them")
-	af := addAPIFlags(fs)
-	sf := addSessionFlags(fs)
+	af := addAPIFlags(fs, true)
+	sf := addSessionFlags(fs, "send the saved tokens, to be revoked, to the API named by the flag or variable even when the session is for another")
 	if err := fs.parse(e, args); err != nil {
 		return err
 	}
@@ -43,7 +45,7 @@ func runLogout(ctx context.Context, e *env, args []string) error {
 	case *local:
 		return logoutLocal(ctx, e, sess)
 	}
-	api, err := sess.api(e, af)
+	api, err := sess.api(e, af, "add --force to have them revoked there anyway, or --local to only forget them here")
 	if err != nil {
 		return err
 	}
@@ -68,7 +70,7 @@ func runLogout(ctx context.Context, e *env, args []string) error {
 
 // logoutLocal forgets the session's tokens without a network call.
 func logoutLocal(ctx context.Context, e *env, sess *session) error {
-	store, err := userauth.NewTokenStore(nil, sess.storage) // its client is never called
+	store, err := userauth.NewTokenStore(nil, &apiStorage{FileStorage: sess.storage}) // its client is never called
 	if err != nil {
 		return err
 	}

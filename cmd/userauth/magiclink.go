@@ -23,7 +23,7 @@ func runMagicLink(ctx context.Context, e *env, args []string) error {
 	email := fs.String("email", "", "the user's e-mail `address`")
 	userID := fs.String("user-id", "", "the user's `UUID`")
 	redirect := fs.String("redirect", "", "the `path` to land on after following the link")
-	af := addAPIFlags(fs)
+	af := addAPIFlags(fs, false)
 	if err := fs.parse(e, args); err != nil {
 		return err
 	}

@@ -15,13 +15,25 @@
 //
 // Production is https://a.y.at (userauth.DefaultBaseURL); the sandbox is
 // https://a.yat.fyi (userauth.SandboxBaseURL). A command picks the first
-// of: --base-url, --sandbox, the USERAUTH_BASE_URL variable, production.
+// of: --base-url, --sandbox, the USERAUTH_BASE_URL variable, the API of the
+// saved session, production. URLs are compared by scheme, host and path,
+// normalised (case, default port, trailing slash). When the flag or the
+// variable names another API than the saved session's, the command refuses
+// (exit 1, naming both) unless --force: then login forgets the old session
+// here first and logs in to the named API, while token and logout send the
+// saved tokens to the named API (and a renewal then records that API).
+// magic-link uses no session: flag, variable or production.
 //
 // # Files
 //
 // The tokens live in --token-file (default: userauth/tokens.json in the
 // user's configuration directory), written by userauth.FileStorage: mode
-// 0600, atomic writes, an advisory lock in <file>.lock.
+// 0600, atomic writes, an advisory lock in <file>.lock. The API the tokens
+// belong to lives beside them in <file>.api, {"base_url": "https://..."},
+// mode 0600, written atomically before every save of the tokens and removed
+// after they are cleared. A token file without it (written by an older
+// userauth) is used only with an explicit --base-url, --sandbox or
+// USERAUTH_BASE_URL.
 //
 // # Exit status
 //
@@ -177,7 +189,9 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, `
 The API: --base-url, else --sandbox (%s, the sandbox), else
-$USERAUTH_BASE_URL, else %s (production).
+$USERAUTH_BASE_URL, else the API of the saved session, else %s
+(production). A command refuses to send a session's tokens to another API
+than the one that issued them, unless --force.
 
 Exit status: 0 done, 1 failed, 2 usage error, 130 cancelled (Ctrl-C).
 

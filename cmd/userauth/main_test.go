@@ -85,7 +85,7 @@ func TestServeSession(t *testing.T) {
 		t.Errorf("serve: got %q, want the magic link in its outbox", serverOut.Text())
 	}
 
-	r = runCLI(t, "", env, "logout", "--token-file", tf)
+	r = runCLI(t, "", nil, "logout", "--token-file", tf)
 	wantExit(t, r, 0)
 	if want := "logged out of " + url + "\n"; r.stdout != want {
 		t.Errorf("logout: got stdout %q, want %q", r.stdout, want)

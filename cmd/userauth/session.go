@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,20 +13,28 @@ import (
 // sessionFlags are the flags of the commands that use the saved session.
 type sessionFlags struct {
 	tokenFile string
+	force     bool
 }
 
-// addSessionFlags adds --token-file to fs.
-func addSessionFlags(fs *flagSet) *sessionFlags {
+// addSessionFlags adds --token-file to fs, and --force when the command
+// sends the session's tokens somewhere; forceHelp says what it does there.
+func addSessionFlags(fs *flagSet, forceHelp string) *sessionFlags {
 	s := &sessionFlags{}
 	fs.StringVar(&s.tokenFile, "token-file", "", "the `file` that keeps the tokens (default: userauth/tokens.json in the user's config directory)")
+	if forceHelp != "" {
+		fs.BoolVar(&s.force, "force", false, forceHelp)
+	}
 	return s
 }
 
-// session is the saved session: the token file and what it holds.
+// session is the saved session: the token file, what it holds and the API
+// recorded beside it.
 type session struct {
 	path    string
 	storage *userauth.FileStorage
 	tok     *userauth.Token // nil when there is no session
+	saved   string          // the recorded API, "" when none is
+	force   bool
 }
 
 // openSession reads the session kept in the token file.
@@ -46,28 +55,62 @@ func openSession(ctx context.Context, f *sessionFlags) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &session{path: storage.Path(), storage: storage, tok: tok}, nil
+	saved, err := readAPIFile(apiPath(storage.Path()))
+	if err != nil {
+		return nil, err
+	}
+	return &session{path: storage.Path(), storage: storage, tok: tok, saved: saved, force: f.force}, nil
 }
 
+// apiMismatchError is a flag or variable naming another API than the one
+// whose tokens the token file holds.
+type apiMismatchError struct {
+	path, saved, named, source, hint string
+}
+
+// Error names both APIs and the way out.
+func (m apiMismatchError) Error() string {
+	return fmt.Sprintf("the session in %s is for %s, but %s names %s: %s", m.path, m.saved, m.source, m.named, m.hint)
+}
+
+// errNoRecordedAPI is a token file with tokens but no record of their API.
+var errNoRecordedAPI = errors.New("the token file does not say which API its tokens are for (an older userauth wrote it): " +
+	"name the API with --base-url, --sandbox or " + envBaseURL + ", or log in again")
+
 // api resolves the API a command that uses the session talks to:
-// --base-url, --sandbox or USERAUTH_BASE_URL, else production.
-func (s *session) api(e *env, a *apiFlags) (string, error) {
-	named, _, err := a.explicit(e)
+// --base-url, --sandbox or USERAUTH_BASE_URL, else the session's API,
+// else production. A named API other than the session's is refused
+// without --force; hint says what --force would do. Tokens of unknown API
+// are never sent to one the user did not name.
+func (s *session) api(e *env, a *apiFlags, hint string) (string, error) {
+	named, source, err := a.explicit(e)
 	switch {
 	case err != nil:
 		return "", err
+	case named != "" && s.tok != nil && s.saved != "" && named != s.saved && !s.force:
+		return "", apiMismatchError{path: s.path, saved: s.saved, named: named, source: source, hint: hint}
 	case named != "":
 		return named, nil
+	case s.tok != nil && s.saved != "":
+		return s.saved, nil
+	case s.tok != nil:
+		return "", errNoRecordedAPI
 	}
 	return productionURL, nil
 }
 
+// mismatched reports whether api differs from the API of a saved session.
+func (s *session) mismatched(api string) bool {
+	return s.tok != nil && s.saved != "" && s.saved != api
+}
+
 // store returns a token store over the session for r's API, without a
-// 2FA handler: a pending step is the caller's to complete.
+// 2FA handler: a pending step is the caller's to complete. Every save
+// records r's API beside the tokens.
 func (s *session) store(r *remote) (*userauth.TokenStore, error) {
 	c, err := r.client()
 	if err != nil {
 		return nil, err
 	}
-	return userauth.NewTokenStore(c, s.storage)
+	return userauth.NewTokenStore(c, &apiStorage{FileStorage: s.storage, api: r.url})
 }

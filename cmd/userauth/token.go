@@ -15,13 +15,16 @@ has expired, for use in scripts:
   curl -H "Authorization: Bearer $(userauth token)" https://a.y.at/...
 
 The API: --base-url, else --sandbox (` + sandboxURL + `, the sandbox),
-else $USERAUTH_BASE_URL, else ` + productionURL + ` (production).`
+else $USERAUTH_BASE_URL, else the saved session's API (the usual case),
+else ` + productionURL + ` (production). A flag or variable that names
+another API than the session's is refused unless --force, which sends the
+saved tokens there (a renewal then records that API as the session's).`
 
 // runToken prints a valid access token.
 func runToken(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("token", "token [flags]", tokenAbout)
-	af := addAPIFlags(fs)
-	sf := addSessionFlags(fs)
+	af := addAPIFlags(fs, true)
+	sf := addSessionFlags(fs, "send the saved tokens to the API named by the flag or variable even when the session is for another")
 	if err := fs.parse(e, args); err != nil {
 		return err
 	}
@@ -32,7 +35,7 @@ func runToken(ctx context.Context, e *env, args []string) error {
 	if sess.tok == nil {
 		return userauth.ErrLoginRequired
 	}
-	api, err := sess.api(e, af)
+	api, err := sess.api(e, af, "add --force to send its tokens there anyway, or log in there first")
 	if err != nil {
 		return err
 	}
