@@ -4,19 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/tarilabs/userauth"
 )
 
-// The vendor's hosts, and the variable that names another.
+// The vendor's hosts, the variable that names another, and the default
+// wait.
 const (
-	productionURL = userauth.DefaultBaseURL
-	sandboxURL    = userauth.SandboxBaseURL
-	envBaseURL    = "USERAUTH_BASE_URL"
+	productionURL  = userauth.DefaultBaseURL
+	sandboxURL     = userauth.SandboxBaseURL
+	envBaseURL     = "USERAUTH_BASE_URL"
+	defaultTimeout = 30 * time.Second
 )
 
 // apiFlags are the flags of every command that talks to the API.
@@ -24,6 +28,7 @@ type apiFlags struct {
 	baseURL  string
 	sandbox  bool
 	insecure bool
+	timeout  time.Duration
 }
 
 // addAPIFlags adds the API flags to fs. withSession says whether the
@@ -37,7 +42,16 @@ func addAPIFlags(fs *flagSet, withSession bool) *apiFlags {
 	fs.StringVar(&a.baseURL, "base-url", "", "the API's base `URL` (default: "+def+", "+productionURL+")")
 	fs.BoolVar(&a.sandbox, "sandbox", false, "use the sandbox API, "+sandboxURL+" (production is "+productionURL+")")
 	fs.BoolVar(&a.insecure, "insecure", false, "allow a plain http:// URL to another machine (passwords and tokens then cross the network in clear text)")
+	fs.DurationVar(&a.timeout, "timeout", defaultTimeout, "give up when the API has not answered within this `duration`")
 	return a
+}
+
+// check reports flag values that make no sense.
+func (a *apiFlags) check() error {
+	if a.timeout <= 0 {
+		return usagef("--timeout must be positive, not %v", a.timeout)
+	}
+	return nil
 }
 
 // explicit returns the API that the command line or the environment
@@ -93,10 +107,12 @@ func normalizeURL(raw string) (string, error) {
 	return scheme + "://" + host + strings.TrimRight(path.Clean("/"+u.EscapedPath()), "/"), nil
 }
 
-// remote is the API a command talks to.
+// remote is the API a command talks to, and how it waits for it.
 type remote struct {
 	url      string
+	timeout  time.Duration
 	insecure bool
+	line     *statusLine
 }
 
 // remote returns the remote for api, a normalised URL. It refuses plain
@@ -105,7 +121,7 @@ func (a *apiFlags) remote(e *env, api string) (*remote, error) {
 	if u, err := url.Parse(api); err == nil && u.Scheme == "http" && !a.insecure && !isLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("%s is plain http:// to another machine, where passwords and tokens cross the network in clear text: use https://, or add --insecure to allow it", api)
 	}
-	return &remote{url: api, insecure: a.insecure}, nil
+	return &remote{url: api, timeout: a.timeout, insecure: a.insecure, line: newStatusLine(e, api)}, nil
 }
 
 // isLoopback reports whether host names this machine, as the SDK judges
@@ -118,16 +134,45 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// client returns an SDK client for the remote.
+// client returns an SDK client for the remote. On a terminal its retries
+// show on the status line.
 func (r *remote) client() (*userauth.Client, error) {
-	opts := []userauth.Option{userauth.WithUserAgent("userauth-cli")}
+	opts := []userauth.Option{userauth.WithUserAgent("userauth-cli"), userauth.WithTimeout(r.timeout)}
 	if r.insecure {
 		opts = append(opts, userauth.WithInsecureHTTP())
+	}
+	if r.line.on {
+		opts = append(opts, userauth.WithLogger(slog.New(retryWatcher{r.line})))
 	}
 	return userauth.NewClient(r.url, opts...)
 }
 
-// do runs f, one wait for the API.
+// do runs f, one wait for the API, bounded by --timeout and shown on the
+// status line. A wait that outlasts the timeout is a timeoutError.
 func (r *remote) do(ctx context.Context, f func(ctx context.Context) error) error {
-	return f(ctx)
+	tctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	stop := r.line.show()
+	err := f(tctx)
+	stop()
+	if err != nil && ctx.Err() == nil && (tctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
+		return timeoutError{api: r.url, timeout: r.timeout, err: err}
+	}
+	return err
 }
+
+// timeoutError is a wait for the API that outlasted --timeout.
+type timeoutError struct {
+	api     string
+	timeout time.Duration
+	err     error // what the SDK returned
+}
+
+// Error names the API and the timeout.
+func (t timeoutError) Error() string {
+	return fmt.Sprintf("no answer from %s within %v: try again later, or with a longer --timeout", t.api, t.timeout)
+}
+
+// Unwrap returns what the SDK returned, so that errors.Is still sees, say,
+// userauth.ErrNotRevoked.
+func (t timeoutError) Unwrap() error { return t.err }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime"
 	"slices"
@@ -11,10 +14,33 @@ import (
 	"github.com/tarilabs/userauth/userauthtest"
 )
 
-// TestConventions: point 6. logout, help, --insecure, --sandbox and the
-// messages behave as gh auth's do.
+// TestConventions: point 6. Ctrl-C, logout, help, --insecure, --sandbox
+// and the messages behave as gh auth's do.
 func TestConventions(t *testing.T) {
 	t.Parallel()
+	t.Run("ctrl-c", func(t *testing.T) {
+		t.Parallel()
+		srv := newFake(t)
+		srv.Fail(userauthtest.PathLogin, 10, userauthtest.Fault{Hang: true})
+		tm := newTerminal(t)
+		ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+		defer cancel()
+		cmd := binCommand(t, ctx, nil, "login", "--email", annEmail, "--password-stdin", "--base-url", srv.URL, "--token-file", tokenFile(t), "--timeout", "10m")
+		var out bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(annPassword+"\n"), &out, tm.slave
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		tm.started()
+		tm.waitFor("waiting for " + srv.URL)
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		shown := tm.all()
+		if code := exitCode(t, cmd.Wait()); code != 130 || !strings.HasSuffix(shown, "\ruserauth login: cancelled\r\n") {
+			t.Errorf("got exit %d, terminal %q; want exit 130 and \"userauth login: cancelled\" after the cleared line", code, shown)
+		}
+	})
 	t.Run("logout when not logged in", func(t *testing.T) {
 		t.Parallel()
 		r := runCLI(t, "", nil, "logout", "--token-file", tokenFile(t))
@@ -68,7 +94,7 @@ func TestConventions(t *testing.T) {
 // flags it reads, and names the production and sandbox hosts when it
 // talks to the API.
 func testHelp(t *testing.T) {
-	api := []string{"base-url", "insecure", "sandbox"}
+	api := []string{"base-url", "insecure", "sandbox", "timeout"}
 	for cmd, flags := range map[string][]string{
 		"login":      append([]string{"alternate-id", "code", "email", "force", "keep-pending", "password-stdin", "token-file"}, api...),
 		"token":      append([]string{"force", "token-file"}, api...),

@@ -10,7 +10,7 @@ import (
 )
 
 // TestExitStatuses: point 7. 0 done, 1 failed with one line naming the
-// cause, 2 usage error (130 cancelled: see TestCancelledStatus).
+// cause, 2 usage error (130 cancelled: see TestConventions/ctrl-c).
 func TestExitStatuses(t *testing.T) {
 	t.Parallel()
 	srv := newFake(t)
@@ -28,6 +28,7 @@ func TestExitStatuses(t *testing.T) {
 		{args: []string{"login", "--nope"}, code: 2, stderr: "userauth login: flag provided but not defined: --nope"},
 		{args: []string{"login", "--code", "1", "--password-stdin"}, code: 2, stderr: "userauth login: --password-stdin and --keep-pending go with"},
 		{args: []string{"token", "extra"}, code: 2, stderr: `userauth token: unexpected argument "extra"`},
+		{args: []string{"token", "--timeout", "0s"}, code: 2, stderr: "userauth token: --timeout must be positive"},
 		{args: []string{"magic-link"}, code: 2, stderr: "userauth magic-link: give exactly one of --email and --user-id"},
 		{args: []string{"--help"}, code: 0},
 		{args: []string{"logout", "--help"}, code: 0},
@@ -65,7 +66,7 @@ func TestCancelledStatus(t *testing.T) {
 		cancel(tc.cause)
 		var out, errb strings.Builder
 		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" },
-			stdinIsTerminal: func() bool { return false }}
+			stdinIsTerminal: func() bool { return false }, stderrIsTerminal: func() bool { return false }}
 		got := run(ctx, e, []string{"login", "--email", annEmail, "--token-file", filepath.Join(t.TempDir(), "t.json")})
 		if got != tc.want || errb.String() != "userauth login: cancelled\n" {
 			t.Errorf("cause %v: got exit %d, stderr %q, want exit %d and \"userauth login: cancelled\"", tc.cause, got, errb.String(), tc.want)
@@ -80,9 +81,10 @@ func TestPromptOnTerminal(t *testing.T) {
 	var out, errb strings.Builder
 	e := &env{
 		stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
-		getenv:          func(string) string { return "http://127.0.0.1:1" },
-		stdinIsTerminal: func() bool { return true },
-		readPassword:    func(context.Context) (string, error) { return "from-terminal", nil },
+		getenv:           func(string) string { return "http://127.0.0.1:1" },
+		stdinIsTerminal:  func() bool { return true },
+		stderrIsTerminal: func() bool { return false },
+		readPassword:     func(context.Context) (string, error) { return "from-terminal", nil },
 	}
 	code := run(context.Background(), e, []string{"login", "--email", "a@b.c", "--token-file", filepath.Join(t.TempDir(), "t.json")})
 	if code != 1 || !strings.HasPrefix(errb.String(), "Password: \nuserauth login: server unreachable") || strings.Contains(errb.String(), "from-terminal") {

@@ -16,12 +16,15 @@ const maxShown = 1024
 // act on.
 func explain(err error) string {
 	var (
+		to  timeoutError
 		api *userauth.APIError
 		tfr *userauth.TwoFactorRequiredError
 		se  *userauth.ServerError
 		te  *userauth.TransportError
 	)
 	switch {
+	case errors.As(err, &to):
+		return to.Error()
 	case errors.Is(err, userauth.ErrInvalidCredentials):
 		return "wrong email, alternate ID or password"
 	case errors.Is(err, userauth.ErrInvalidCode) && errors.As(err, &api) && api.Message != "":

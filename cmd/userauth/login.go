@@ -67,7 +67,7 @@ func parseLogin(e *env, args []string) (*loginOptions, error) {
 	case o.email == "" && o.altID == "" && (o.passwordStdin || o.keepPending):
 		return nil, usagef("--password-stdin and --keep-pending go with --email or --alternate-id")
 	}
-	return o, nil
+	return o, o.api.check()
 }
 
 // runLogin logs in with a password, and completes the 2FA step the
@@ -127,7 +127,7 @@ func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, store
 	if code == "" {
 		var err error
 		if code, err = in.code(ctx, method); err != nil && !errors.Is(err, errNoInput) {
-			return forgetPending(ctx, store, o.keepPending, fmt.Errorf("reading the 2FA code: %w", err))
+			return forgetPending(ctx, r, store, o.keepPending, fmt.Errorf("reading the 2FA code: %w", err))
 		}
 	}
 	if code == "" && o.keepPending {
@@ -135,11 +135,11 @@ func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, store
 		return nil
 	}
 	if code == "" {
-		return forgetPending(ctx, store, false, fmt.Errorf("no 2FA code (%s): stdin ended; give --code, or --keep-pending to finish later with userauth login --code CODE", method))
+		return forgetPending(ctx, r, store, false, fmt.Errorf("no 2FA code (%s): stdin ended; give --code, or --keep-pending to finish later with userauth login --code CODE", method))
 	}
 	err := r.do(ctx, func(ctx context.Context) error { _, err := store.CompleteTwoFactor(ctx, code); return err })
 	if err != nil {
-		return forgetPending(ctx, store, o.keepPending, err)
+		return forgetPending(ctx, r, store, o.keepPending, err)
 	}
 	fmt.Fprintf(e.stdout, "logged in to %s\n", r.url)
 	return nil
@@ -148,11 +148,13 @@ func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, store
 // forgetPending forgets the pending 2FA step here (LogoutLocal), unless
 // keep, so that a failed login leaves no partial session behind, then
 // returns cause. It does so even when ctx has ended.
-func forgetPending(ctx context.Context, store *userauth.TokenStore, keep bool, cause error) error {
+func forgetPending(ctx context.Context, r *remote, store *userauth.TokenStore, keep bool, cause error) error {
 	if keep {
 		return cause
 	}
-	if err := store.LogoutLocal(context.WithoutCancel(ctx)); err != nil {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+	defer cancel()
+	if err := store.LogoutLocal(fctx); err != nil {
 		return fmt.Errorf("%w (and forgetting the pending 2FA step failed: %v)", cause, err)
 	}
 	return cause

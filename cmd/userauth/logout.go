@@ -35,6 +35,9 @@ func runLogout(ctx context.Context, e *env, args []string) error {
 	if err := fs.parse(e, args); err != nil {
 		return err
 	}
+	if err := af.check(); err != nil {
+		return err
+	}
 	sess, err := openSession(ctx, sf)
 	switch {
 	case err != nil:
@@ -90,6 +93,10 @@ func cleared(ctx context.Context, sess *session) bool {
 // notRevokedReason says why the server did not revoke the tokens, given
 // the error of a Logout that matches userauth.ErrNotRevoked.
 func notRevokedReason(err error) string {
+	var te timeoutError
+	if errors.As(err, &te) {
+		return te.Error()
+	}
 	if cause := serverCause(err); cause != nil {
 		return explain(cause)
 	}

@@ -30,6 +30,9 @@ func runMagicLink(ctx context.Context, e *env, args []string) error {
 	if (*email == "") == (*userID == "") {
 		return usagef("give exactly one of --email and --user-id")
 	}
+	if err := af.check(); err != nil {
+		return err
+	}
 	api, _, err := af.explicit(e)
 	if err != nil {
 		return err

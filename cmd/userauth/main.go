@@ -35,6 +35,14 @@
 // userauth) is used only with an explicit --base-url, --sandbox or
 // USERAUTH_BASE_URL.
 //
+// # Waiting
+//
+// --timeout (default 30s) bounds each wait for the API: for login, the
+// password step and the 2FA step each; the time taken to type at a prompt
+// does not count. When stderr is a terminal, one status line ("waiting for
+// <API> ...") shows while a command waits or retries, and is cleared at the
+// end; pipes and files never see it.
+//
 // # Exit status
 //
 // 0 done; 1 failed (a one-line message on stderr names the cause); 2 usage
@@ -75,6 +83,9 @@ type env struct {
 	// ends.
 	stdinIsTerminal func() bool
 	readPassword    func(ctx context.Context) (string, error)
+	// stderrIsTerminal reports whether stderr is a terminal, where a
+	// status line may show while a command waits.
+	stderrIsTerminal func() bool
 }
 
 // command is one subcommand: its name, its one-line summary and what it
@@ -201,13 +212,14 @@ Run "userauth <command> --help" for a command's flags.
 
 // osEnv is the env of the real program.
 func osEnv() *env {
-	in := int(os.Stdin.Fd())
+	in, errFD := int(os.Stdin.Fd()), int(os.Stderr.Fd())
 	return &env{
-		stdin:           os.Stdin,
-		stdout:          os.Stdout,
-		stderr:          os.Stderr,
-		getenv:          os.Getenv,
-		stdinIsTerminal: func() bool { return term.IsTerminal(in) },
-		readPassword:    func(ctx context.Context) (string, error) { return readTerminalPassword(ctx, in) },
+		stdin:            os.Stdin,
+		stdout:           os.Stdout,
+		stderr:           os.Stderr,
+		getenv:           os.Getenv,
+		stdinIsTerminal:  func() bool { return term.IsTerminal(in) },
+		stderrIsTerminal: func() bool { return term.IsTerminal(errFD) },
+		readPassword:     func(ctx context.Context) (string, error) { return readTerminalPassword(ctx, in) },
 	}
 }

@@ -112,5 +112,5 @@ func (s *session) store(r *remote) (*userauth.TokenStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return userauth.NewTokenStore(c, &apiStorage{FileStorage: s.storage, api: r.url})
+	return userauth.NewTokenStore(c, &apiStorage{FileStorage: s.storage, api: r.url}, userauth.WithRefreshTimeout(r.timeout))
 }

@@ -28,6 +28,9 @@ func runToken(ctx context.Context, e *env, args []string) error {
 	if err := fs.parse(e, args); err != nil {
 		return err
 	}
+	if err := af.check(); err != nil {
+		return err
+	}
 	sess, err := openSession(ctx, sf)
 	if err != nil {
 		return err
