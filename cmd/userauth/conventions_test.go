@@ -97,9 +97,10 @@ func testHelp(t *testing.T) {
 	api := []string{"base-url", "insecure", "sandbox", "timeout"}
 	for cmd, flags := range map[string][]string{
 		"login":      append([]string{"alternate-id", "code", "email", "force", "keep-pending", "password-stdin", "token-file"}, api...),
-		"token":      append([]string{"force", "token-file"}, api...),
+		"token":      append([]string{"force", "json", "token-file"}, api...),
 		"logout":     append([]string{"force", "local", "token-file"}, api...),
 		"magic-link": append([]string{"email", "redirect", "user-id"}, api...),
+		"status":     {"json", "token-file"},
 		"serve":      {"addr", "users"},
 	} {
 		r := runCLI(t, "", nil, cmd, "--help")

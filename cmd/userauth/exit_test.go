@@ -31,7 +31,7 @@ func TestExitStatuses(t *testing.T) {
 		{args: []string{"token", "--timeout", "0s"}, code: 2, stderr: "userauth token: --timeout must be positive"},
 		{args: []string{"magic-link"}, code: 2, stderr: "userauth magic-link: give exactly one of --email and --user-id"},
 		{args: []string{"--help"}, code: 0},
-		{args: []string{"logout", "--help"}, code: 0},
+		{args: []string{"status", "--help"}, code: 0},
 		{args: []string{"token", "--token-file", tf}, code: 1, stderr: "userauth token: not logged in (or the session ended): run userauth login"},
 		{args: []string{"login", "--email", annEmail, "--base-url", "http://127.0.0.1:1", "--token-file", tf}, stdin: "pw\n", code: 1, stderr: "userauth login: server unreachable: "},
 		{args: []string{"login", "--email", annEmail, "--base-url", "ftp://example.com", "--token-file", tf}, stdin: "pw\n", code: 1, stderr: "userauth login: --base-url: the API URL must start with https://"},

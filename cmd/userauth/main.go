@@ -4,7 +4,8 @@
 //
 //	userauth login --email E | --alternate-id A [--password-stdin] [--code C] [--keep-pending]
 //	userauth login --code C            finish a 2FA step kept with --keep-pending
-//	userauth token                     print a valid access token, renewing it when needed
+//	userauth status [--json]           who is logged in, to which API, until when
+//	userauth token [--json]            print a valid access token, renewing it when needed
 //	userauth logout [--local]          revoke the tokens on the server and forget them
 //	userauth magic-link --email E | --user-id U [--redirect PATH]
 //	userauth serve [--addr 127.0.0.1:8080] [--users users.json]
@@ -43,11 +44,20 @@
 // <API> ...") shows while a command waits or retries, and is cleared at the
 // end; pipes and files never see it.
 //
+// # JSON
+//
+// status --json prints {"logged_in", "api", "subject", "email",
+// "expires_at", "expired", "two_factor_pending", "token_file"}; token
+// --json prints {"access_token", "expires_at"}. Times are RFC 3339 in UTC,
+// "" when unknown; two_factor_pending is the pending step's method, or "".
+// These names are stable.
+//
 // # Exit status
 //
-// 0 done; 1 failed (a one-line message on stderr names the cause); 2 usage
-// error; 130 cancelled by Ctrl-C (143 by SIGTERM), after "cancelled" on
-// stderr. serve ends with 0 on Ctrl-C, its normal way to stop.
+// 0 done; 1 failed (a one-line message on stderr names the cause; status:
+// no complete session); 2 usage error; 130 cancelled by Ctrl-C (143 by
+// SIGTERM), after "cancelled" on stderr. serve ends with 0 on Ctrl-C, its
+// normal way to stop.
 package main
 
 import (
@@ -100,6 +110,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"login", "log in with a password and keep the tokens", runLogin},
+		{"status", "show who is logged in, to which API, until when (no network)", runStatus},
 		{"token", "print a valid access token, renewing it when needed", runToken},
 		{"logout", "revoke the tokens on the server and forget them", runLogout},
 		{"magic-link", "e-mail a login link", runMagicLink},

@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -56,7 +59,7 @@ func serve(t *testing.T) (string, *bufio.Scanner) {
 }
 
 // TestServeSession runs a whole session against `userauth serve`: login,
-// token used with curl's header, magic link, logout.
+// status, token used with curl's header, magic link, logout.
 func TestServeSession(t *testing.T) {
 	t.Parallel()
 	url, serverOut := serve(t)
@@ -68,6 +71,7 @@ func TestServeSession(t *testing.T) {
 	if want := "logged in to " + url + "\n"; r.stdout != want {
 		t.Errorf("login: got stdout %q, want %q", r.stdout, want)
 	}
+	wantExit(t, runCLI(t, "", nil, "status", "--token-file", tf), 0)
 
 	r = runCLI(t, "", env, "token", "--token-file", tf)
 	wantExit(t, r, 0)
@@ -112,4 +116,30 @@ func getAccount(t *testing.T, url, access string) int {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
+}
+
+// decodeJSON decodes one JSON object of a command's stdout, refusing
+// unknown fields.
+func decodeJSON(t *testing.T, stdout string, v any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decoding %q: %v", stdout, err)
+	}
+}
+
+// wantKeys checks that stdout is one JSON object with exactly these keys,
+// the documented ones.
+func wantKeys(t *testing.T, stdout string, keys ...string) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+		t.Fatalf("decoding %q: %v", stdout, err)
+	}
+	got := slices.Sorted(maps.Keys(m))
+	slices.Sort(keys)
+	if !slices.Equal(got, keys) {
+		t.Errorf("JSON keys: got %q, want %q", got, keys)
+	}
 }
