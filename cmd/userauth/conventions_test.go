@@ -102,6 +102,7 @@ func testHelp(t *testing.T) {
 		"magic-link": append([]string{"email", "redirect", "user-id"}, api...),
 		"status":     {"json", "token-file"},
 		"serve":      {"addr", "users"},
+		"version":    nil,
 	} {
 		r := runCLI(t, "", nil, cmd, "--help")
 		wantExit(t, r, 0)

@@ -9,6 +9,7 @@
 //	userauth logout [--local]          revoke the tokens on the server and forget them
 //	userauth magic-link --email E | --user-id U [--redirect PATH]
 //	userauth serve [--addr 127.0.0.1:8080] [--users users.json]
+//	userauth version                   also: userauth --version
 //
 // `curl -H "Authorization: Bearer $(userauth token)" ...` works.
 //
@@ -115,6 +116,7 @@ func commands() []command {
 		{"logout", "revoke the tokens on the server and forget them", runLogout},
 		{"magic-link", "e-mail a login link", runMagicLink},
 		{"serve", "run the fake API server, for trying things out", runServe},
+		{"version", "print the version of this program", runVersion},
 	}
 }
 
@@ -148,6 +150,8 @@ func run(ctx context.Context, e *env, args []string) int {
 	case "-h", "-help", "--help", "help":
 		usage(e.stdout)
 		return exitOK
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -217,7 +221,8 @@ than the one that issued them, unless --force.
 
 Exit status: 0 done, 1 failed, 2 usage error, 130 cancelled (Ctrl-C).
 
-Run "userauth <command> --help" for a command's flags.
+Run "userauth <command> --help" for a command's flags, "userauth --version"
+for the version.
 `, sandboxURL, productionURL)
 }
 

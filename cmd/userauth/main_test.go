@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,6 +117,43 @@ func getAccount(t *testing.T, url, access string) int {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
+}
+
+// TestVersion: point 4, --version and the version command print the
+// module version and VCS revision the build recorded, as `go version -m`
+// reads them from the binary.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "version", "-m", binary(t)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mod, rev, modified string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[0] == "mod":
+			mod = f[2]
+		case len(f) == 2 && f[0] == "build" && strings.HasPrefix(f[1], "vcs.revision="):
+			rev = strings.TrimPrefix(f[1], "vcs.revision=")
+		case len(f) == 2 && f[0] == "build" && f[1] == "vcs.modified=true":
+			modified = ", modified"
+		}
+	}
+	want := "userauth " + mod
+	if rev != "" {
+		want += " (revision " + rev + modified + ")"
+	}
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		r := runCLI(t, "", nil, args...)
+		wantExit(t, r, 0)
+		if r.stdout != want+"\n" {
+			t.Errorf("userauth %s: got %q, want %q", args[0], r.stdout, want+"\n")
+		}
+	}
+	if mod == "" {
+		t.Errorf("go version -m: got no module version in %q", out)
+	}
 }
 
 // decodeJSON decodes one JSON object of a command's stdout, refusing
