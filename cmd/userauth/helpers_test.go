@@ -37,6 +37,8 @@ const (
 	tomSecret   = "JBSWY3DPEHPK3PXP"
 )
 
+// The binary, built once for all tests into binDir, which TestMain
+// removes.
 var (
 	binDir   string
 	binOnce  sync.Once

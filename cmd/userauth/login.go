@@ -30,6 +30,9 @@ else $USERAUTH_BASE_URL, else the saved session's API, else ` + productionURL + 
 session's, login refuses unless --force, which forgets that session here
 (without revoking it) and logs in to the named API.
 
+--timeout bounds the password step and the 2FA step each; the time taken
+to type at a prompt does not count.
+
 Examples:
   userauth login --email ann@example.com
   userauth login --sandbox --email ann@example.com
