@@ -27,25 +27,24 @@ func defaultUsers() []seedUser {
 	}
 }
 
-func runServe(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--users users.json]")
-	addr := fs.String("addr", "127.0.0.1:8080", "`host:port` to listen on (port 0 picks a free one)")
-	usersFile := fs.String("users", "", "JSON `file` of users to seed: [{\"email\",\"alternate_id\",\"password\",\"two_factor\",\"totp_secret\"}]")
-	if code := parse(e, fs, args); code >= 0 {
-		return code
+// serveAbout is serve's help.
+const serveAbout = `
+Run the SDK's fake of the API (package userauthtest) until Ctrl-C, which
+ends it with exit status 0. It prints its URL, its users, and every message
+it "sends" (magic links, SMS codes). Point the other commands at it with
+--base-url or USERAUTH_BASE_URL.`
+
+// runServe runs the fake API server until ctx ends.
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("serve", "serve [flags]", serveAbout)
+	addr := fs.String("addr", "127.0.0.1:8080", "the `host:port` to listen on (port 0 picks a free one)")
+	usersFile := fs.String("users", "", "a JSON `file` of users to seed: [{\"email\",\"alternate_id\",\"password\",\"two_factor\",\"totp_secret\"}]")
+	if err := fs.parse(e, args); err != nil {
+		return err
 	}
-	users := defaultUsers()
-	if *usersFile != "" {
-		data, err := os.ReadFile(*usersFile)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "userauth serve: %v\n", err)
-			return exitFail
-		}
-		users = nil
-		if err := json.Unmarshal(data, &users); err != nil {
-			fmt.Fprintf(e.stderr, "userauth serve: %s: %v\n", *usersFile, err)
-			return exitFail
-		}
+	users, err := loadUsers(*usersFile)
+	if err != nil {
+		return err
 	}
 
 	srv := userauthtest.NewUnstartedServer(userauthtest.WithMessageHook(func(m userauthtest.Message) {
@@ -54,13 +53,11 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	for _, u := range users {
 		if _, err := srv.AddUser(userauthtest.User{Email: u.Email, AlternateID: u.AlternateID, Password: u.Password,
 			TwoFactor: u.TwoFactor, TOTPSecret: u.TOTPSecret}); err != nil {
-			fmt.Fprintf(e.stderr, "userauth serve: %v\n", err)
-			return exitFail
+			return err
 		}
 	}
 	if err := srv.StartAt(*addr); err != nil {
-		fmt.Fprintf(e.stderr, "userauth serve: %v\n", err)
-		return exitFail
+		return err
 	}
 	defer srv.Close()
 
@@ -81,5 +78,22 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintln(e.stdout, "ready; stop with Ctrl-C")
 	<-ctx.Done()
-	return exitOK
+	return nil
+}
+
+// loadUsers reads the users of a --users file, or returns the default
+// users when path is "".
+func loadUsers(path string) ([]seedUser, error) {
+	if path == "" {
+		return defaultUsers(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var users []seedUser
+	if err := json.Unmarshal(data, &users); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return users, nil
 }

@@ -1,50 +1,49 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
-
-	"golang.org/x/term"
 
 	"github.com/tarilabs/userauth"
 )
 
-// sessionFlags are the flags of every command that talks to the API.
+// sessionFlags are the flags of the commands that use the saved session.
 type sessionFlags struct {
-	baseURL   *string
-	tokenFile *string
+	tokenFile string
+	force     bool
 }
 
-func addSessionFlags(fs *flag.FlagSet, e *env) sessionFlags {
-	def := e.getenv("USERAUTH_BASE_URL")
-	if def == "" {
-		def = userauth.DefaultBaseURL
+// addSessionFlags adds --token-file to fs, and --force when the command
+// sends the session's tokens somewhere; forceHelp says what it does there.
+func addSessionFlags(fs *flagSet, forceHelp string) *sessionFlags {
+	s := &sessionFlags{}
+	fs.StringVar(&s.tokenFile, "token-file", "", "the `file` that keeps the tokens (default: userauth/tokens.json in the user's config directory)")
+	if forceHelp != "" {
+		fs.BoolVar(&s.force, "force", false, forceHelp)
 	}
-	return sessionFlags{
-		baseURL:   fs.String("base-url", def, "API base `URL` (env USERAUTH_BASE_URL)"),
-		tokenFile: fs.String("token-file", "", "token `file` (default: userauth/tokens.json in the user config directory)"),
-	}
+	return s
 }
 
-// store opens the token store over the token file.
-func (f sessionFlags) store(e *env, opts ...userauth.StoreOption) (*userauth.TokenStore, error) {
-	c, err := userauth.NewClient(*f.baseURL, userauth.WithUserAgent("userauth-cli"))
-	if err != nil {
-		return nil, err
-	}
-	path := *f.tokenFile
+// session is the saved session: the token file, what it holds and the API
+// recorded beside it.
+type session struct {
+	path    string
+	storage *userauth.FileStorage
+	tok     *userauth.Token // nil when there is no session
+	saved   string          // the recorded API, "" when none is
+	force   bool
+}
+
+// openSession reads the session kept in the token file.
+func openSession(ctx context.Context, f *sessionFlags) (*session, error) {
+	path := f.tokenFile
 	if path == "" {
 		dir, err := os.UserConfigDir()
 		if err != nil {
-			return nil, fmt.Errorf("no --token-file and no config directory: %w", err)
+			return nil, fmt.Errorf("no --token-file, and no config directory: %w", err)
 		}
 		path = filepath.Join(dir, "userauth", "tokens.json")
 	}
@@ -52,176 +51,66 @@ func (f sessionFlags) store(e *env, opts ...userauth.StoreOption) (*userauth.Tok
 	if err != nil {
 		return nil, err
 	}
-	return userauth.NewTokenStore(c, storage, opts...)
+	tok, err := storage.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	saved, err := readAPIFile(apiPath(storage.Path()))
+	if err != nil {
+		return nil, err
+	}
+	return &session{path: storage.Path(), storage: storage, tok: tok, saved: saved, force: f.force}, nil
 }
 
-// fail prints a one-line message naming the cause of err and returns the
-// failure status.
-func fail(e *env, cmd string, err error) int {
-	fmt.Fprintf(e.stderr, "userauth %s: %s\n", cmd, explain(err))
-	return exitFail
+// apiMismatchError is a flag or variable naming another API than the one
+// whose tokens the token file holds.
+type apiMismatchError struct {
+	path, saved, named, source, hint string
 }
 
-func explain(err error) string {
-	var (
-		ce *userauth.ClientError
-		se *userauth.ServerError
-		te *userauth.TransportError
-		ve *userauth.ValidationError
-	)
+// Error names both APIs and the way out.
+func (m apiMismatchError) Error() string {
+	return fmt.Sprintf("the session in %s is for %s, but %s names %s: %s", m.path, m.saved, m.source, m.named, m.hint)
+}
+
+// errNoRecordedAPI is a token file with tokens but no record of their API.
+var errNoRecordedAPI = errors.New("the token file does not say which API its tokens are for (an older userauth wrote it): " +
+	"name the API with --base-url, --sandbox or " + envBaseURL + ", or log in again")
+
+// api resolves the API a command that uses the session talks to:
+// --base-url, --sandbox or USERAUTH_BASE_URL, else the session's API,
+// else production. A named API other than the session's is refused
+// without --force; hint says what --force would do. Tokens of unknown API
+// are never sent to one the user did not name.
+func (s *session) api(e *env, a *apiFlags, hint string) (string, error) {
+	named, source, err := a.explicit(e)
 	switch {
-	case errors.Is(err, userauth.ErrTwoFactorRequired):
-		return "2FA needed: run userauth login again and enter the code"
-	case errors.Is(err, userauth.ErrLoginRequired):
-		return "not logged in (or the session ended): run userauth login"
-	case errors.As(err, &ce) && ce.Path != "" && strings.HasSuffix(ce.Path, "/auth/token") && ce.StatusCode == http.StatusUnauthorized:
-		return "wrong email, alternate ID or password"
-	case errors.As(err, &ce) && strings.HasSuffix(ce.Path, "/auth/2fa"):
-		return "2FA code refused: " + err.Error()
-	case errors.As(err, &se):
-		return "server error: " + err.Error()
-	case errors.As(err, &te):
-		return "server unreachable: " + err.Error()
-	case errors.As(err, &ve):
-		return err.Error()
-	}
-	return err.Error()
-}
-
-// lineReader reads answers line by line; one per run, so that a password
-// and a code piped in one after the other are both found.
-type lineReader struct{ r *bufio.Reader }
-
-func (l *lineReader) line() (string, error) {
-	s, err := l.r.ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && s != "") {
-		if errors.Is(err, io.EOF) {
-			return "", errors.New("no input")
-		}
+	case err != nil:
 		return "", err
+	case named != "" && s.tok != nil && s.saved != "" && named != s.saved && !s.force:
+		return "", apiMismatchError{path: s.path, saved: s.saved, named: named, source: source, hint: hint}
+	case named != "":
+		return named, nil
+	case s.tok != nil && s.saved != "":
+		return s.saved, nil
+	case s.tok != nil:
+		return "", errNoRecordedAPI
 	}
-	return strings.TrimRight(s, "\r\n"), nil
+	return productionURL, nil
 }
 
-func runLogin(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet("login", "login --email E | --alternate-id A [--base-url URL] [--token-file F]")
-	email := fs.String("email", "", "the user's e-mail `address`")
-	altID := fs.String("alternate-id", "", "the user's partner-assigned `ID`")
-	sf := addSessionFlags(fs, e)
-	if code := parse(e, fs, args); code >= 0 {
-		return code
-	}
-	if (*email == "") == (*altID == "") {
-		fmt.Fprintln(e.stderr, "userauth login: give exactly one of --email and --alternate-id")
-		return exitUsage
-	}
-	in := &lineReader{r: bufio.NewReader(e.stdin)}
-	password, err := readSecret(e, in, "Password: ")
-	if err != nil {
-		return fail(e, "login", fmt.Errorf("reading the password: %w", err))
-	}
-	handler := func(ctx context.Context, method userauth.TwoFactorMethod) (string, error) {
-		fmt.Fprintf(e.stderr, "2FA code (%s): ", method)
-		code, err := in.line()
-		if err != nil {
-			return "", fmt.Errorf("reading the 2FA code: %w", err)
-		}
-		return code, nil
-	}
-	store, err := sf.store(e, userauth.WithTwoFactorHandler(handler))
-	if err != nil {
-		return fail(e, "login", err)
-	}
-	if _, err := store.Login(ctx, userauth.LoginRequest{Email: *email, AlternateID: *altID, Password: password}); err != nil {
-		return fail(e, "login", err)
-	}
-	fmt.Fprintln(e.stdout, "logged in")
-	return exitOK
+// mismatched reports whether api differs from the API of a saved session.
+func (s *session) mismatched(api string) bool {
+	return s.tok != nil && s.saved != "" && s.saved != api
 }
 
-// readSecret reads a password without echo from a terminal, or a line from
-// piped input.
-func readSecret(e *env, in *lineReader, prompt string) (string, error) {
-	if e.isTerminal() {
-		fmt.Fprint(e.stderr, prompt)
-		s, err := e.readPassword()
-		fmt.Fprintln(e.stderr)
-		return s, err
-	}
-	return in.line()
-}
-
-func runToken(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet("token", "token [--base-url URL] [--token-file F]")
-	sf := addSessionFlags(fs, e)
-	if code := parse(e, fs, args); code >= 0 {
-		return code
-	}
-	store, err := sf.store(e)
+// store returns a token store over the session for r's API, without a
+// 2FA handler: a pending step is the caller's to complete. Every save
+// records r's API beside the tokens.
+func (s *session) store(r *remote) (*userauth.TokenStore, error) {
+	c, err := r.client()
 	if err != nil {
-		return fail(e, "token", err)
+		return nil, err
 	}
-	access, err := store.AccessToken(ctx)
-	if err != nil {
-		return fail(e, "token", err)
-	}
-	fmt.Fprintln(e.stdout, access)
-	return exitOK
-}
-
-func runMagicLink(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet("magic-link", "magic-link --email E | --user-id U [--redirect PATH] [--base-url URL]")
-	email := fs.String("email", "", "the user's e-mail `address`")
-	userID := fs.String("user-id", "", "the user's `UUID`")
-	redirect := fs.String("redirect", "", "`path` to land on after the link")
-	sf := addSessionFlags(fs, e)
-	if code := parse(e, fs, args); code >= 0 {
-		return code
-	}
-	if (*email == "") == (*userID == "") {
-		fmt.Fprintln(e.stderr, "userauth magic-link: give exactly one of --email and --user-id")
-		return exitUsage
-	}
-	c, err := userauth.NewClient(*sf.baseURL, userauth.WithUserAgent("userauth-cli"))
-	if err != nil {
-		return fail(e, "magic-link", err)
-	}
-	res, err := c.MagicLinkLogin(ctx, userauth.MagicLinkLoginRequest{Email: *email, UserID: *userID, Redirect: *redirect})
-	if err != nil {
-		return fail(e, "magic-link", err)
-	}
-	fmt.Fprintln(e.stdout, res.Message)
-	return exitOK
-}
-
-func runLogout(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet("logout", "logout [--token-file F]")
-	sf := addSessionFlags(fs, e)
-	if code := parse(e, fs, args); code >= 0 {
-		return code
-	}
-	store, err := sf.store(e)
-	if err != nil {
-		return fail(e, "logout", err)
-	}
-	if err := store.Logout(ctx); err != nil {
-		return fail(e, "logout", err)
-	}
-	fmt.Fprintln(e.stdout, "logged out")
-	return exitOK
-}
-
-func osEnv() *env {
-	fd := int(os.Stdin.Fd())
-	return &env{
-		stdin:      os.Stdin,
-		stdout:     os.Stdout,
-		stderr:     os.Stderr,
-		getenv:     os.Getenv,
-		isTerminal: func() bool { return term.IsTerminal(fd) },
-		readPassword: func() (string, error) {
-			b, err := term.ReadPassword(fd)
-			return string(b), err
-		},
-	}
+	return userauth.NewTokenStore(c, &apiStorage{FileStorage: s.storage, api: r.url}, userauth.WithRefreshTimeout(r.timeout))
 }

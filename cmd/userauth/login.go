@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tarilabs/userauth"
+)
+
+// loginAbout is login's help.
+const loginAbout = `
+Log in with a password and keep the tokens in the token file.
+
+The password: with --password-stdin, the first line of stdin, never
+prompted for. Without it, a terminal prompts for it (no echo), and piped
+stdin's first line is read.
+
+The 2FA code, for an account with 2FA: --code; else a terminal prompts for
+it, and piped stdin's next line is read. With no code (stdin ended, or an
+empty answer), or a code the server refuses, the login fails and nothing
+is kept, unless --keep-pending: then the pending step stays in the token
+file (the command exits 0 when no code was given) and
+"userauth login --code CODE" finishes it later; a code refused then leaves
+the step pending.
+
+The API: --base-url, else --sandbox (` + sandboxURL + `, the sandbox),
+else $USERAUTH_BASE_URL, else the saved session's API, else ` + productionURL + `
+(production). When the flag or variable names another API than the saved
+session's, login refuses unless --force, which forgets that session here
+(without revoking it) and logs in to the named API.
+
+--timeout bounds the password step and the 2FA step each; the time taken
+to type at a prompt does not count.
+
+Examples:
+  userauth login --email ann@example.com
+  userauth login --sandbox --email ann@example.com
+  printf '%s\n' "$PASSWORD" | userauth login --email ann@example.com --password-stdin --code 123456
+  printf '%s\n' "$PASSWORD" | userauth login --email sam@example.com --password-stdin --keep-pending
+  userauth login --code 123456`
+
+// loginOptions are login's flags.
+type loginOptions struct {
+	email, altID, code         string
+	passwordStdin, keepPending bool
+	api                        *apiFlags
+	sess                       *sessionFlags
+}
+
+// parseLogin parses login's command line.
+func parseLogin(e *env, args []string) (*loginOptions, error) {
+	fs := newFlagSet("login", "login --email E | --alternate-id A [flags]\n       userauth login --code CODE [flags]", loginAbout)
+	o := &loginOptions{}
+	fs.StringVar(&o.email, "email", "", "the user's e-mail `address`")
+	fs.StringVar(&o.altID, "alternate-id", "", "the user's partner-assigned `ID`")
+	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of stdin; never prompt")
+	fs.StringVar(&o.code, "code", "", "the 2FA `code`; alone (no --email or --alternate-id), finish a pending 2FA step")
+	fs.BoolVar(&o.keepPending, "keep-pending", false, "keep a 2FA step that lacks a code, to finish with userauth login --code")
+	o.api = addAPIFlags(fs, true)
+	o.sess = addSessionFlags(fs, "log in even when the saved session is for another API, forgetting that session here first")
+	if err := fs.parse(e, args); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.email != "" && o.altID != "":
+		return nil, usagef("give one of --email and --alternate-id, not both")
+	case o.email == "" && o.altID == "" && o.code == "":
+		return nil, usagef("give --email or --alternate-id (or --code alone, to finish a pending 2FA step)")
+	case o.email == "" && o.altID == "" && (o.passwordStdin || o.keepPending):
+		return nil, usagef("--password-stdin and --keep-pending go with --email or --alternate-id")
+	}
+	return o, o.api.check()
+}
+
+// runLogin logs in with a password, and completes the 2FA step the
+// account may ask for.
+func runLogin(ctx context.Context, e *env, args []string) error {
+	o, err := parseLogin(e, args)
+	if err != nil {
+		return err
+	}
+	sess, err := openSession(ctx, o.sess)
+	if err != nil {
+		return err
+	}
+	if o.email == "" && o.altID == "" {
+		return finishPending(ctx, e, o, sess)
+	}
+	api, err := sess.api(e, o.api, "add --force to forget that session here and log in anew")
+	if err != nil {
+		return err
+	}
+	r, err := o.api.remote(e, api)
+	if err != nil {
+		return err
+	}
+	in := newInput(e)
+	password, err := in.password(ctx, o.passwordStdin)
+	if err != nil {
+		return fmt.Errorf("reading the password: %w", err)
+	}
+	store, err := sess.store(r)
+	if err != nil {
+		return err
+	}
+	if sess.mismatched(api) { // --force: forget the other API's session first
+		if err := store.LogoutLocal(ctx); err != nil {
+			return err
+		}
+	}
+	req := userauth.LoginRequest{Email: o.email, AlternateID: o.altID, Password: password}
+	err = r.do(ctx, func(ctx context.Context) error { _, err := store.Login(ctx, req); return err })
+	var tfr *userauth.TwoFactorRequiredError
+	if errors.As(err, &tfr) {
+		return secondFactor(ctx, e, o, r, store, in, tfr.Method)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "logged in to %s\n", api)
+	return nil
+}
+
+// secondFactor completes the 2FA step a login asked for, with --code or a
+// code read from stdin. Without a code, or when the step fails, the
+// pending step is forgotten here unless --keep-pending.
+func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, store *userauth.TokenStore, in *input, method userauth.TwoFactorMethod) error {
+	code := o.code
+	if code == "" {
+		var err error
+		if code, err = in.code(ctx, method); err != nil && !errors.Is(err, errNoInput) {
+			return forgetPending(ctx, r, store, o.keepPending, fmt.Errorf("reading the 2FA code: %w", err))
+		}
+	}
+	if code == "" && o.keepPending {
+		fmt.Fprintf(e.stdout, "2FA step (%s) pending at %s: finish it with userauth login --code CODE\n", method, r.url)
+		return nil
+	}
+	if code == "" {
+		return forgetPending(ctx, r, store, false, fmt.Errorf("no 2FA code (%s): stdin ended; give --code, or --keep-pending to finish later with userauth login --code CODE", method))
+	}
+	err := r.do(ctx, func(ctx context.Context) error { _, err := store.CompleteTwoFactor(ctx, code); return err })
+	if err != nil {
+		return forgetPending(ctx, r, store, o.keepPending, err)
+	}
+	fmt.Fprintf(e.stdout, "logged in to %s\n", r.url)
+	return nil
+}
+
+// forgetPending forgets the pending 2FA step here (LogoutLocal), unless
+// keep, so that a failed login leaves no partial session behind, then
+// returns cause. It does so even when ctx has ended.
+func forgetPending(ctx context.Context, r *remote, store *userauth.TokenStore, keep bool, cause error) error {
+	if keep {
+		return cause
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
+	defer cancel()
+	if err := store.LogoutLocal(fctx); err != nil {
+		return fmt.Errorf("%w (and forgetting the pending 2FA step failed: %v)", cause, err)
+	}
+	return cause
+}
+
+// finishPending completes, with --code, the 2FA step a login kept with
+// --keep-pending. A code the server refuses leaves the step pending.
+func finishPending(ctx context.Context, e *env, o *loginOptions, sess *session) error {
+	if sess.tok == nil || sess.tok.Requires2FA == "" {
+		return fmt.Errorf("no 2FA step is pending in %s: log in with --email or --alternate-id", sess.path)
+	}
+	api, err := sess.api(e, o.api, "add --force to finish it there anyway")
+	if err != nil {
+		return err
+	}
+	r, err := o.api.remote(e, api)
+	if err != nil {
+		return err
+	}
+	store, err := sess.store(r)
+	if err != nil {
+		return err
+	}
+	if err := r.do(ctx, func(ctx context.Context) error { _, err := store.CompleteTwoFactor(ctx, o.code); return err }); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "logged in to %s\n", api)
+	return nil
+}
