@@ -85,13 +85,15 @@ func (r logoutRequest) validate() error {
 
 func (r logoutRequest) secrets() []string                     { return []string{r.accessToken} }
 func (r logoutRequest) retryPolicy(p retryPolicy) retryPolicy { return p }
-func (r logoutRequest) body() ([]byte, error)                 { return nil, nil }
+func (r logoutRequest) body() ([]byte, error)                 { return []byte{}, nil }
 func (r logoutRequest) bearer() string                        { return r.accessToken }
 
-// noContent is an answer whose body, if any, says nothing the SDK needs.
+// noContent is an answer whose status says all: its body, if any, is
+// neither read whole nor checked.
 type noContent struct{}
 
 func (*noContent) decode([]byte, http.Header) error { return nil }
+func (*noContent) statusOnly()                      {}
 
 // validHeaderValue reports whether s can be sent as a header value as it
 // is: no control characters, nothing net/http would refuse.

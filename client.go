@@ -157,6 +157,11 @@ func newTemplates(base *url.URL) (map[string]*http.Request, error) {
 	return templates, nil
 }
 
+// CloseIdleConnections closes the connections the Client keeps open for
+// later calls, as http.Client.CloseIdleConnections does; the Client stays
+// usable. Call it when a Client made for a short task is done with.
+func (c *Client) CloseIdleConnections() { c.httpClient.CloseIdleConnections() }
+
 // BaseURL returns the API's base URL, always ending in a slash.
 func (c *Client) BaseURL() *url.URL {
 	u := *c.baseURL
@@ -194,9 +199,11 @@ func parseBaseURL(raw string, insecure bool) (*url.URL, error) {
 	return u, nil
 }
 
-// isLoopback reports whether host names this machine.
+// isLoopback reports whether host names this machine: a loopback address,
+// or localhost itself (a name under .localhost may be resolved by DNS, to
+// anywhere).
 func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
@@ -262,7 +269,7 @@ func post[T any, PT interface {
 // *UnexpectedStatusError, *DecodeError or *TransportError. The secrets of
 // in are scrubbed from error bodies.
 func (c *Client) do(ctx context.Context, ep endpoint, in request, out answer) error {
-	cl := &call{c: c, method: ep.method, path: c.baseURL.Path + ep.path, policy: in.retryPolicy(ep.policy)}
+	cl := &call{c: c, method: ep.method, path: c.baseURL.Path + ep.path, policy: in.retryPolicy(ep.policy), secrets: in.secrets()}
 	if err := ctx.Err(); err != nil {
 		return cl.transportError(err)
 	}
@@ -279,7 +286,11 @@ func (c *Client) do(ctx context.Context, ep endpoint, in request, out answer) er
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newStatusError(cl.method, cl.path, ep.path, resp, in.secrets())
+		return newStatusError(cl.method, cl.path, ep.path, resp, cl.secrets)
+	}
+	if _, ok := out.(interface{ statusOnly() }); ok {
+		discard(resp) // any 2xx is the answer; the body says nothing more
+		return nil
 	}
 	return c.decode(cl, resp, out)
 }
@@ -297,7 +308,7 @@ func (c *Client) newRequest(ctx context.Context, ep endpoint, in request) (*retr
 	u := *r.URL
 	r.URL = &u
 	h := c.headers[0]
-	if data != nil {
+	if len(data) > 0 {
 		h = c.headers[1]
 	}
 	r.Header = make(http.Header, len(h)+1)
@@ -312,16 +323,23 @@ func (c *Client) newRequest(ctx context.Context, ep endpoint, in request) (*retr
 		return nil, err
 	}
 	if data != nil {
-		err = req.SetBody(data)
+		if err := req.SetBody(data); err != nil {
+			return nil, err
+		}
 	}
-	return req, err
+	// Without GetBody, net/http's HTTP/2 transport cannot send the request
+	// again by itself after a stream reset: only this package's retry
+	// policy repeats a call. A request without a body gets an empty one,
+	// as HTTP/2 repeats a request with none at will.
+	req.GetBody = nil
+	return req, nil
 }
 
 // decode reads a 2xx answer into out, within the body limit.
 func (c *Client) decode(cl *call, resp *http.Response, out answer) error {
 	decodeErr := func(err error) error {
 		return &DecodeError{Method: cl.method, Path: cl.path, StatusCode: resp.StatusCode,
-			ContentType: resp.Header.Get("Content-Type"), Err: err}
+			ContentType: redactText(resp.Header.Get("Content-Type"), cl.secrets, maxMessageLen), Err: cl.sanitize(err)}
 	}
 	if resp.ContentLength > c.maxBody {
 		return decodeErr(tooLargeError(c.maxBody))

@@ -2,7 +2,6 @@ package userauth
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // maxErrorBody is how much of an error answer's body APIError.Body keeps.
@@ -280,24 +278,25 @@ func newStatusError(method, path, endpoint string, resp *http.Response, secrets 
 		StatusCode: resp.StatusCode,
 		Method:     method,
 		Path:       path,
-		Header:     scrubHeader(resp.Header, forms),
+		Header:     scrubHeader(resp.Header, forms, secrets),
 		endpoint:   endpoint,
 	}
+	var head []byte
 	if resp.StatusCode >= 200 && resp.Body != nil {
-		ae.Body = readErrorBody(resp.Body, forms)
+		head, ae.Body = readErrorBody(resp.Body, forms, secrets)
 	}
-	ae.RequestID = clean(scrubString(ae.Header.Get("X-Request-Id"), secrets), maxRequestIDLen)
+	ae.RequestID = redactText(ae.Header.Get("X-Request-Id"), secrets, maxRequestIDLen)
 	ae.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	code, message, fields := parseErrorBody(ae.Body, resp.Header.Get("Content-Type"))
+	code, message, fields := parseErrorBody(head, resp.Header.Get("Content-Type"))
 	if code == strconv.Itoa(resp.StatusCode) {
 		code = "" // a copy of the status says nothing more
 	}
 	if message == "" {
 		message = firstFieldMessage(fields)
 	}
-	ae.Code = scrubString(code, secrets)
-	ae.Message = scrubString(message, secrets)
-	ae.Fields = scrubFields(fields, secrets)
+	ae.Code = redactText(code, secrets, maxMessageLen)
+	ae.Message = redactText(message, secrets, maxMessageLen)
+	ae.Fields = redactFields(fields, secrets)
 	switch {
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
 		return &ClientError{ae}
@@ -306,22 +305,6 @@ func newStatusError(method, path, endpoint string, resp *http.Response, secrets 
 	default:
 		return &UnexpectedStatusError{ae}
 	}
-}
-
-// readErrorBody reads the head of an error answer and scrubs it. It reads
-// as much past maxErrorBody as the longest form of a secret, so that a
-// secret that starts in the part kept is replaced whole, not cut in two.
-func readErrorBody(r io.Reader, forms []string) []byte {
-	slack := 0
-	for _, f := range forms {
-		slack = max(slack, len(f))
-	}
-	body, _ := io.ReadAll(io.LimitReader(r, int64(maxErrorBody+slack)))
-	body = scrub(body, forms)
-	if len(body) > maxErrorBody {
-		body = body[:maxErrorBody]
-	}
-	return body
 }
 
 // CheckResponse returns nil for a 2xx answer and, for any other, the same
@@ -362,19 +345,6 @@ func CheckResponse(resp *http.Response) error {
 	return err
 }
 
-// firstFieldMessage is the message of the first field error, by field
-// name.
-func firstFieldMessage(fields map[string][]FieldError) string {
-	for _, name := range slices.Sorted(maps.Keys(fields)) {
-		for _, fe := range fields[name] {
-			if fe.Message != "" {
-				return fe.Message
-			}
-		}
-	}
-	return ""
-}
-
 // requestCredentials lists the credentials a request carries in h.
 func requestCredentials(h http.Header) []string {
 	var out []string
@@ -388,88 +358,6 @@ func requestCredentials(h http.Header) []string {
 		out = append(out, v)
 	}
 	return out
-}
-
-// errorBody is the union of the error shapes the API and its proxies send.
-type errorBody struct {
-	Error   json.RawMessage         `json:"error"`
-	Code    json.RawMessage         `json:"code"`
-	Message string                  `json:"message"`
-	Reason  string                  `json:"reason"`
-	Fields  map[string][]FieldError `json:"fields"`
-}
-
-// parseErrorBody extracts a code, a message and field errors from an error
-// answer. It never fails: a body it does not understand yields nothing, and
-// the status code alone still says what happened.
-func parseErrorBody(body []byte, contentType string) (code, message string, fields map[string][]FieldError) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return "", "", nil
-	}
-	if trimmed[0] != '{' {
-		// Plain text, such as a proxy's "Bad Gateway"; never an HTML page.
-		if strings.HasPrefix(contentType, "text/plain") && utf8.Valid(trimmed) {
-			return "", clean(string(trimmed), maxMessageLen), nil
-		}
-		return "", "", nil
-	}
-	var eb errorBody
-	if json.Unmarshal(trimmed, &eb) != nil {
-		return "", "", nil
-	}
-	code, message = rawString(eb.Code), eb.Message
-	if message == "" {
-		message = eb.Reason
-	}
-	if len(eb.Error) > 0 {
-		var nested struct {
-			Code    json.RawMessage `json:"code"`
-			Reason  string          `json:"reason"`
-			Message string          `json:"message"`
-		}
-		if json.Unmarshal(eb.Error, &nested) == nil {
-			if c := rawString(nested.Code); c != "" {
-				code = c
-			}
-			if nested.Reason != "" {
-				message = nested.Reason
-			} else if nested.Message != "" {
-				message = nested.Message
-			}
-		} else if s := rawString(eb.Error); s != "" && message == "" {
-			message = s // {"error": "text"}
-		}
-	}
-	for name, errs := range eb.Fields {
-		if len(errs) == 0 {
-			continue
-		}
-		if fields == nil {
-			fields = make(map[string][]FieldError, len(eb.Fields))
-		}
-		for i := range errs {
-			errs[i] = FieldError{Code: clean(errs[i].Code, maxMessageLen), Message: clean(errs[i].Message, maxMessageLen)}
-		}
-		fields[clean(name, maxMessageLen)] = errs
-	}
-	return clean(code, maxMessageLen), clean(message, maxMessageLen), fields
-}
-
-// rawString reads a JSON string or number as text; anything else is "".
-func rawString(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
-	}
-	return ""
 }
 
 // parseRetryAfter reads a Retry-After header: a number of seconds or an

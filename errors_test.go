@@ -42,7 +42,7 @@ func TestParseErrorBody(t *testing.T) {
 		{"json array", `[1,2]`, "application/json", "", "", nil},
 		{"null", `null`, "application/json", "", "", nil},
 		{"wrong types", `{"error":[1],"fields":"x"}`, "application/json", "", "", nil},
-		{"multiline message folded", `{"message":"a\n\tb"}`, "", "", "a b", nil},
+		{"multiline message kept for cleaning later", `{"message":"a\n\tb"}`, "", "", "a\n\tb", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,11 +54,15 @@ func TestParseErrorBody(t *testing.T) {
 	}
 }
 
-func TestParseErrorBodyLongMessageCut(t *testing.T) {
-	_, msg, _ := parseErrorBody([]byte(`{"message":"`+strings.Repeat("é", 400)+`"}`), "")
-	assert.LessOrEqual(t, len(msg), maxMessageLen+3)
-	assert.True(t, strings.HasSuffix(msg, "..."))
-	assert.True(t, utf8.ValidString(msg))
+func TestMessageCleanedAndCut(t *testing.T) {
+	t.Parallel()
+	var ae *APIError
+	require.ErrorAs(t, statusError(400, nil, `{"message":"`+strings.Repeat("é", 400)+`"}`), &ae)
+	assert.LessOrEqual(t, len(ae.Message), maxMessageLen+3)
+	assert.True(t, strings.HasSuffix(ae.Message, "..."))
+	assert.True(t, utf8.ValidString(ae.Message))
+	require.ErrorAs(t, statusError(400, nil, `{"message":"a\n\tb"}`), &ae)
+	assert.Equal(t, "a b", ae.Message, "one line")
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -272,28 +276,36 @@ func FuzzParseErrorBody(f *testing.F) {
 		f.Add([]byte(seed), "text/plain")
 	}
 	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
-		code, msg, fields := parseErrorBody(body, ctype)
-		for _, s := range []string{code, msg} {
-			if len(s) > maxMessageLen+3 {
-				t.Fatalf("got %d bytes, want at most %d", len(s), maxMessageLen+3)
-			}
-			if strings.ContainsAny(s, "\n\r\t") {
-				t.Fatalf("got %q, want one line", s)
-			}
-		}
+		_, _, fields := parseErrorBody(body, ctype) // must never panic
 		for name, errs := range fields {
 			if len(errs) == 0 {
 				t.Fatalf("field %q kept with no errors", name)
 			}
 		}
-		for _, s := range []string{code, msg} {
+		err := statusError(400, http.Header{"Content-Type": {ctype}}, string(body))
+		if !strings.HasPrefix(err.Error(), "userauth: POST /auth/token: 400") {
+			t.Fatalf("got %q", err)
+		}
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			t.Fatalf("got %T, want an *APIError", err)
+		}
+		texts := []string{ae.Code, ae.Message, err.Error()}
+		for name, errs := range ae.Fields {
+			texts = append(texts, name)
+			for _, fe := range errs {
+				texts = append(texts, fe.Code, fe.Message)
+			}
+		}
+		for _, s := range texts {
 			if strings.ContainsFunc(s, unicode.IsControl) {
 				t.Fatalf("got %q, want no control characters", s)
 			}
 		}
-		err := statusError(400, http.Header{"Content-Type": {ctype}}, string(body))
-		if !strings.HasPrefix(err.Error(), "userauth: POST /auth/token: 400") {
-			t.Fatalf("got %q", err)
+		for _, s := range []string{ae.Code, ae.Message} {
+			if len(s) > maxMessageLen+3 {
+				t.Fatalf("got %d bytes, want at most %d", len(s), maxMessageLen+3)
+			}
 		}
 	})
 }

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -42,9 +44,10 @@ func secretAttr(key, s string) slog.Attr {
 // secretForms returns every form the secrets can take in a body a server
 // sends back: as they are, JSON-escaped with and without HTML escaping,
 // with \u escapes in either case and with escaped slashes, all non-ASCII
-// escaped (as Python writes JSON), URL-encoded as a query or a path, and
-// HTML-escaped. Longer forms come first, so that scrubbing one never
-// leaves a piece of another.
+// escaped (as Python writes JSON), Go-quoted (as net/http quotes what it
+// cannot parse), URL-encoded as a query or a path, and HTML-escaped.
+// Longer forms come first, so that scrubbing one never leaves a piece of
+// another. Forms it does not list are caught by holdsSecret instead.
 func secretForms(secrets []string) []string {
 	var forms []string
 	add := func(f string) {
@@ -61,6 +64,9 @@ func secretForms(secrets []string) []string {
 			add(j)
 			add(upperEscapes(j))
 			add(strings.ReplaceAll(j, "/", `\/`))
+		}
+		for _, q := range []string{strconv.Quote(s), strconv.QuoteToASCII(s)} {
+			add(q[1 : len(q)-1])
 		}
 		add(url.QueryEscape(s))
 		add(url.PathEscape(s))
@@ -132,25 +138,10 @@ func scrubString(s string, secrets []string) string {
 	return s
 }
 
-// scrubFields scrubs decoded field errors, names included.
-func scrubFields(fields map[string][]FieldError, secrets []string) map[string][]FieldError {
-	if len(fields) == 0 || len(secrets) == 0 {
-		return fields
-	}
-	out := make(map[string][]FieldError, len(fields))
-	for name, errs := range fields {
-		clean := make([]FieldError, len(errs))
-		for i, fe := range errs {
-			clean[i] = FieldError{Code: scrubString(fe.Code, secrets), Message: scrubString(fe.Message, secrets)}
-		}
-		out[scrubString(name, secrets)] = clean
-	}
-	return out
-}
-
-// scrubHeader returns h, or a copy of it with the forms scrubbed from its
-// values when any holds one.
-func scrubHeader(h http.Header, forms []string) http.Header {
+// scrubHeader returns h, or, when a secret shows in it, a copy of it with
+// the forms scrubbed from its values (a value still holding a secret
+// redacted whole), and without the headers whose name holds one.
+func scrubHeader(h http.Header, forms, secrets []string) http.Header {
 	if len(forms) == 0 {
 		return h
 	}
@@ -158,19 +149,118 @@ func scrubHeader(h http.Header, forms []string) http.Header {
 	for k, vs := range h {
 		for i, v := range vs {
 			sv := string(scrub([]byte(v), forms))
-			if sv == v {
-				continue
+			if holdsSecret(sv, secrets) {
+				sv = redacted
 			}
-			if out == nil {
-				out = h.Clone()
+			if sv != v {
+				out = cloneOnce(out, h)
+				out[k][i] = sv
 			}
-			out[k][i] = sv
+		}
+		if holdsSecret(k, secrets) || nameHolds(k, forms) {
+			out = cloneOnce(out, h)
+			delete(out, k)
 		}
 	}
 	if out == nil {
 		return h
 	}
 	return out
+}
+
+func cloneOnce(out, h http.Header) http.Header {
+	if out == nil {
+		return h.Clone()
+	}
+	return out
+}
+
+// nameHolds reports a header name that holds a form of a secret, in any
+// case (net/http writes header names in its canonical case).
+func nameHolds(name string, forms []string) bool {
+	lower := strings.ToLower(name)
+	for _, f := range forms {
+		if strings.Contains(lower, strings.ToLower(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactText makes text decoded from a server's answer safe to show: the
+// secrets replaced; the whole text redacted when a secret still shows in
+// it once HTML or URL escapes are undone; then cleaned, cut to limit.
+func redactText(s string, secrets []string, limit int) string {
+	s = scrubString(s, secrets)
+	if holdsSecret(s, secrets) {
+		return redacted
+	}
+	return clean(s, limit)
+}
+
+// holdsSecret reports whether a secret shows in s once its JSON, HTML or
+// URL escapes are undone, in whatever style or case the server wrote them.
+func holdsSecret(s string, secrets []string) bool {
+	views := []string{s, unescapeJSON(s), html.UnescapeString(s)}
+	if u, err := url.PathUnescape(s); err == nil {
+		views = append(views, u)
+	}
+	if u, err := url.QueryUnescape(s); err == nil {
+		views = append(views, u)
+	}
+	for _, v := range views {
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(v, sec) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// jsonEscapes matches the escapes of a JSON string: \uXXXX in either case
+// (surrogate pairs included) and the one-character ones.
+var jsonEscapes = regexp.MustCompile(`(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})|\\u[0-9a-fA-F]{4}|\\["\\/bfnrt]`)
+
+// unescapeJSON undoes the JSON string escapes found anywhere in s, as a
+// server of any language may write them.
+func unescapeJSON(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	return jsonEscapes.ReplaceAllStringFunc(s, func(e string) string {
+		var out string
+		if json.Unmarshal([]byte(`"`+e+`"`), &out) != nil {
+			return e
+		}
+		return out
+	})
+}
+
+// cleanedError is a cause whose text showed a secret or control
+// characters: its Error is the safe text; Unwrap still gives the cause,
+// for errors.Is and errors.As.
+type cleanedError struct {
+	msg string
+	err error
+}
+
+func (e *cleanedError) Error() string { return e.msg }
+func (e *cleanedError) Unwrap() error { return e.err }
+
+// sanitizeCause returns err, or err behind a safe text when its own text
+// shows a secret (net/http quotes what it could not parse of an answer)
+// or control characters (a certificate's names, say).
+func sanitizeCause(err error, forms, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	safe := redactText(string(scrub([]byte(msg), forms)), secrets, len(msg))
+	if safe == msg {
+		return err
+	}
+	return &cleanedError{msg: safe, err: err}
 }
 
 // clean makes server text safe to put in one line of an error string, a

@@ -73,6 +73,8 @@ type call struct {
 	method   string
 	path     string // as it goes on the wire, with the base URL's prefix
 	policy   retryPolicy
+	secrets  []string  // of the request: never shown
+	forms    []string  // the secrets as an answer may echo them
 	attempts int       // made so far
 	start    time.Time // of the current attempt; set only when logging
 }
@@ -124,9 +126,20 @@ func (cl *call) longestWait(resp *http.Response) time.Duration {
 	return backoffCap(cl.c.minWait, cl.c.maxWait, cl.attempts-1)
 }
 
-// transportError is the error of a call that got no answer.
+// transportError is the error of a call that got no answer. A cause whose
+// text shows a secret or control characters (net/http quotes what it
+// could not parse of an answer) is given a safe text.
 func (cl *call) transportError(err error) *TransportError {
-	return &TransportError{Method: cl.method, Path: cl.path, Attempts: cl.attempts, Err: err}
+	return &TransportError{Method: cl.method, Path: cl.path, Attempts: cl.attempts, Err: cl.sanitize(err)}
+}
+
+// sanitize returns err, or err behind a text that shows no secret of the
+// call and no control character.
+func (cl *call) sanitize(err error) error {
+	if cl.forms == nil {
+		cl.forms = secretForms(cl.secrets)
+	}
+	return sanitizeCause(err, cl.forms, cl.secrets)
 }
 
 func (cl *call) log(ctx context.Context, l *slog.Logger, resp *http.Response, err error, retry bool) {
@@ -142,7 +155,7 @@ func (cl *call) log(ctx context.Context, l *slog.Logger, resp *http.Response, er
 		slog.Duration("duration", time.Since(cl.start)),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", cl.sanitize(err).Error()))
 	}
 	l.LogAttrs(ctx, slog.LevelDebug, "userauth: attempt", attrs...)
 	if retry {

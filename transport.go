@@ -103,10 +103,12 @@ func (s *TokenStore) authenticates(req *http.Request) bool {
 }
 
 // ownsURL reports whether req goes to the scheme and host of the Client's
-// base URL.
+// base URL, and names no other host in its Host header (which a proxy or
+// CDN in front of several sites routes by).
 func (c *Client) ownsURL(req *http.Request) bool {
 	u, base := req.URL, c.baseURL
-	return u != nil && strings.EqualFold(u.Scheme, base.Scheme) && sameHost(u.Host, base.Host, base.Scheme)
+	return u != nil && strings.EqualFold(u.Scheme, base.Scheme) && sameHost(u.Host, base.Host, base.Scheme) &&
+		(req.Host == "" || sameHost(req.Host, base.Host, base.Scheme))
 }
 
 // sameHost compares hosts case-insensitively, taking an explicit default

@@ -1,0 +1,151 @@
+package userauth
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// This file reads the body of an error answer: the API's
+// {"error": "...", "fields": {...}}, the older forms it also sends, plain
+// text from a proxy; every text it takes from there is made safe to show
+// (redact.go) before it reaches an APIError.
+
+// readErrorBody reads the head of an error answer: as it came, for
+// parsing, and scrubbed, for APIError.Body. It reads as much past
+// maxErrorBody as the longest form of a secret, so that a secret that
+// starts in the part kept is replaced whole; when the read stops short of
+// the body's end, the last of that margin is not kept, as a secret the end
+// of the read cut in two may lie there. A kept body in which a secret
+// still shows once unescaped is redacted whole.
+func readErrorBody(r io.Reader, forms, secrets []string) (head, kept []byte) {
+	slack := 0
+	for _, f := range forms {
+		slack = max(slack, len(f))
+	}
+	limit := maxErrorBody + slack
+	head, _ = io.ReadAll(io.LimitReader(r, int64(limit)))
+	kept = scrub(head, forms)
+	if len(head) == limit { // cut: a partial secret may end the read
+		kept = kept[:max(len(kept)-slack, 0)]
+	}
+	if len(kept) > maxErrorBody {
+		kept = kept[:maxErrorBody]
+	}
+	if holdsSecret(string(kept), secrets) {
+		kept = []byte(redacted)
+	}
+	return head, kept
+}
+
+// errorBody is the union of the error shapes the API and its proxies send.
+type errorBody struct {
+	Error   json.RawMessage         `json:"error"`
+	Code    json.RawMessage         `json:"code"`
+	Message string                  `json:"message"`
+	Reason  string                  `json:"reason"`
+	Fields  map[string][]FieldError `json:"fields"`
+}
+
+// parseErrorBody extracts a code, a message and field errors from an error
+// answer. It never fails: a body it does not understand yields nothing, and
+// the status code alone still says what happened.
+func parseErrorBody(body []byte, contentType string) (code, message string, fields map[string][]FieldError) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return "", "", nil
+	}
+	if trimmed[0] != '{' {
+		// Plain text, such as a proxy's "Bad Gateway"; never an HTML page.
+		if strings.HasPrefix(contentType, "text/plain") && utf8.Valid(trimmed) {
+			return "", string(trimmed), nil
+		}
+		return "", "", nil
+	}
+	var eb errorBody
+	if json.Unmarshal(trimmed, &eb) != nil {
+		return "", "", nil
+	}
+	code, message = rawString(eb.Code), eb.Message
+	if message == "" {
+		message = eb.Reason
+	}
+	if c, m := nestedError(eb.Error); c != "" || m != "" {
+		code, message = cmp.Or(c, code), cmp.Or(m, message)
+	} else if s := rawString(eb.Error); s != "" && message == "" {
+		message = s // {"error": "text"}
+	}
+	for name, errs := range eb.Fields {
+		if len(errs) > 0 {
+			if fields == nil {
+				fields = make(map[string][]FieldError, len(eb.Fields))
+			}
+			fields[name] = errs
+		}
+	}
+	return code, message, fields
+}
+
+// nestedError reads the code and message of {"error": {"code", "reason"}}
+// (or "message"), the seed version's form.
+func nestedError(raw json.RawMessage) (code, message string) {
+	var nested struct {
+		Code    json.RawMessage `json:"code"`
+		Reason  string          `json:"reason"`
+		Message string          `json:"message"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &nested) != nil {
+		return "", ""
+	}
+	return rawString(nested.Code), cmp.Or(nested.Reason, nested.Message)
+}
+
+// firstFieldMessage is the message of the first field error, by field
+// name.
+func firstFieldMessage(fields map[string][]FieldError) string {
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		for _, fe := range fields[name] {
+			if fe.Message != "" {
+				return fe.Message
+			}
+		}
+	}
+	return ""
+}
+
+// redactFields makes decoded field errors safe to show, names included.
+func redactFields(fields map[string][]FieldError, secrets []string) map[string][]FieldError {
+	if len(fields) == 0 {
+		return nil
+	}
+	out := make(map[string][]FieldError, len(fields))
+	for name, errs := range fields {
+		safe := make([]FieldError, len(errs))
+		for i, fe := range errs {
+			safe[i] = FieldError{Code: redactText(fe.Code, secrets, maxMessageLen), Message: redactText(fe.Message, secrets, maxMessageLen)}
+		}
+		out[redactText(name, secrets, maxMessageLen)] = safe
+	}
+	return out
+}
+
+// rawString reads a JSON string or number as text; anything else is "".
+func rawString(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
