@@ -92,8 +92,8 @@ func (r logoutRequest) bearer() string                        { return r.accessT
 // neither read whole nor checked.
 type noContent struct{}
 
-func (*noContent) decode([]byte, http.Header) error { return nil }
-func (*noContent) statusOnly()                      {}
+func (*noContent) decode([]byte, http.Header, []string) error { return nil }
+func (*noContent) statusOnly()                                {}
 
 // validHeaderValue reports whether s can be sent as a header value as it
 // is: no control characters, nothing net/http would refuse.

@@ -240,9 +240,10 @@ type request interface {
 
 // answer is the decoded 2xx body of a call.
 type answer interface {
-	// decode reads the body of a 2xx answer and its header, and reports
-	// an answer that lacks what the contract promises.
-	decode(body []byte, h http.Header) error
+	// decode reads the body of a 2xx answer and its header, reports an
+	// answer that lacks what the contract promises, and redacts the
+	// request's secrets from what it keeps should the server echo them.
+	decode(body []byte, h http.Header, secrets []string) error
 }
 
 // post validates in, posts it to ep with retries, and decodes the 2xx
@@ -346,12 +347,14 @@ func (c *Client) decode(cl *call, resp *http.Response, out answer) error {
 	}
 	data, err := readBody(resp, c.maxBody)
 	if err != nil {
-		return cl.transportError(fmt.Errorf("reading answer: %w", err))
+		te := cl.transportError(fmt.Errorf("reading answer: %w", err))
+		te.StatusCode = resp.StatusCode
+		return te
 	}
 	if int64(len(data)) > c.maxBody {
 		return decodeErr(tooLargeError(c.maxBody))
 	}
-	if err := out.decode(data, resp.Header); err != nil {
+	if err := out.decode(data, resp.Header, cl.secrets); err != nil {
 		return decodeErr(err)
 	}
 	return nil

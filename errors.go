@@ -222,14 +222,19 @@ func (e *ValidationError) Error() string {
 }
 
 // TransportError reports a call that got no HTTP answer: the connection
-// could not be made or broke, a timeout fired, or the context ended. Err is
-// the cause of the last attempt, so errors.Is(err, context.Canceled) and
+// could not be made or broke, a timeout fired, or the context ended; or
+// whose answer broke off after its status line (then StatusCode is set,
+// and a 2xx there means the server did act on the call). Err is the cause
+// of the last attempt, so errors.Is(err, context.Canceled) and
 // errors.Is(err, context.DeadlineExceeded) work through it.
 type TransportError struct {
 	// Method and Path name the call.
 	Method, Path string
 	// Attempts is how many times the request was tried.
 	Attempts int
+	// StatusCode is the status of an answer whose body could not be read;
+	// zero when no answer came.
+	StatusCode int
 	// Err is the cause.
 	Err error
 }
@@ -239,6 +244,9 @@ func (e *TransportError) Error() string {
 	s := "userauth: " + e.Method + " " + e.Path + ": "
 	if e.Attempts > 1 {
 		s += strconv.Itoa(e.Attempts) + " attempts: "
+	}
+	if e.StatusCode != 0 {
+		s += "the " + strconv.Itoa(e.StatusCode) + " answer broke off: "
 	}
 	return s + e.Err.Error()
 }

@@ -380,15 +380,33 @@ func (r Confirm2FA) retryPolicy(p retryPolicy) retryPolicy { return p }
 
 func (r Confirm2FA) body() ([]byte, error) { return json.Marshal(r) }
 
-// decode accepts any 2xx magic-link answer that is a JSON object.
-func (r *SuccessResponse) decode(data []byte, _ http.Header) error { return json.Unmarshal(data, r) }
-
-// decode reads a 2xx token answer and reports one that lacks a required field (handing
-// out an empty token would only fail later, far from the cause), and keeps
-// the answer's Date, which tells the token's lifetime when it has no iat.
-func (r *TokenResponse) decode(data []byte, h http.Header) error {
+// decode accepts any 2xx magic-link answer that is a JSON object. A
+// message or status that echoes a secret of the request is redacted: both
+// are shown to users.
+func (r *SuccessResponse) decode(data []byte, _ http.Header, secrets []string) error {
 	if err := json.Unmarshal(data, r); err != nil {
 		return err
+	}
+	if holdsSecret(r.Message, secrets) {
+		r.Message = redacted
+	}
+	if holdsSecret(string(r.Status), secrets) {
+		r.Status = redacted
+	}
+	return nil
+}
+
+// decode reads a 2xx token answer and reports one that lacks a required
+// field (handing out an empty token would only fail later, far from the
+// cause), and keeps the answer's Date, which tells the token's lifetime
+// when it has no iat. A requires_2fa that echoes a secret of the request
+// is redacted: the method is shown to users and in errors.
+func (r *TokenResponse) decode(data []byte, h http.Header, secrets []string) error {
+	if err := json.Unmarshal(data, r); err != nil {
+		return err
+	}
+	if holdsSecret(string(r.Requires2FA), secrets) {
+		r.Requires2FA = redacted
 	}
 	if d := h.Get("Date"); d != "" {
 		r.date, _ = http.ParseTime(d)

@@ -29,7 +29,7 @@ func TestTokenResponseDecoding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got TokenResponse
-			require.NoError(t, got.decode([]byte(tt.in), http.Header{}))
+			require.NoError(t, got.decode([]byte(tt.in), http.Header{}, nil))
 			assert.Equal(t, tt.want, got)
 		})
 	}
@@ -76,7 +76,7 @@ func FuzzDecodeTokenResponse(f *testing.F) {
 		if err := json.Unmarshal(data, &tr); err != nil {
 			return
 		}
-		if tr.decode(data, http.Header{}) == nil && (tr.AccessToken == "" || tr.RefreshToken == "") {
+		if tr.decode(data, http.Header{}, nil) == nil && (tr.AccessToken == "" || tr.RefreshToken == "") {
 			t.Fatalf("check accepted %v with an empty token", tr)
 		}
 		// The redacted forms never show a token.

@@ -364,6 +364,9 @@ func checkRow(t *testing.T, tg target, f fault, r row, err error) {
 	case tg.path == PathRefresh && (code == 400 || code == 401), tg.path == PathTwoFactor && code == 401:
 		assert.Equal(t, "cleared", r.storage, "a refused refresh token ends the session")
 		assert.ErrorIs(t, err, ErrLoginRequired)
+	case (tg.path == PathRefresh || tg.path == PathTwoFactor) && (f.f.Truncate || f.f.Oversize > 0 || code == 200):
+		assert.Equal(t, "cleared", r.storage, "a 2xx answer that cannot be read spent the refresh token")
+		assert.ErrorIs(t, err, ErrLoginRequired)
 	default:
 		assert.Contains(t, []string{"unchanged", "empty"}, r.storage, "a failure keeps the tokens")
 	}
@@ -386,11 +389,15 @@ func outcome(resp *http.Response, err error) string {
 	)
 	switch {
 	case errors.Is(err, ErrLoginRequired):
-		s := "ErrLoginRequired"
-		if errors.As(err, &ce) {
-			s += fmt.Sprintf(" (ClientError %d)", ce.StatusCode)
+		switch {
+		case errors.As(err, &ce):
+			return fmt.Sprintf("ErrLoginRequired (ClientError %d)", ce.StatusCode)
+		case errors.As(err, &de):
+			return fmt.Sprintf("ErrLoginRequired (DecodeError of the %d answer: the token was spent)", de.StatusCode)
+		case errors.As(err, &te):
+			return fmt.Sprintf("ErrLoginRequired (TransportError: the %d answer broke off; the token was spent)", te.StatusCode)
 		}
-		return s
+		return "ErrLoginRequired"
 	case errors.As(err, &ve):
 		return "ValidationError"
 	case errors.As(err, &ce):

@@ -3,7 +3,6 @@ package userauth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -23,21 +22,25 @@ import (
 // Readers take none of them: the current session is an immutable value
 // behind an atomic pointer.
 //
-// What the store holds is in one of three save states:
+// A rotated pair is in one of three save states:
 //
 //	saved    storage holds it                      handed out
-//	unsaved  storage refused it (a write error)    not handed out until a later save succeeds
+//	unsaved  storage refused it (a write error)    kept aside (s.unsaved); callers keep the last
+//	                                               saved token; storage cleared of the spent pair
 //	lagging  storage unavailable (shared cache     handed out; saved at the next renewal
 //	         down, and the store may degrade)
 //
 // A pair that is not saved holds the only good refresh token, so every
 // renewal first saves it, before loading storage's pair, unless a logout
-// cleared the storage since (then the pair is dropped). What a renewal of
-// each kind does with the newest pair once it is known:
+// cleared the storage since (then the pair is dropped). A renewal whose
+// refresh or 2FA step was answered 2xx but whose answer could not be read
+// ends the session: the server spent the refresh token, and presenting it
+// again would look like theft. What a renewal of each kind does with the
+// newest pair once it is known:
 //
 //	renewDue     a fresh pair (another process's, or one just saved): keep it; else refresh
 //	renewForced  a fresh pair other than the refused one: keep it; else refresh
-//	renewStepUp  a complete pair other than the refused one: keep it; else 2FA step
+//	renewStepUp  a pair this store's 2FA step made, other than the refused one: keep it; else 2FA step
 //
 // A pair with a pending 2FA step is completed through the handler, or
 // answered with *TwoFactorRequiredError without one.
@@ -110,10 +113,11 @@ func (s *TokenStore) awaitRenewal(ctx context.Context, sess *session) (*session,
 }
 
 // renewAfterRefusal returns a session other than the one whose token,
-// stale, the server just refused: the current one when it differs, else
-// the result of one shared renewal of the given kind.
+// stale, the server just refused: the current one when it answers the
+// refusal (see keepNewest), else the result of one shared renewal of the
+// given kind.
 func (s *TokenStore) renewAfterRefusal(ctx context.Context, kind renewKind, stale string) (*session, error) {
-	if sess := s.cur.Load(); sess.state(s.now()) == stateFresh && sess.tok.AccessToken != stale {
+	if sess := s.cur.Load(); sess != nil && sess.tok != nil && sess.tok.Requires2FA == "" && s.keepNewest(kind, stale, sess.tok) {
 		return sess, nil
 	}
 	got, err := s.joinOrStartRenewal(ctx, kind, stale)
@@ -170,7 +174,8 @@ func (s *TokenStore) forgetFailure() {
 }
 
 // startFlight starts a renewal in a goroutine that ends with it, on ctx's
-// values without its cancellation. Called with s.mu held.
+// values without its cancellation, under the refresh timeout. Called with
+// s.mu held.
 func (s *TokenStore) startFlight(ctx context.Context, kind renewKind, stale string) *flight {
 	f := &flight{done: make(chan struct{})}
 	s.flight = f
@@ -237,22 +242,23 @@ func (s *TokenStore) renewUnderLocks(ctx context.Context, kind renewKind, stale 
 // renewal of the given kind without spending its refresh token (see the
 // table above).
 func (s *TokenStore) keepNewest(kind renewKind, stale string, newest *Token) bool {
-	fresh := s.sessionFor(newest).state(s.now()) == stateFresh
+	sess := s.sessionFor(newest)
+	fresh := sess.state(s.now()) == stateFresh
 	switch kind {
 	case renewDue:
 		return fresh
 	case renewForced:
 		return stale != "" && newest.AccessToken != stale && fresh
 	}
-	return stale != "" && newest.AccessToken != stale
+	return stale != "" && newest.AccessToken != stale && !sess.steppedAt.IsZero()
 }
 
 // newestPair returns the newest pair of the session, under the storage's
-// Locker: a pair this store holds unsaved is saved first; otherwise it is
-// what storage holds, made current. When storage is unavailable and the
-// store may degrade, it is the pair this store holds. No pair at all is
-// ErrLoginRequired. changed reports that what the store holds changed for
-// callers (an unsaved pair saved at last, or the tokens lost).
+// Locker: a pair not saved yet (unsaved, or lagging) is saved first;
+// otherwise it is what storage holds, made current. When storage is
+// unavailable and the store may degrade, it is the pair this store holds.
+// No pair at all is ErrLoginRequired. changed reports that what the store
+// holds changed for callers (a pair saved at last, or the tokens lost).
 func (s *TokenStore) newestPair(ctx context.Context) (newest *Token, changed bool, err error) {
 	cur := s.cur.Load()
 	stored, err := s.storage.Load(ctx)
@@ -263,8 +269,8 @@ func (s *TokenStore) newestPair(ctx context.Context) (newest *Token, changed boo
 		s.warn(ctx, "userauth: shared storage unavailable; renewing the tokens this process holds", err)
 		return cur.tok, false, nil
 	}
-	if cur != nil && cur.tok != nil && cur.save != saved {
-		return s.flush(ctx, cur, stored)
+	if p := s.notSaved(); p != nil {
+		return s.flush(ctx, p, stored)
 	}
 	if stored == nil {
 		s.set(nil, saved, "")
@@ -274,29 +280,39 @@ func (s *TokenStore) newestPair(ctx context.Context) (newest *Token, changed boo
 	return stored, false, nil
 }
 
-// flush saves cur, a pair storage did not take, given what storage holds
-// now. A storage cleared since cur replaced a saved pair was logged out:
-// the logout wins, and cur is dropped. A storage holding a pair that is
-// neither cur nor the one it replaced was written by another process,
-// whose pair wins.
-func (s *TokenStore) flush(ctx context.Context, cur *session, stored *Token) (*Token, bool, error) {
+// notSaved is the pair this store holds that storage does not: the one
+// kept aside, or a lagging current one; nil when none.
+func (s *TokenStore) notSaved() *unsavedPair {
+	if s.unsaved != nil {
+		return s.unsaved
+	}
+	if cur := s.cur.Load(); cur != nil && cur.tok != nil && cur.save == lagging {
+		return &unsavedPair{tok: cur.tok, parent: cur.parent}
+	}
+	return nil
+}
+
+// flush saves p, a pair storage did not take, given what storage holds
+// now. A storage cleared since p replaced a pair (and not by this store)
+// was logged out: the logout wins, and p is dropped. A storage holding a
+// pair that is neither p nor the one it replaced was written by another
+// process, whose pair wins.
+func (s *TokenStore) flush(ctx context.Context, p *unsavedPair, stored *Token) (*Token, bool, error) {
 	switch {
-	case stored == nil && cur.parent != "":
+	case stored == nil && p.parent != "" && !p.cleared:
+		s.unsaved = nil
 		s.set(nil, saved, "")
 		return nil, true, ErrLoginRequired
-	case stored != nil && cur.parent != "" && stored.RefreshToken != cur.parent && stored.RefreshToken != cur.tok.RefreshToken:
+	case stored != nil && p.parent != "" && stored.RefreshToken != p.parent && stored.RefreshToken != p.tok.RefreshToken:
+		s.unsaved = nil
 		s.set(stored, saved, "")
 		return stored, true, nil
 	}
-	if err := s.storage.Save(ctx, cur.tok); err != nil {
-		if !s.degradable(err) {
-			return nil, false, err
-		}
-		s.warn(ctx, "userauth: shared storage unavailable; new tokens kept in this process until it returns", err)
-		return cur.tok, false, nil
+	wasUnsaved := s.unsaved != nil
+	if err := s.save(ctx, p.tok, p.parent); err != nil {
+		return nil, false, err
 	}
-	s.set(cur.tok, saved, "")
-	return cur.tok, cur.save == unsaved, nil
+	return p.tok, wasUnsaved && s.unsaved == nil, nil
 }
 
 // lockStorage takes the storage's Locker, when it has one, for doing (a
@@ -321,6 +337,9 @@ func (s *TokenStore) lockStorage(ctx context.Context, doing string) (unlock func
 func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bool, error) {
 	resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: stored.RefreshToken})
 	if err != nil {
+		if answeredSuccess(err) {
+			return s.endSession(ctx, err) // the token is spent, its successor lost
+		}
 		if !refused(err, http.StatusBadRequest, http.StatusUnauthorized) {
 			return nil, false, err // passing trouble: keep the tokens
 		}
@@ -334,7 +353,7 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 		}
 		return s.endSession(ctx, err)
 	}
-	tok := tokenFrom(resp, s.now())
+	tok := s.tokenFromAnswer(resp)
 	if err := s.save(ctx, tok, stored.RefreshToken); err != nil {
 		return nil, false, err
 	}
@@ -343,6 +362,14 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 		return full, true, err
 	}
 	return tok, true, nil
+}
+
+// answeredSuccess reports an error that came after a 2xx status: the
+// server acted on the call, but its answer could not be read.
+func answeredSuccess(err error) bool {
+	var de *DecodeError
+	var te *TransportError
+	return (errors.As(err, &de) && de.StatusCode/100 == 2) || (errors.As(err, &te) && te.StatusCode/100 == 2)
 }
 
 // refused reports an API answer with one of the statuses.
@@ -365,95 +392,9 @@ func (s *TokenStore) endSession(ctx context.Context, cause error) (*Token, bool,
 	if err := s.storage.Clear(ctx); err != nil {
 		s.warn(ctx, "userauth: clearing refused tokens failed", err)
 	}
+	s.unsaved = nil
 	s.set(nil, saved, "")
 	return nil, true, errLoginRequiredBy(cause)
-}
-
-// secondFactor completes a 2FA step for pending (a token whose answer asked
-// for 2FA, or a complete one whose grace period expired) with a code from
-// the handler, which runs on ask.
-func (s *TokenStore) secondFactor(ctx, ask context.Context, pending *Token) (*Token, bool, error) {
-	method := s.rememberMethod(pending.Requires2FA)
-	if s.handler == nil {
-		if pending.Requires2FA == "" {
-			return nil, false, ErrTwoFactorExpired
-		}
-		return nil, false, &TwoFactorRequiredError{Method: method}
-	}
-	code, err := s.handler(ask, method)
-	if err != nil {
-		return nil, false, fmt.Errorf("userauth: two-factor handler: %w", err)
-	}
-	return s.spendOnTwoFactor(ctx, pending, code)
-}
-
-// spendOnTwoFactor posts code with pending's refresh token to /auth/2fa
-// and saves the answer. A wrong code leaves the step pending; a refused
-// refresh token (401) ends the session.
-func (s *TokenStore) spendOnTwoFactor(ctx context.Context, pending *Token, code string) (*Token, bool, error) {
-	resp, err := s.client.TwoFactorAuthentication(ctx, Confirm2FA{Code: code, RefreshToken: pending.RefreshToken})
-	if err != nil {
-		if refused(err, http.StatusUnauthorized) {
-			return s.endSession(ctx, err)
-		}
-		return nil, false, err
-	}
-	tok := tokenFrom(resp, s.now())
-	if err := s.save(ctx, tok, pending.RefreshToken); err != nil {
-		return nil, false, err
-	}
-	if tok.Requires2FA != "" {
-		return nil, true, &TwoFactorRequiredError{Method: tok.Requires2FA}
-	}
-	return tok, true, nil
-}
-
-// rememberMethod records the method of a pending step, and returns the
-// method of the last step seen when m is "" (a grace period renewal).
-func (s *TokenStore) rememberMethod(m TwoFactorMethod) TwoFactorMethod {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if m != "" {
-		s.lastMethod = m
-	}
-	return s.lastMethod
-}
-
-// completeTwoFactor is CompleteTwoFactor under the store's write lock.
-func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (*Token, bool, error) {
-	unlock, err := s.lockStorage(ctx, "completing 2FA")
-	if err != nil {
-		return nil, false, err
-	}
-	defer unlock()
-	pending, changed, err := s.newestPair(ctx)
-	if err != nil {
-		return nil, changed, err
-	}
-	s.rememberMethod(pending.Requires2FA)
-	tok, spent, err := s.spendOnTwoFactor(ctx, pending, code)
-	return tok, changed || spent, err
-}
-
-// adoptLocked saves tok, from an answer the caller got, as the session,
-// under the store's write lock and the storage's Locker, then runs the 2FA
-// step it may ask for. changed reports that tok was stored (then the 2FA
-// step may still have failed).
-func (s *TokenStore) adoptLocked(ctx, ask context.Context, tok *Token) (*Token, bool, error) {
-	unlock, err := s.lockStorage(ctx, "saving a login")
-	if err != nil {
-		return nil, false, err
-	}
-	defer unlock()
-	s.forgetFailure()
-	if err := s.save(ctx, tok, ""); err != nil {
-		return nil, false, err
-	}
-	if tok.Requires2FA == "" {
-		return tok, true, nil
-	}
-	full, _, err := s.secondFactor(ctx, ask, tok)
-	return full, true, err
 }
 
 // warn logs a failure the store works around; never a token.

@@ -6,25 +6,35 @@ import (
 	"time"
 )
 
-// session is an immutable snapshot of the store's tokens.
+// session is an immutable snapshot of the store's tokens, as callers are
+// served them.
 type session struct {
 	tok       *Token // nil: no tokens
 	bearer    string // "Bearer " + tok.AccessToken
 	refreshAt time.Time
 	expiresAt time.Time
-	known     bool // the expiry is known
-	save      saveState
-	parent    string // the refresh token this pair replaced; "" after a login
+	known     bool      // the expiry is known
+	save      saveState // saved, or lagging
+	parent    string    // of a lagging pair: the refresh token it replaced ("" when none)
+	steppedAt time.Time // when this store's 2FA step made the pair; zero for others
 }
 
 // saveState says whether storage holds a session's tokens.
 type saveState uint8
 
 const (
-	saved saveState = iota
-	unsaved
-	lagging
+	saved   saveState = iota
+	lagging           // storage unavailable: handed out, saved at the next renewal
 )
+
+// unsavedPair is a rotated pair that storage refused: it holds the only
+// good refresh token, so the next renewal saves it before anything else,
+// and it is never handed out before that.
+type unsavedPair struct {
+	tok     *Token
+	parent  string // the refresh token it replaced ("" when none)
+	cleared bool   // this store cleared the storage's spent pair, not a logout
+}
 
 // tokenState is what callers do with a session's token.
 type tokenState uint8
@@ -39,7 +49,7 @@ const (
 // state says what callers do with s at now.
 func (s *session) state(now time.Time) tokenState {
 	switch {
-	case s == nil || s.tok == nil || s.tok.Requires2FA != "" || s.save == unsaved:
+	case s == nil || s.tok == nil || s.tok.Requires2FA != "":
 		return stateNone
 	case now.Before(s.refreshAt) && s.save == saved:
 		return stateFresh
@@ -61,24 +71,64 @@ func (s *session) access() string {
 }
 
 // save persists tok, which replaced the refresh token parent, and makes it
-// current. When storage refuses it, tok is kept in memory so its refresh
-// token is not lost: marked unsaved, it is not handed out until a later
-// save succeeds; but when the storage is only unavailable and the store
-// may degrade, it is handed out (lagging), and saved again at each renewal
-// until storage takes it.
+// current. The save runs on a context of its own, and is tried again a
+// little while the caller holds the storage's Locker: the pair holds the
+// only good refresh token. When storage is only unavailable and the store
+// may degrade, tok is handed out (lagging) and saved at the next renewal.
+// When storage refuses it, tok is kept aside (unsaved) and the storage
+// cleared, so that no other process spends the refresh token tok
+// replaced; callers keep the last saved token until it expires.
 func (s *TokenStore) save(ctx context.Context, tok *Token, parent string) error {
-	err := s.storage.Save(ctx, tok)
+	err := s.saveWithRetries(ctx, tok)
 	switch {
 	case err == nil:
-		s.set(tok, saved, parent)
+		s.unsaved = nil
+		s.set(tok, saved, "")
 	case s.degradable(err):
+		s.unsaved = nil
 		s.set(tok, lagging, parent)
 		s.warn(ctx, "userauth: shared storage unavailable; new tokens kept in this process until it returns", err)
+	case errors.Is(err, ErrLoginRequired): // logged out meanwhile
+		s.unsaved = nil
+		return err
 	default:
-		s.set(tok, unsaved, parent)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+		defer cancel()
+		s.unsaved = &unsavedPair{tok: tok, parent: parent, cleared: s.storage.Clear(cctx) == nil}
 		return err
 	}
 	return nil
+}
+
+// saveAttempts is how many times save tries a storage that refuses.
+const saveAttempts = 3
+
+// saveWithRetries saves tok, each attempt on a context of its own bounded
+// by the refresh timeout, a short wait between attempts. An operation that
+// began before a logout saves nothing: ErrLoginRequired.
+func (s *TokenStore) saveWithRetries(ctx context.Context, tok *Token) error {
+	var err error
+	for i := range saveAttempts {
+		if i > 0 {
+			time.Sleep(time.Duration(i) * 25 * time.Millisecond)
+		}
+		if err = s.saveOnce(ctx, tok); err == nil || s.degradable(err) || errors.Is(err, ErrLoginRequired) {
+			return err
+		}
+	}
+	return err
+}
+
+// saveOnce is one attempt of saveWithRetries.
+func (s *TokenStore) saveOnce(ctx context.Context, tok *Token) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	s.publish.Lock()
+	defer s.publish.Unlock()
+	if s.opLogouts != s.logouts.Load() {
+		return ErrLoginRequired
+	}
+	return s.storage.Save(sctx, tok)
 }
 
 // degradable reports a storage error the store may work around.
@@ -86,8 +136,14 @@ func (s *TokenStore) degradable(err error) bool {
 	return !s.failClosed && errors.Is(err, ErrStorageUnavailable)
 }
 
-// set publishes the session for tok.
+// set publishes the session for tok; none, when the operation began
+// before a logout.
 func (s *TokenStore) set(tok *Token, st saveState, parent string) *session {
+	s.publish.Lock()
+	defer s.publish.Unlock()
+	if s.opLogouts != s.logouts.Load() {
+		tok = nil
+	}
 	sess := s.sessionFor(tok)
 	if sess.save != st || sess.parent != parent {
 		c := *sess
@@ -98,9 +154,8 @@ func (s *TokenStore) set(tok *Token, st saveState, parent string) *session {
 	return sess
 }
 
-// sessionFor returns the current session when it holds tok's access token
-// (its schedule is kept: an unknown expiry is not trusted anew), else a new
-// saved one.
+// sessionFor returns the current session when it holds tok (its schedule
+// is kept: an unknown expiry is not trusted anew), else a new saved one.
 func (s *TokenStore) sessionFor(tok *Token) *session {
 	if cur := s.cur.Load(); cur != nil && sameToken(cur.tok, tok) {
 		return cur
@@ -111,7 +166,7 @@ func (s *TokenStore) sessionFor(tok *Token) *session {
 	}
 	sess.bearer = "Bearer " + tok.AccessToken
 	now := s.now()
-	expiry := tok.Expiry
+	expiry := s.localExpiry(tok)
 	if expiry.IsZero() {
 		sess.refreshAt = now.Add(unknownExpiryLifetime)
 		return sess
@@ -119,6 +174,42 @@ func (s *TokenStore) sessionFor(tok *Token) *session {
 	skew := min(s.skew, max(expiry.Sub(now)/2, 0))
 	sess.refreshAt, sess.expiresAt, sess.known = expiry.Add(-skew), expiry, true
 	return sess
+}
+
+// localExpiry is when tok's access token expires by the store's clock:
+// its exp claim less the server clock's offset the store measured, when it
+// has (a pair saved by a process whose clock differs is read right);
+// otherwise the Expiry the pair was saved with.
+func (s *TokenStore) localExpiry(tok *Token) time.Time {
+	if off := s.offset.Load(); off != nil {
+		if exp := jwtExpiry(tok.AccessToken); !exp.IsZero() {
+			return exp.Add(-*off)
+		}
+	}
+	return tok.Expiry
+}
+
+// tokenFromAnswer is the Token of an answer that arrived now, and records
+// the server clock's offset the answer shows.
+func (s *TokenStore) tokenFromAnswer(r *TokenResponse) *Token {
+	arrival := s.now()
+	if off, ok := serverOffset(r, arrival); ok {
+		s.offset.Store(&off)
+	}
+	return tokenFrom(r, arrival)
+}
+
+// markStepped records that this store's 2FA step made tok, the current
+// pair: a 424 on an older pair is then answered by tok, without another
+// step.
+func (s *TokenStore) markStepped(tok *Token) {
+	s.publish.Lock()
+	defer s.publish.Unlock()
+	if cur := s.cur.Load(); cur != nil && sameToken(cur.tok, tok) {
+		c := *cur
+		c.steppedAt = s.now()
+		s.cur.Store(&c)
+	}
 }
 
 // sameToken reports whether a and b are the same pair, both non-nil.

@@ -107,12 +107,28 @@ func accessLifetime(access string, date, now time.Time) (time.Duration, bool) {
 	return life, life > 0
 }
 
-// jwtExpiry is the exp claim of a JWT, zero when it has none or an absurd
-// one. The value only schedules renewals by the local clock when nothing
-// better is known; the server still checks the token.
+// jwtExpiry is the exp claim of a JWT, by the server's clock; zero when it
+// has none or an absurd one (see accessLifetime). It schedules renewals;
+// the server still checks the token.
 func jwtExpiry(access string) time.Time {
-	exp, _ := jwtTimes(access)
+	exp, iat := jwtTimes(access)
+	if !iat.IsZero() && !exp.After(iat) {
+		return time.Time{}
+	}
 	return exp
+}
+
+// serverOffset is the server clock's offset from the local one, as an
+// answer that arrived at arrival shows it: the token's iat, else the
+// answer's Date, less arrival.
+func serverOffset(r *TokenResponse, arrival time.Time) (time.Duration, bool) {
+	if _, iat := jwtTimes(r.AccessToken); !iat.IsZero() {
+		return iat.Sub(arrival), true
+	}
+	if !r.date.IsZero() {
+		return r.date.Sub(arrival), true
+	}
+	return 0, false
 }
 
 // jwtTimes reads the exp and iat claims of a JWT without verifying its

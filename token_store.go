@@ -42,11 +42,24 @@ type TokenStore struct {
 	failClosed bool
 	blocking   bool
 
-	cur atomic.Pointer[session] // nil until the storage was first read
+	cur    atomic.Pointer[session]       // nil until the storage was first read
+	offset atomic.Pointer[time.Duration] // the server's clock less the store's, once an answer showed it
 
 	// write admits one state-changing operation at a time: a renewal, a
 	// login, a 2FA step, a logout. Readers never take it.
-	write chan struct{}
+	write     chan struct{}
+	unsaved   *unsavedPair // a rotated pair storage refused; guarded by write
+	opLogouts uint64       // logouts counted when write's holder took it; guarded by write
+
+	// logouts counts the logouts that cleared the session without the
+	// write lock (clearWhileBusy). An operation under write that began
+	// before one neither saves nor publishes a pair: the logout cleared
+	// the storage already, the spent pair the operation renewed included.
+	logouts atomic.Uint64
+	// publish serialises the publishing of a pair (storage.Save, cur) with
+	// a logout's clearing of them, so that neither lands between the other's
+	// check of logouts and its write.
+	publish sync.Mutex
 
 	renewing   atomic.Bool // a renewal is in flight; read without mu by due callers
 	mu         sync.Mutex  // guards the fields below
@@ -122,6 +135,9 @@ func (s *TokenStore) Token(ctx context.Context) (*Token, error) {
 		return nil, err
 	}
 	t := *sess.tok
+	if sess.known {
+		t.Expiry = sess.expiresAt // by this store's clock
+	}
 	return &t, nil
 }
 
@@ -153,7 +169,7 @@ func (s *TokenStore) Login(ctx context.Context, req LoginRequest) (*Token, error
 	if err != nil {
 		return nil, err
 	}
-	return s.adopt(ctx, resp)
+	return s.adopt(ctx, s.tokenFromAnswer(resp))
 }
 
 // CompleteTwoFactor completes the pending 2FA step with the user's code. On
@@ -196,7 +212,9 @@ func (s *TokenStore) SetToken(ctx context.Context, t *TokenResponse) (*Token, er
 	case t.RefreshToken == "":
 		return nil, &ValidationError{Field: "refresh_token", Reason: "is required"}
 	}
-	return s.adopt(ctx, t)
+	// Not tokenFromAnswer: a pair from elsewhere may be old, and tells
+	// nothing of the server's clock now.
+	return s.adopt(ctx, tokenFrom(t, s.now()))
 }
 
 // Logout ends the session, on the server and here. The server revokes
@@ -211,7 +229,10 @@ func (s *TokenStore) SetToken(ctx context.Context, t *TokenResponse) (*Token, er
 // tokens may still work until they expire. Logout holds the storage's
 // Locker: a renewal in flight in another process either finishes first
 // (its pair is then revoked and cleared) or finds the storage empty; it
-// never writes the session back.
+// never writes the session back. When this store is busy past ctx's end
+// (a renewal or 2FA step stuck on a server or storage that hangs), Logout
+// clears the storage without it and answers ErrNotRevoked: that operation
+// then saves nothing.
 func (s *TokenStore) Logout(ctx context.Context) error { return s.logout(ctx, true) }
 
 // LogoutLocal forgets the tokens, in memory and in storage, as Logout
@@ -224,6 +245,8 @@ func (s *TokenStore) logout(ctx context.Context, revoke bool) error {
 		return errNilContext
 	}
 	if err := s.acquire(ctx); err != nil {
+		err = s.clearWhileBusy(ctx, err)
+		s.notify(nil)
 		return err
 	}
 	err := s.logoutUnderLock(ctx, revoke)
@@ -248,12 +271,28 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
 	clearErr := s.storage.Clear(cctx)
+	s.unsaved = nil
 	s.set(nil, saved, "")
 	s.forgetFailure()
 	if revokeErr != nil {
 		revokeErr = fmt.Errorf("%w: %w", ErrNotRevoked, revokeErr)
 	}
 	return errors.Join(clearErr, revokeErr)
+}
+
+// clearWhileBusy clears the session without the store's write lock, which
+// an operation stuck past ctx's end holds: that operation, having begun
+// before this logout, then saves and publishes nothing (see publish).
+func (s *TokenStore) clearWhileBusy(ctx context.Context, cause error) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	s.publish.Lock()
+	s.logouts.Add(1)
+	err := s.storage.Clear(cctx)
+	s.cur.Store(&session{})
+	s.publish.Unlock()
+	s.forgetFailure()
+	return errors.Join(err, fmt.Errorf("%w: the store was busy: %w", ErrNotRevoked, cause))
 }
 
 // revoke has the server revoke the session's tokens.
@@ -279,10 +318,10 @@ func (s *TokenStore) revoke(ctx context.Context) error {
 // pairToRevoke is the newest pair of the session: one this store holds
 // unsaved, else storage's, else (storage unreadable) this store's.
 func (s *TokenStore) pairToRevoke(ctx context.Context) *Token {
-	cur := s.cur.Load()
-	if cur != nil && cur.tok != nil && cur.save != saved {
-		return cur.tok
+	if p := s.notSaved(); p != nil {
+		return p.tok
 	}
+	cur := s.cur.Load()
 	if stored, err := s.storage.Load(ctx); err == nil {
 		return stored
 	}
@@ -295,10 +334,9 @@ func (s *TokenStore) pairToRevoke(ctx context.Context) *Token {
 // errNilContext is returned for a nil context.
 var errNilContext = &ValidationError{Field: "ctx", Reason: "must not be nil"}
 
-// adopt makes a token answer the store's session, on a context detached
-// from the caller's (see detached).
-func (s *TokenStore) adopt(ctx context.Context, resp *TokenResponse) (*Token, error) {
-	tok := tokenFrom(resp, s.now())
+// adopt makes tok, from an answer the caller got, the store's session, on
+// a context detached from the caller's (see detached).
+func (s *TokenStore) adopt(ctx context.Context, tok *Token) (*Token, error) {
 	return s.detached(ctx, func(ctx, ask context.Context) (*Token, bool, error) {
 		return s.adoptLocked(ctx, ask, tok)
 	})
@@ -355,9 +393,12 @@ func (s *TokenStore) underWriteLock(ctx context.Context, f func() (tok *Token, c
 	return &t, nil
 }
 
+// acquire takes the store's write lock, and notes the logouts counted so
+// far (see logouts).
 func (s *TokenStore) acquire(ctx context.Context) error {
 	select {
 	case s.write <- struct{}{}:
+		s.opLogouts = s.logouts.Load()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
