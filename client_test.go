@@ -558,12 +558,14 @@ func TestLoopbackTimeoutPerAttempt(t *testing.T) {
 		WithRetry(1, time.Millisecond, time.Millisecond))
 	require.NoError(t, err)
 
-	_, err = c.Login(context.Background(), LoginRequest{Email: "a@b.c", Password: "p"})
+	_, err = c.Login(context.Background(), LoginRequest{Email: "a@b.c", Password: "pw-0451"})
 	var te *TransportError
 	require.ErrorAs(t, err, &te)
 	var ne net.Error
 	require.ErrorAs(t, err, &ne)
 	assert.True(t, ne.Timeout())
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "no answer within the per-attempt timeout (50ms)", "says which deadline ran out")
 	assert.Equal(t, int32(2), n.Load(), "Login is retried after a timeout")
 
 	n.Store(0)

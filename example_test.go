@@ -219,7 +219,7 @@ func ExampleTokenStore_HTTPClient() {
 
 	hc := store.HTTPClient()
 	srv.ExpireAccessTokens() // the server revokes the token: the next call meets a 401
-	resp, err := hc.Get(srv.URL + "/account")
+	resp, err := hc.Get(c.BaseURL().JoinPath("account").String())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -49,7 +49,7 @@ type LoginRequest struct {
 	// (today's) and g-recaptcha-response (the seed's version); a server
 	// ignores the one it does not know. A captcha answer verifies once, so
 	// a Login that carries one is not repeated once the request may have
-	// reached the server (see retry.go).
+	// reached the server; only where the server surely did not act on it.
 	RecaptchaResponse string `json:"g-recaptcha-response,omitempty"`
 }
 

@@ -87,6 +87,12 @@ func WithoutRetries() Option {
 // WithTimeout bounds each attempt, from dialling to the end of the body
 // (it is the http.Client's Timeout). The context bounds the whole call,
 // retries included. The default is DefaultTimeout.
+//
+// A call whose context has no deadline can take (retries+1) times the
+// timeout, plus the waits between attempts: with the defaults, about two
+// minutes for a Login to a server that accepts connections and never
+// answers. Give calls a context with a deadline (a service's start-up
+// especially), or a shorter timeout.
 func WithTimeout(d time.Duration) Option {
 	return func(o *clientOptions) error {
 		if d <= 0 {

@@ -269,6 +269,9 @@ func (t attemptTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
 	resp, err := t.base.RoundTrip(req.WithContext(ctx))
 	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded && req.Context().Err() == nil {
+			err = &attemptTimeoutError{timeout: t.timeout, err: err}
+		}
 		cancel()
 		return nil, err
 	}
@@ -283,6 +286,20 @@ func (t attemptTimeout) CloseIdleConnections() {
 		c.CloseIdleConnections()
 	}
 }
+
+// attemptTimeoutError is an attempt that got no answer within the
+// per-attempt timeout. It matches context.DeadlineExceeded and is a
+// timeout (net.Error), so the retry policy treats it as one.
+type attemptTimeoutError struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *attemptTimeoutError) Error() string {
+	return "no answer within the per-attempt timeout (" + e.timeout.String() + ")"
+}
+func (e *attemptTimeoutError) Unwrap() error { return e.err }
+func (e *attemptTimeoutError) Timeout() bool { return true }
 
 // cancelOnClose ends an attempt's context when its body is closed.
 type cancelOnClose struct {

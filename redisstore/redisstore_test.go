@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // skipNotice says why the Redis tests did not run, and how to run them.
 const skipNotice = "redisstore: REDIS_ADDR is not set: the Redis tests and Examples are skipped. " +
-	"Start one with: redis-server --port 6379 --save '' --daemonize yes; then REDIS_ADDR=127.0.0.1:6379 go test ./..."
+	"Start one with: redis-server --port 6379 --save '' --daemonize yes; then REDIS_ADDR=127.0.0.1:6379 go test -race work"
 
 // redisAddr is the Redis the tests use: REDIS_ADDR, which .ci/run sets
 // after starting one. In CI a missing Redis fails the tests; elsewhere they

@@ -220,6 +220,9 @@ func (s *Server) issue(w http.ResponseWriter, u *user, famID, pending string) {
 		"fam": famID,
 		"2fa": state,
 	}
+	if u.Email != "" {
+		claims["email"] = u.Email
+	}
 	if s.cfg.onClaims != nil {
 		s.cfg.onClaims(claims)
 	}

@@ -94,7 +94,8 @@ func WithMessageHook(f func(Message)) Option {
 // WithTokenClaims calls f with the claims of every access token the fake
 // issues, before it is signed, so that a test can change them: drop iat,
 // write exp in milliseconds, and so on. The keys are "sub" (the user's
-// ID), "iat" and "exp" (int64 Unix seconds), "jti" (a random ID), "fam"
+// ID), "email" (the user's e-mail address, when it has one), "iat" and
+// "exp" (int64 Unix seconds), "jti" (a random ID), "fam"
 // (the session's refresh token family), "2fa" ("none", "pending" or "ok")
 // and "seq" (int64, the token's serial number). f runs with the fake's
 // state locked, so it must not call the Server; it must not be nil.

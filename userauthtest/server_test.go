@@ -738,7 +738,7 @@ func TestTokenClaimsHook(t *testing.T) {
 	sort.Strings(seen)
 	got := strings.Join(seen, ",")
 	mu.Unlock()
-	if want := "2fa,exp,fam,iat,jti,seq,sub"; got != want {
+	if want := "2fa,email,exp,fam,iat,jti,seq,sub"; got != want {
 		t.Errorf("claim keys: got %s, want %s", got, want)
 	}
 	claims := f.claims(ann.str("access_token"))

@@ -80,7 +80,7 @@ func TestConventions(t *testing.T) {
 		login(t, srv, tf)
 		srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: 500, Body: `{"error":"database down"}`})
 		r := runCLI(t, "", nil, "logout", "--token-file", tf)
-		want := "userauth logout: logged out here; the server did not revoke the tokens: server error: userauth: POST /logout: 500 internal server error: database down\n"
+		want := "userauth logout: logged out here; the server did not revoke the tokens: server error: POST /logout: 500 internal server error: database down\n"
 		if r.code != 1 || r.stderr != want || exists(t, tf) {
 			t.Errorf("got %v, token file kept %v; want exit 1, %q, no token file", r, exists(t, tf), want)
 		}
@@ -154,7 +154,7 @@ func testMessages(t *testing.T) {
 		t.Errorf("wrong password: got %v, want exit 1 and %q", r, want)
 	}
 	r = runCLI(t, tomPassword+"\n", nil, "login", "--email", tomEmail, "--code", wrongCode(tomCode(t, srv)), "--base-url", srv.URL, "--token-file", tf)
-	if want := "userauth login: 2FA code refused: Invalid 2FA code\n"; r.code != 1 || r.stderr != want || exists(t, tf) {
+	if want := "userauth login: 2FA code refused: Invalid 2FA code (a code works once and changes every 30 s: wait for the next one)\n"; r.code != 1 || r.stderr != want || exists(t, tf) {
 		t.Errorf("wrong code: got %v, want exit 1, %q and no partial session", r, want)
 	}
 	r = runCLI(t, "", nil, "magic-link", "--email", annEmail, "--sandbox", "--base-url", srv.URL)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"strings"
 	"unicode"
@@ -28,19 +30,42 @@ func explain(err error) string {
 	case errors.Is(err, userauth.ErrInvalidCredentials):
 		return "wrong email, alternate ID or password"
 	case errors.Is(err, userauth.ErrInvalidCode) && errors.As(err, &api) && api.Message != "":
-		return "2FA code refused: " + printable(api.Message)
+		return "2FA code refused: " + printable(api.Message) + codeHint
 	case errors.Is(err, userauth.ErrInvalidCode):
-		return "2FA code refused"
+		return "2FA code refused" + codeHint
 	case errors.As(err, &tfr):
 		return "a 2FA step (" + tfr.Method.String() + ") is pending: finish it with userauth login --code CODE"
 	case errors.Is(err, userauth.ErrLoginRequired):
 		return "not logged in (or the session ended): run userauth login"
 	case errors.As(err, &se):
-		return "server error: " + err.Error()
+		return "server error: " + withoutPrefix(err)
+	case errors.As(err, &te) && isCertificateError(err):
+		return "the server's TLS certificate is not trusted here: " + withoutPrefix(err) +
+			" (to trust a private CA, set SSL_CERT_FILE to its certificate)"
 	case errors.As(err, &te):
-		return "server unreachable: " + err.Error()
+		return "server unreachable: " + withoutPrefix(err)
 	}
 	return err.Error()
+}
+
+// codeHint is said with a refused 2FA code.
+const codeHint = " (a code works once and changes every 30 s: wait for the next one)"
+
+// withoutPrefix is err's text without the SDK's "userauth: ", which the
+// command's own prefix makes redundant.
+func withoutPrefix(err error) string {
+	return strings.TrimPrefix(err.Error(), "userauth: ")
+}
+
+// isCertificateError reports a TLS certificate the client does not trust.
+func isCertificateError(err error) bool {
+	var (
+		unknown  x509.UnknownAuthorityError
+		invalid  x509.CertificateInvalidError
+		hostname x509.HostnameError
+		verify   *tls.CertificateVerificationError
+	)
+	return errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify)
 }
 
 // printable returns server-supplied text fit for a terminal: one line,

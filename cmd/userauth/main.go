@@ -116,6 +116,7 @@ func commands() []command {
 		{"logout", "revoke the tokens on the server and forget them", runLogout},
 		{"magic-link", "e-mail a login link", runMagicLink},
 		{"serve", "run the fake API server, for trying things out", runServe},
+		{"totp", "print the current 2FA code of a TOTP secret (for serve's users)", runTOTP},
 		{"version", "print the version of this program", runVersion},
 	}
 }

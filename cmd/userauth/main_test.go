@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"maps"
@@ -13,6 +14,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pquerna/otp/totp"
+	"github.com/tarilabs/userauth"
 )
 
 // serve starts `userauth serve` with ann and tom, and returns its URL and
@@ -179,5 +183,32 @@ func wantKeys(t *testing.T, stdout string, keys ...string) {
 	slices.Sort(keys)
 	if !slices.Equal(got, keys) {
 		t.Errorf("JSON keys: got %q, want %q", got, keys)
+	}
+}
+
+// TestTOTP prints the current code of a TOTP secret, as the fake's 2FA
+// users need for a login from the shell.
+func TestTOTP(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, "", nil, "totp", "--secret", tomSecret)
+	wantExit(t, r, 0)
+	code := strings.TrimSpace(r.stdout)
+	if !totp.Validate(code, tomSecret) {
+		t.Errorf("totp: got %q, want the current code of the secret", code)
+	}
+	r = runCLI(t, "", nil, "totp")
+	wantExit(t, r, 2)
+	r = runCLI(t, "", nil, "totp", "--secret", "not base32!")
+	wantExit(t, r, 1)
+}
+
+// TestExplainCertificateError: a certificate the client does not trust is
+// not "server unreachable", and the message says what to do.
+func TestExplainCertificateError(t *testing.T) {
+	t.Parallel()
+	err := &userauth.TransportError{Method: "POST", Path: "/auth/token", Err: x509.UnknownAuthorityError{}}
+	got := explain(err)
+	if !strings.HasPrefix(got, "the server's TLS certificate is not trusted here: POST /auth/token") || !strings.Contains(got, "SSL_CERT_FILE") {
+		t.Errorf("explain: got %q, want the certificate named, and SSL_CERT_FILE", got)
 	}
 }

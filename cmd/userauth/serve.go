@@ -76,6 +76,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintln(e.stdout, line)
 	}
+	fmt.Fprintln(e.stdout, `2FA codes: "userauth totp --secret SECRET" prints a TOTP user's current one; SMS codes appear as outbox lines`)
 	fmt.Fprintln(e.stdout, "ready; stop with Ctrl-C")
 	<-ctx.Done()
 	return nil
