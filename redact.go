@@ -201,6 +201,9 @@ func redactText(s string, secrets []string, limit int) string {
 // holdsSecret reports whether a secret shows in s once its JSON, HTML or
 // URL escapes are undone, in whatever style or case the server wrote them.
 func holdsSecret(s string, secrets []string) bool {
+	if s == "" || len(secrets) == 0 {
+		return false
+	}
 	views := []string{s, unescapeJSON(s), html.UnescapeString(s)}
 	if u, err := url.PathUnescape(s); err == nil {
 		views = append(views, u)
