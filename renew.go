@@ -85,12 +85,17 @@ func (s *TokenStore) usableSession(ctx context.Context) (*session, error) {
 // already or the last one failed within failureMemory; callers go on with
 // the token meanwhile.
 func (s *TokenStore) renewBehind(ctx context.Context, sess *session) {
-	if s.renewing.Load() || ctx == nil {
+	// One caller wins the flag; the others go on at once, without
+	// contending for s.mu.
+	if ctx == nil || !s.renewing.CompareAndSwap(false, true) {
 		return
 	}
 	s.mu.Lock()
-	if s.flight == nil && !s.failedRecently() {
+	switch {
+	case s.flight == nil && !s.failedRecently():
 		s.startFlight(ctx, renewDue, sess.access())
+	case s.flight == nil:
+		s.renewing.Store(false) // failed recently: a later caller tries again
 	}
 	s.mu.Unlock()
 }

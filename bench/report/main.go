@@ -278,11 +278,17 @@ func orDash(s string) string {
 // second one in comparisons) for the Login line of the sec/op table, and
 // says whether userauth is within the noise or faster.
 func loginVerdict(comparisons string) (line, verdict string) {
-	blocks := strings.SplitN(comparisons, "\n\n", 2)
-	if len(blocks) < 2 {
+	// Each comparison starts with benchstat's header; the oapi one is the
+	// second, and its first table is sec/op.
+	i := strings.Index(comparisons, "goos:")
+	j := -1
+	if i >= 0 {
+		j = strings.Index(comparisons[i+1:], "goos:")
+	}
+	if j < 0 {
 		return "not measured", ""
 	}
-	for _, l := range strings.Split(blocks[1], "\n") {
+	for _, l := range strings.Split(comparisons[i+1+j:], "\n") {
 		f := strings.Fields(l)
 		i := strings.Index(l, "(p=")
 		if len(f) == 0 || !strings.HasPrefix(f[0], "Login-") || i < 0 {
