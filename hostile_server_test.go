@@ -296,8 +296,8 @@ func selfSignedCert(t *testing.T, dnsNames ...string) tls.Certificate {
 // ---------------------------------------------------------------------------
 
 // A server that puts the password it received into a malformed status line
-// or header makes net/http quote that line in its error, and the SDK hands
-// the error back as TransportError.Err unchanged.
+// or header makes net/http quote that line in its error: the
+// TransportError's text must not show it.
 func TestHostileMalformedResponseEchoesSecretIntoTransportError(t *testing.T) {
 	const pw = "Hunter2-Secret-Pw"
 	cases := map[string]func(pw string) string{
@@ -323,8 +323,8 @@ func TestHostileMalformedResponseEchoesSecretIntoTransportError(t *testing.T) {
 	}
 }
 
-// The same echo reaches the WithLogger log line: the "error" attribute is
-// the raw net/http error.
+// The same echo must not reach the WithLogger log line's "error"
+// attribute.
 func TestHostileMalformedResponseEchoesSecretIntoLog(t *testing.T) {
 	const pw = "Hunter2-Secret-Pw"
 	srv := newRawServer(t, func(_ *rawServer, c net.Conn, _ *http.Request, body []byte) {
@@ -353,8 +353,8 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// A password that is a valid header name, sent back as the NAME of a header:
-// scrubHeader only scrubs values.
+// A password that is a valid header name, sent back as the NAME of a
+// header, must not stay in APIError.Header.
 func TestHostileSecretAsHeaderNameSurvivesInAPIErrorHeader(t *testing.T) {
 	const pw = "Tr0ub4dor-And3-Horse" // already in canonical header form
 	srv := newRawServer(t, func(_ *rawServer, c net.Conn, _ *http.Request, body []byte) {
@@ -369,13 +369,13 @@ func TestHostileSecretAsHeaderNameSurvivesInAPIErrorHeader(t *testing.T) {
 }
 
 // readErrorBody reads 4 KiB plus the longest secret form, scrubs, and then
-// cuts to 4 KiB. Scrubbing a long secret (-> "[redacted]") shrinks the body,
-// which pulls the unscrubbed, cut-off prefix of a secret that straddles the
-// read limit back inside the 4 KiB that Body keeps.
+// cuts to 4 KiB. Scrubbing a long secret (-> "[redacted]") shrinks the
+// body, which must not pull the cut-off prefix of a secret that straddles
+// the read limit back inside the 4 KiB that Body keeps.
 func TestHostileErrorBodyBoundaryLeaksSecretPrefix(t *testing.T) {
 	t.Run("Client.Login", func(t *testing.T) {
 		pw := strings.Repeat("Kx9", 21) + "Q" // 64 chars, letters and digits only
-		// The longest form of this password is 64 bytes: the SDK reads
+		// The longest form of this password is 64 bytes: the client reads
 		// 4096+64 bytes. Put the third copy so that only its first 63
 		// bytes are read.
 		slack := len(pw)
@@ -439,7 +439,8 @@ func commonPrefix(b []byte, s string) int {
 }
 
 // An error body whose "error" message echoes the password in an encoding
-// the scrubber does not list: the decoded Message, and so Error(), holds it.
+// of another language's library: the decoded Message, and so Error(), must
+// not hold it.
 func TestHostileEchoInUncoveredEncodingReachesErrorString(t *testing.T) {
 	cases := []struct {
 		name, pw, echo string
@@ -449,8 +450,7 @@ func TestHostileEchoInUncoveredEncodingReachesErrorString(t *testing.T) {
 		{"HTML entities (Python/PHP style)", `pa"ss'word<1>`, `pa&quot;ss&#x27;word&lt;1&gt;`},
 		// JavaScript encodeURIComponent leaves !'()* alone and writes %20.
 		{"URL-encoded (encodeURIComponent)", `p@ss w0rd!(x)`, `p%40ss%20w0rd!(x)`},
-		// Lower-case percent-escapes of a mixed-case secret (the SDK lists
-		// strings.ToLower of the whole QueryEscape form only).
+		// Lower-case percent-escapes of a mixed-case secret.
 		{"URL-encoded, lower-case hex", `Pa/ss?Word`, `Pa%2fss%3fWord`},
 	}
 	for _, tc := range cases {
@@ -471,8 +471,8 @@ func TestHostileEchoInUncoveredEncodingReachesErrorString(t *testing.T) {
 	}
 }
 
-// JSON escape styles of real encoders that the scrubber's list of forms
-// misses: the echo stays in APIError.Body (Message is decoded and scrubbed).
+// JSON escape styles of other languages' encoders: the echo must not stay
+// in APIError.Body.
 func TestHostileEchoInOtherJSONEscapeStyleStaysInBody(t *testing.T) {
 	cases := []struct {
 		name, pw, echo string
@@ -502,10 +502,9 @@ func TestHostileEchoInOtherJSONEscapeStyleStaysInBody(t *testing.T) {
 	}
 }
 
-// parseErrorBody cleans (collapses white space, cuts at 256 bytes) the
-// message BEFORE newStatusError scrubs it: a secret that reached the decoded
-// message (through an escape style the body scrub missed) and straddles the
-// cut, or holds a run of spaces, is no longer found by scrubString.
+// A message is cleaned (white space collapsed, cut at 256 bytes) for an
+// error string: a secret in the decoded message that straddles the cut, or
+// holds a run of spaces, must be scrubbed before, not missed after.
 func TestHostileMessageCleanedBeforeScrubLeaks(t *testing.T) {
 	cases := []struct {
 		name, pw, echo, pad, leak string
@@ -1220,9 +1219,8 @@ func TestHostileSentinelsMatchOnlyWhereDocumented(t *testing.T) {
 	}
 }
 
-// "Any 2xx answer is success" for Logout: but a 2xx whose body is over the
-// response limit, or arrives broken, turns a revoked session into an error
-// (and TokenStore.Logout into ErrNotRevoked).
+// "Any 2xx answer is success" for Logout, also one whose body is over the
+// response limit, or arrives broken: the session was revoked.
 func TestHostileLogout2xxWithLargeBodyIsNotSuccess(t *testing.T) {
 	t.Run("200 with a body over 1 MiB", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -1257,7 +1255,7 @@ const apiKey = "ak_live_0123456789abcdef"
 
 // A request for the API's URL whose Host header names another site: over a
 // shared front end (CDN, reverse proxy, virtual hosting) it is routed to
-// that site, with the key.
+// that site, so it must go without the key.
 func TestHostileAPIKeyHostHeaderOverride(t *testing.T) {
 	var gotHost, gotKey atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -1485,8 +1483,7 @@ func TestHostileDefaultTransportIdleConnectionsSurvive(t *testing.T) {
 
 // After a call has ended, against a server that stays up, the Client's own
 // pool keeps a keep-alive connection and its two goroutines (readLoop,
-// writeLoop) for IdleConnTimeout (90 s); the Client has no Close or
-// CloseIdleConnections to release them.
+// writeLoop) for IdleConnTimeout (90 s), until CloseIdleConnections.
 func TestHostileIdleConnectionGoroutinesOutliveTheCall(t *testing.T) {
 	srv := userauthtest.NewServer()
 	t.Cleanup(srv.Close)
@@ -1542,7 +1539,7 @@ func TestHostileNoGoroutinesAfterTimeoutsAndCancellation(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// HTTP/2: retries below the SDK
+// HTTP/2: no retries below the SDK's policy
 // ---------------------------------------------------------------------------
 
 // h2ResetServer is a TLS server that speaks just enough HTTP/2: it reads each
@@ -1648,13 +1645,12 @@ func (s *h2ResetServer) serve(c net.Conn) {
 }
 
 // Over HTTPS the Client's transport negotiates HTTP/2 (cleanhttp sets
-// ForceAttemptHTTP2). net/http's HTTP/2 transport silently resends a request
-// whose stream the server reset with PROTOCOL_ERROR, when the body can be
-// rewound (go-retryablehttp sets GetBody): up to 7 sends per attempt, below
-// the SDK's retry policy. A server that acted on the request (spent the
-// refresh token, the 2FA code, the captcha answer; sent the e-mail; logged
-// out) and then reset the stream sees it again, hundreds of times, even
-// WithoutRetries ("every call a single attempt"); a password login too.
+// ForceAttemptHTTP2). net/http's HTTP/2 transport resends by itself a
+// request whose stream the server reset with PROTOCOL_ERROR, when the body
+// can be rewound (GetBody) or there is none. A server that acted on the
+// request (spent the refresh token, the 2FA code, the captcha answer; sent
+// the e-mail; logged out) and then reset the stream must see it once
+// WithoutRetries ("every call a single attempt").
 func TestHostileHTTP2StreamResetResendsCalls(t *testing.T) {
 	for _, ep := range endpoints() {
 		t.Run(ep.name, func(t *testing.T) {
@@ -1729,12 +1725,9 @@ func fakeDNS(t *testing.T, ip net.IP) string {
 	return pc.LocalAddr().String()
 }
 
-// isLoopback trusts any "*.localhost" name by its spelling, but Go's resolver
-// sends such a name to the network's DNS (on this machine:
-// "lookup x.localhost on <nameserver>:53"). Whatever the DNS answers gets,
-// over plain http and without WithInsecureHTTP, the password, and the API
-// key that APIKeyClient promises never to send over plain http to a host
-// that is not loopback.
+// A "*.localhost" name is not loopback by its spelling: Go's resolver may
+// send it to the network's DNS, and whatever that answers would get, over
+// plain http and without WithInsecureHTTP, the password and the API key.
 func TestHostileLocalhostSubdomainIsTrustedByName(t *testing.T) {
 	var ip net.IP
 	addrs, _ := net.InterfaceAddrs()

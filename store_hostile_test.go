@@ -1,9 +1,10 @@
 package userauth_test
 
-// Adversarial tests of TokenStore, FileStorage and MemoryStorage, written
-// against the public API only. Each TestHostileStore... asserts a documented
-// guarantee so that it fails when the guarantee is broken. The ones that
-// fail are findings; the ones that pass record what held.
+// Tests of TokenStore, FileStorage and MemoryStorage against a hostile
+// world (a failing or slow storage, a second process, skewed clocks, a
+// hostile server, impatient callers), written against the public API only.
+// Each TestHostileStore... asserts a documented guarantee and fails when it
+// is broken.
 
 import (
 	"bytes"
@@ -179,14 +180,13 @@ func (f *failingStorage) Lock(ctx context.Context) (func(), error) {
 }
 
 // ---------------------------------------------------------------------------
-// Findings (each fails while the guarantee is broken)
+// Sessions that must not be lost, spent twice or brought back
 
 // TestHostileStoreSaveFailureLetsAnotherStoreSpendTheRotatedToken: store A
-// refreshes, its Save fails (disk full, an OOM reply from a cache: not
-// "unavailable"), A keeps the rotated pair in memory and releases the
-// storage lock. Store B, sharing the storage, takes the lock, re-reads the
-// storage, finds the old pair and presents its spent refresh token: the
-// server takes it for theft and revokes the session, A's pair included.
+// refreshes, and its Save fails (disk full, an OOM reply from a cache: not
+// "unavailable"). Store B, sharing the storage, must never find the old
+// pair and present its spent refresh token (the server would take it for
+// theft and revoke the session, A's pair included).
 func TestHostileStoreSaveFailureLetsAnotherStoreSpendTheRotatedToken(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -226,11 +226,10 @@ func (s *slowSaveFileStorage) Save(ctx context.Context, t *userauth.Token) error
 	return s.FileStorage.Save(ctx, t)
 }
 
-// TestHostileStoreSlowSaveLetsAnotherProcessSpendTheRotatedToken: the same
-// break, from a slow disk instead of a failing one. The renewal's context
-// (WithRefreshTimeout) also bounds the save; FileStorage.Save honours it and
-// refuses to rename; the rotated pair stays in memory only, the lock is
-// released, and a second store on the same file spends the old token.
+// TestHostileStoreSlowSaveLetsAnotherProcessSpendTheRotatedToken: the same,
+// from a slow disk instead of a failing one: a save that outlives the
+// renewal's context (WithRefreshTimeout) must still land, or leave no
+// spent pair behind for a second store on the same file.
 func TestHostileStoreSlowSaveLetsAnotherProcessSpendTheRotatedToken(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -252,11 +251,10 @@ func TestHostileStoreSlowSaveLetsAnotherProcessSpendTheRotatedToken(t *testing.T
 	assert.NoError(t, errB)
 }
 
-// TestHostileStoreSaveFailureHidesTheStillValidToken: a due (not expired) token,
-// one background renewal whose Save fails. Token's doc: "When such a
-// failure hits a token that has not expired yet, the token is returned
-// instead". Callers get the storage error instead, although the old
-// access token is valid for minutes more.
+// TestHostileStoreSaveFailureHidesTheStillValidToken: a due (not expired)
+// token, one background renewal whose Save fails. Token's doc: "When such
+// a failure hits a token that has not expired yet, the token is returned
+// instead": callers keep the old access token, valid for minutes more.
 func TestHostileStoreSaveFailureHidesTheStillValidToken(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -286,12 +284,11 @@ func TestHostileStoreSaveFailureHidesTheStillValidToken(t *testing.T) {
 		"the server still accepts the old access token")
 }
 
-// TestHostileStoreReplicasWithSkewedClocksShareAbsoluteExpiry: Token.Expiry is
-// saved as an instant of the writer's clock. Two replicas share one storage
-// (MemoryStorage here; redisstore in production), one with a clock an hour
-// ahead. The replica ahead takes every token the other saved for expired
-// and refreshes; the replica on time adopts the other's tokens as good for
-// an hour more than they are, and hands out expired access tokens.
+// TestHostileStoreReplicasWithSkewedClocksShareAbsoluteExpiry: Token.Expiry
+// is saved as an instant of the writer's clock. Two replicas share one
+// storage (MemoryStorage here; redisstore in production), one with a clock
+// an hour ahead. Neither may refresh every token the other saved, nor hand
+// out an access token the server has expired.
 func TestHostileStoreReplicasWithSkewedClocksShareAbsoluteExpiry(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -321,12 +318,10 @@ func TestHostileStoreReplicasWithSkewedClocksShareAbsoluteExpiry(t *testing.T) {
 	assert.Equal(t, 0, e.srv.ReuseDetected())
 }
 
-// TestHostileStoreStepUpSkippedAfterRenewalElsewhere: a 424 with a 2FA handler
-// must get one shared 2FA step and one repeat. When another store sharing
-// the storage renewed the tokens (an ordinary refresh, no 2FA step) since
-// this store last looked, renewStepUp takes "a different pair" for "a 2FA
-// step done elsewhere", skips the step, repeats with the other pair and
-// hands the second 424 back to the caller.
+// TestHostileStoreStepUpSkippedAfterRenewalElsewhere: a 424 with a 2FA
+// handler must get one shared 2FA step and one repeat, also when another
+// store sharing the storage renewed the tokens (an ordinary refresh, no 2FA
+// step) since this store last looked: a different pair is not a 2FA step.
 func TestHostileStoreStepUpSkippedAfterRenewalElsewhere(t *testing.T) {
 	e := newAtkEnv(t, userauthtest.WithTwoFactorGrace(time.Minute))
 	ctx := context.Background()
@@ -355,9 +350,8 @@ func TestHostileStoreStepUpSkippedAfterRenewalElsewhere(t *testing.T) {
 // renewal is stuck: the server does not answer /auth/token/refresh, or the
 // storage's Load blocks (until its context ends). Logout with a short
 // context must clear the storage ("Storage is cleared even when the server
-// cannot be reached") and never hang. It waits for the renewal's write
-// lock instead, gives up with the context's error (not ErrNotRevoked),
-// clears nothing, and the session lives on after the renewal ends.
+// cannot be reached") and never hang, and the session must stay ended
+// after the stuck renewal ends.
 func TestHostileStoreLogoutLosesToAHungRenewal(t *testing.T) {
 	for _, stuck := range []string{"server hangs on refresh", "storage Load blocks"} {
 		t.Run(stuck, func(t *testing.T) {
@@ -405,8 +399,8 @@ func TestHostileStoreLogoutLosesToAHungRenewal(t *testing.T) {
 // logs in while the shared storage is unreachable (the login is kept in
 // memory, "lagging"). The storage returns; store A logs out, which revokes
 // every session of the user on the server and clears the storage. B's next
-// renewal writes its login back into the storage: a revoked session that
-// every store then adopts and hands out instead of ErrLoginRequired.
+// renewal must not write its login back into the storage (a revoked
+// session every store would then adopt instead of ErrLoginRequired).
 func TestHostileStoreLoginDuringOutageResurrectedAfterLogout(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -450,10 +444,10 @@ func bearerGet(t *testing.T, e *atkEnv, tok, path string) int {
 
 // TestHostileStoreFileStorageExpBeforeIatTakenForExpired: a server whose tokens
 // have exp < iat. The store treats that as an unknown expiry, trusted for
-// five minutes, and saves Expiry zero. FileStorage.Load then fills the
-// zero Expiry from the raw exp claim, a time already past: every store that
-// loads the file (another process, or this one restarted) takes the
-// just-saved token for expired and refreshes at once instead of adopting it.
+// five minutes, and saves Expiry zero. FileStorage.Load must not fill it
+// from the raw exp claim, a time already past, or every store that loads
+// the file (another process, or this one restarted) takes the just-saved
+// token for expired and refreshes at once.
 func TestHostileStoreFileStorageExpBeforeIatTakenForExpired(t *testing.T) {
 	e := newAtkEnv(t, userauthtest.WithTokenClaims(func(c map[string]any) {
 		c["exp"] = c["iat"].(int64) - 60
@@ -483,8 +477,8 @@ func TestHostileStoreFileStorageExpBeforeIatTakenForExpired(t *testing.T) {
 // TestHostileStoreTruncatedRefreshAnswerRespent: the server rotates the refresh
 // token and answers 200, but the body arrives cut short. The 200 says the
 // token is spent; the SDK never retries a refresh for exactly that reason
-// (README, Retries). The store still keeps the spent token and presents it
-// again one failure-memory later: theft detection revokes the session.
+// (README, Retries). The store must not present it again a failure-memory
+// later (theft detection would revoke the session).
 func TestHostileStoreTruncatedRefreshAnswerRespent(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -504,10 +498,9 @@ func TestHostileStoreTruncatedRefreshAnswerRespent(t *testing.T) {
 
 // TestHostileStoreHostileServerEchoesPasswordInRequires2FA: a hostile server
 // answers the login with requires_2fa holding the password it was sent.
-// Without a handler, the store's *TwoFactorRequiredError quotes the method,
-// so the password lands in the error string (and any log of it). README:
-// "Error strings never contain a password ... even when a server echoes
-// them back raw ... in the body".
+// Without a handler, the store's *TwoFactorRequiredError names the method:
+// the password must not land in the error string (README: "Error strings
+// never contain a password ... even when a server echoes them back").
 func TestHostileStoreHostileServerEchoesPasswordInRequires2FA(t *testing.T) {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -534,7 +527,7 @@ func TestHostileStoreHostileServerEchoesPasswordInRequires2FA(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// What held (these pass)
+// Storms, chaos and impatient callers
 
 // TestHostileStoreStormsAcrossStoresAndFiles: three stores on one FileStorage path
 // and one on a second FileStorage of the same path, 50 goroutines each,
