@@ -22,6 +22,7 @@ import (
 )
 
 func TestRequestsOnTheWire(t *testing.T) {
+	t.Parallel()
 	yes := true
 	tests := []struct {
 		name     string
@@ -128,6 +129,7 @@ func TestRequestsOnTheWire(t *testing.T) {
 }
 
 func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, body, want string
 	}{
@@ -161,6 +163,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestStatusClassesOnEveryEndpoint(t *testing.T) {
+	t.Parallel()
 	for _, ep := range endpointCalls() {
 		for _, code := range []int{102, 301, 302, 304, 400, 401, 403, 404, 409, 422, 424, 500, 501, 505} {
 			t.Run(fmt.Sprintf("%s/%d", ep.name, code), func(t *testing.T) {
@@ -207,6 +210,7 @@ func TestStatusClassesOnEveryEndpoint(t *testing.T) {
 }
 
 func TestValidationMakesNoCall(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name  string
@@ -276,6 +280,7 @@ func TestValidationMakesNoCall(t *testing.T) {
 // server that echoes the request body back, and looks for the request's
 // secrets in the error string, the %v, %+v and %#v forms, and a debug log.
 func TestNoSecretsInErrors(t *testing.T) {
+	t.Parallel()
 	secrets := []string{"pw-SECRET-1", "captcha-SECRET-2", "rt-SECRET-3", "rt-SECRET-4", "918273"}
 	echo := func(code int, ctype string) httpmock.Responder {
 		return func(r *http.Request) (*http.Response, error) {
@@ -349,6 +354,7 @@ func TestNoSecretsInErrors(t *testing.T) {
 }
 
 func TestSecretTypesRedact(t *testing.T) {
+	t.Parallel()
 	no := false
 	values := []any{
 		LoginRequest{Email: "ann@example.com", Password: "pw-SECRET", RecaptchaResponse: "cap-SECRET"},

@@ -81,6 +81,7 @@ func okBody(path string) string {
 }
 
 func TestNewClientBaseURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		in      string
@@ -120,6 +121,7 @@ func TestNewClientBaseURL(t *testing.T) {
 }
 
 func TestNewClientOptionsValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		opt  Option
@@ -146,6 +148,7 @@ func TestNewClientOptionsValidate(t *testing.T) {
 }
 
 func TestOptionsLastOneWins(t *testing.T) {
+	t.Parallel()
 	c, mt := newMock(t, WithRetry(5, time.Millisecond, time.Millisecond), WithoutRetries(),
 		WithUserAgent("first/1"), WithUserAgent("svc/2"))
 	var ua string
@@ -206,6 +209,7 @@ func TestOwnConnectionPool(t *testing.T) {
 // TestRetryTable checks each row of the retry policy on each endpoint, by
 // the number of attempts the transport saw.
 func TestRetryTable(t *testing.T) {
+	t.Parallel()
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	dns := &net.DNSError{Err: "no such host", Name: "api.test", IsNotFound: true}
 	reset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
@@ -275,6 +279,7 @@ func TestRetryTable(t *testing.T) {
 }
 
 func TestRetryThenSuccess(t *testing.T) {
+	t.Parallel()
 	c, mt := newMock(t)
 	mt.RegisterResponder(http.MethodPost, testBase+"/auth/token", httpmock.ResponderFromMultipleResponses([]*http.Response{
 		httpmock.NewStringResponse(502, "bad gateway"),
@@ -288,6 +293,7 @@ func TestRetryThenSuccess(t *testing.T) {
 }
 
 func TestRetryBodyReplayed(t *testing.T) {
+	t.Parallel()
 	c, mt := newMock(t)
 	var bodies []string
 	mt.RegisterResponder(http.MethodPost, testBase+"/auth/token", func(r *http.Request) (*http.Response, error) {
@@ -307,6 +313,7 @@ func TestRetryBodyReplayed(t *testing.T) {
 }
 
 func TestRetryAfterCapped(t *testing.T) {
+	t.Parallel()
 	// The server asks for an hour; the client waits at most maxWait. The
 	// context is only a guard that turns a hang into a failure.
 	c, mt := newMock(t, WithRetry(2, time.Millisecond, 5*time.Millisecond))
@@ -369,6 +376,7 @@ func TestBackoffWaits(t *testing.T) {
 }
 
 func TestCancelDuringRetryWait(t *testing.T) {
+	t.Parallel()
 	// A wait of ten seconds; cancelling during it must return at once.
 	c, mt := newMock(t, WithRetry(3, 10*time.Second, 10*time.Second))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -394,6 +402,7 @@ func TestCancelDuringRetryWait(t *testing.T) {
 }
 
 func TestNoWaitPastDeadline(t *testing.T) {
+	t.Parallel()
 	// The backoff (10s) would outlast the deadline (2s): the client answers
 	// with the last typed error at once instead of sleeping into a timeout.
 	c, mt := newMock(t, WithRetry(3, 10*time.Second, 10*time.Second))
@@ -409,6 +418,7 @@ func TestNoWaitPastDeadline(t *testing.T) {
 }
 
 func TestContextAlreadyCancelled(t *testing.T) {
+	t.Parallel()
 	for _, ep := range endpointCalls() {
 		t.Run(ep.name, func(t *testing.T) {
 			c, mt := newMock(t)
@@ -423,6 +433,7 @@ func TestContextAlreadyCancelled(t *testing.T) {
 }
 
 func TestRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
 	c, mt := newMock(t)
 	mt.RegisterResponder(http.MethodPost, testBase+"/auth/token", func(*http.Request) (*http.Response, error) {
 		r := httpmock.NewStringResponse(307, "")
@@ -439,6 +450,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 }
 
 func TestResponseTooLarge(t *testing.T) {
+	t.Parallel()
 	big := `{"access_token":"` + strings.Repeat("a", 2048) + `","refresh_token":"r"}`
 	tests := []struct {
 		name string
@@ -474,6 +486,7 @@ func (b *endlessBody) Read(p []byte) (int, error) {
 func (b *endlessBody) Close() error { return nil }
 
 func TestResponseTooLargeStopsReading(t *testing.T) {
+	t.Parallel()
 	body := &endlessBody{}
 	c, mt := newMock(t, WithMaxResponseBytes(4096))
 	mt.RegisterResponder(http.MethodPost, testBase+"/auth/token", func(*http.Request) (*http.Response, error) {
@@ -488,6 +501,7 @@ func TestResponseTooLargeStopsReading(t *testing.T) {
 // what httpmock cannot show.
 
 func TestLoopbackConnectionRefusedRetriedEverywhere(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
@@ -524,6 +538,7 @@ func hangupServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
 }
 
 func TestLoopbackHangupAfterSend(t *testing.T) {
+	t.Parallel()
 	for _, ep := range endpointCalls() {
 		t.Run(ep.name, func(t *testing.T) {
 			srv, n := hangupServer(t)
@@ -542,6 +557,7 @@ func TestLoopbackHangupAfterSend(t *testing.T) {
 }
 
 func TestLoopbackTimeoutPerAttempt(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -575,6 +591,7 @@ func TestLoopbackTimeoutPerAttempt(t *testing.T) {
 }
 
 func TestLoopbackContextDeadline(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -603,6 +620,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // reuse it) with the body replayed and the headers set, and a caller
 // cancellation.
 func TestRequestContext(t *testing.T) {
+	t.Parallel()
 	type key struct{}
 	var (
 		mu   sync.Mutex
@@ -656,6 +674,7 @@ func TestRequestContext(t *testing.T) {
 }
 
 func TestLoopbackTLS(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
@@ -684,6 +703,7 @@ func TestLoopbackTLS(t *testing.T) {
 }
 
 func TestLoggerSeesNoSecrets(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, mt := newMock(t, WithLogger(logger))

@@ -19,6 +19,7 @@ import (
 )
 
 func TestParseErrorBody(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		body, ctype string
@@ -66,6 +67,7 @@ func TestMessageCleanedAndCut(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	tests := []struct {
 		in   string

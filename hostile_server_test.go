@@ -299,6 +299,7 @@ func selfSignedCert(t *testing.T, dnsNames ...string) tls.Certificate {
 // or header makes net/http quote that line in its error: the
 // TransportError's text must not show it.
 func TestHostileMalformedResponseEchoesSecretIntoTransportError(t *testing.T) {
+	t.Parallel()
 	const pw = "Hunter2-Secret-Pw"
 	cases := map[string]func(pw string) string{
 		"status code":    func(pw string) string { return "HTTP/1.1 " + pw + " Unauthorized\r\n\r\n" },
@@ -326,6 +327,7 @@ func TestHostileMalformedResponseEchoesSecretIntoTransportError(t *testing.T) {
 // The same echo must not reach the WithLogger log line's "error"
 // attribute.
 func TestHostileMalformedResponseEchoesSecretIntoLog(t *testing.T) {
+	t.Parallel()
 	const pw = "Hunter2-Secret-Pw"
 	srv := newRawServer(t, func(_ *rawServer, c net.Conn, _ *http.Request, body []byte) {
 		io.WriteString(c, "HTTP/1.1 "+passwordOf(body)+" Unauthorized\r\n\r\n")
@@ -356,6 +358,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // A password that is a valid header name, sent back as the NAME of a
 // header, must not stay in APIError.Header.
 func TestHostileSecretAsHeaderNameSurvivesInAPIErrorHeader(t *testing.T) {
+	t.Parallel()
 	const pw = "Tr0ub4dor-And3-Horse" // already in canonical header form
 	srv := newRawServer(t, func(_ *rawServer, c net.Conn, _ *http.Request, body []byte) {
 		io.WriteString(c, "HTTP/1.1 401 Unauthorized\r\n"+passwordOf(body)+": 1\r\nContent-Length: 0\r\n\r\n")
@@ -373,6 +376,7 @@ func TestHostileSecretAsHeaderNameSurvivesInAPIErrorHeader(t *testing.T) {
 // body, which must not pull the cut-off prefix of a secret that straddles
 // the read limit back inside the 4 KiB that Body keeps.
 func TestHostileErrorBodyBoundaryLeaksSecretPrefix(t *testing.T) {
+	t.Parallel()
 	t.Run("Client.Login", func(t *testing.T) {
 		pw := strings.Repeat("Kx9", 21) + "Q" // 64 chars, letters and digits only
 		// The longest form of this password is 64 bytes: the client reads
@@ -442,6 +446,7 @@ func commonPrefix(b []byte, s string) int {
 // of another language's library: the decoded Message, and so Error(), must
 // not hold it.
 func TestHostileEchoInUncoveredEncodingReachesErrorString(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, pw, echo string
 	}{
@@ -474,6 +479,7 @@ func TestHostileEchoInUncoveredEncodingReachesErrorString(t *testing.T) {
 // JSON escape styles of other languages' encoders: the echo must not stay
 // in APIError.Body.
 func TestHostileEchoInOtherJSONEscapeStyleStaysInBody(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, pw, echo string
 	}{
@@ -547,6 +553,7 @@ func TestHostileMessageCleanedBeforeScrubLeaks(t *testing.T) {
 // not JSON: DecodeError.ContentType keeps the header unscrubbed, and %#v of
 // the error prints it.
 func TestHostileDecodeErrorContentTypeEchoesSecret(t *testing.T) {
+	t.Parallel()
 	const pw = "Hunter2-Secret-Pw"
 	srv := newRawServer(t, func(_ *rawServer, c net.Conn, _ *http.Request, body []byte) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset="+passwordOf(body)+
@@ -566,6 +573,7 @@ func TestHostileDecodeErrorContentTypeEchoesSecret(t *testing.T) {
 // split across chunks, field names and JSON keys, a 101 answer's headers,
 // the status text, a 1xx informational answer.
 func TestHostileEchoesThatAreScrubbed(t *testing.T) {
+	t.Parallel()
 	const pw = `p@ss/w<0>rd&"é`
 	forms := []string{pw, jsonNoHTML(pw)[1 : len(jsonNoHTML(pw))-1], url.QueryEscape(pw), url.PathEscape(pw)}
 	h := func(w http.ResponseWriter, r *http.Request) {
@@ -631,6 +639,7 @@ func TestHostileEchoesThatAreScrubbed(t *testing.T) {
 // Every secret of every endpoint, echoed raw in body and headers, across
 // RefreshToken, TwoFactorAuthentication, MagicLinkLogin and Logout.
 func TestHostileEchoOfEverySecretOnEveryEndpoint(t *testing.T) {
+	t.Parallel()
 	var echo atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -670,6 +679,7 @@ func TestHostileEchoOfEverySecretOnEveryEndpoint(t *testing.T) {
 // x509.HostnameError lists the certificate's DNS SANs unquoted, and an
 // IA5String SAN may hold ESC, BEL, CR...
 func TestHostileTLSCertificateNameInjectsControlCharsIntoError(t *testing.T) {
+	t.Parallel()
 	evil := "x\x1b]0;pwned\x07\x1b[2J\x1b[31mTRUST-ME\r\n.example"
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{selfSignedCert(t, evil)}}
@@ -689,6 +699,7 @@ func TestHostileTLSCertificateNameInjectsControlCharsIntoError(t *testing.T) {
 // Control characters, terminal escapes and bidi overrides in every part of
 // an error answer that reaches Error(), and in the two String methods.
 func TestHostileControlCharsFromBodyAndHeadersAreCleaned(t *testing.T) {
+	t.Parallel()
 	const nasty = "a\x1b[31mb\x07c\u009b2Jd\u202eevil\u2066e\u061cf\x00g\x7fh\r\ni\tj"
 	t.Run("status error", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -996,6 +1007,7 @@ func endpoints() []endpointCall {
 // The README's retry table, counted on the server: 4 = retried 3 times,
 // 1 = never repeated.
 func TestHostileRetryTableCountedOnTheWire(t *testing.T) {
+	t.Parallel()
 	faults := []struct {
 		name  string
 		fault userauthtest.Fault
@@ -1058,6 +1070,7 @@ func TestHostileRetryTableCountedOnTheWire(t *testing.T) {
 // Raw TCP: the server reads the whole request, then resets or closes; or
 // answers half a status line. A send-once call must not be repeated.
 func TestHostileRetryAfterRequestReachedServerRaw(t *testing.T) {
+	t.Parallel()
 	answers := map[string]rawHandler{
 		"RST after read":     func(_ *rawServer, c net.Conn, _ *http.Request, _ []byte) { reset(c) },
 		"FIN after read":     func(_ *rawServer, c net.Conn, _ *http.Request, _ []byte) {},
@@ -1103,6 +1116,7 @@ func TestHostileRetryAfterRequestReachedServerRaw(t *testing.T) {
 // ---------------------------------------------------------------------------
 
 func TestHostileEveryOutcomeIsTypedAndStatusSurvives(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, raw string
 		status    int // 0: no status error expected
@@ -1177,6 +1191,7 @@ func TestHostileEveryOutcomeIsTypedAndStatusSurvives(t *testing.T) {
 }
 
 func TestHostileSentinelsMatchOnlyWhereDocumented(t *testing.T) {
+	t.Parallel()
 	status := atomic.Int32{}
 	var body atomic.Value
 	body.Store("")
@@ -1222,6 +1237,7 @@ func TestHostileSentinelsMatchOnlyWhereDocumented(t *testing.T) {
 // "Any 2xx answer is success" for Logout, also one whose body is over the
 // response limit, or arrives broken: the session was revoked.
 func TestHostileLogout2xxWithLargeBodyIsNotSuccess(t *testing.T) {
+	t.Parallel()
 	t.Run("200 with a body over 1 MiB", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
@@ -1257,6 +1273,7 @@ const apiKey = "ak_live_0123456789abcdef"
 // shared front end (CDN, reverse proxy, virtual hosting) it is routed to
 // that site, so it must go without the key.
 func TestHostileAPIKeyHostHeaderOverride(t *testing.T) {
+	t.Parallel()
 	var gotHost, gotKey atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotHost.Store(r.Host)
@@ -1346,6 +1363,7 @@ func TestHostileAPIKeyStaysOnItsHost(t *testing.T) {
 // Plain http to a host that is not loopback: refused before any dial, even
 // with WithInsecureHTTP; and an https base never sends the key over http.
 func TestHostileAPIKeyNeverOverPlainHTTP(t *testing.T) {
+	t.Parallel()
 	var dialed atomic.Int32
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, n, a string) (net.Conn, error) {
 		dialed.Add(1)
@@ -1391,6 +1409,7 @@ func TestHostileAPIKeyNeverOverPlainHTTP(t *testing.T) {
 
 // CheckResponse on an APIKeyClient answer that echoes the key.
 func TestHostileAPIKeyEchoScrubbedByCheckResponse(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k := r.Header.Get(userauthtest.APIKeyHeader)
 		w.Header().Set("X-Echo", k)
@@ -1439,6 +1458,7 @@ func TestHostileAPIKeyEchoScrubbedByCheckResponse(t *testing.T) {
 // those of http.DefaultTransport, whichever way the Client was made without
 // a transport.
 func TestHostileDefaultTransportIdleConnectionsSurvive(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ping" {
 			return
@@ -1652,6 +1672,7 @@ func (s *h2ResetServer) serve(c net.Conn) {
 // the e-mail; logged out) and then reset the stream must see it once
 // WithoutRetries ("every call a single attempt").
 func TestHostileHTTP2StreamResetResendsCalls(t *testing.T) {
+	t.Parallel()
 	for _, ep := range endpoints() {
 		t.Run(ep.name, func(t *testing.T) {
 			srv := newH2ResetServer(t)
@@ -1729,6 +1750,7 @@ func fakeDNS(t *testing.T, ip net.IP) string {
 // send it to the network's DNS, and whatever that answers would get, over
 // plain http and without WithInsecureHTTP, the password and the API key.
 func TestHostileLocalhostSubdomainIsTrustedByName(t *testing.T) {
+	t.Parallel()
 	var ip net.IP
 	addrs, _ := net.InterfaceAddrs()
 	for _, a := range addrs {
@@ -1819,6 +1841,7 @@ func (c peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // port that speaks both, told apart by the first byte): the key must not
 // follow.
 func TestHostileAPIKeyRedirectToSameHostOtherScheme(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

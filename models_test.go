@@ -11,6 +11,7 @@ import (
 )
 
 func TestTokenResponseDecoding(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -36,6 +37,7 @@ func TestTokenResponseDecoding(t *testing.T) {
 }
 
 func TestRequestJSONOmitsEmptyOptionals(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   any
 		want string
@@ -54,6 +56,7 @@ func TestRequestJSONOmitsEmptyOptionals(t *testing.T) {
 }
 
 func TestIsUUID(t *testing.T) {
+	t.Parallel()
 	assert.True(t, isUUID("0f8fad5b-d9cb-469f-a165-70867728950e"))
 	assert.True(t, isUUID("0F8FAD5B-D9CB-469F-A165-70867728950E"))
 	for _, s := range []string{"", "0f8fad5bd9cb469fa16570867728950e", "0f8fad5b-d9cb-469f-a165-70867728950", "0f8fad5b-d9cb-469f-a165+70867728950e", "gf8fad5b-d9cb-469f-a165-70867728950e"} {

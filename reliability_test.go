@@ -242,6 +242,7 @@ type row struct {
 }
 
 func TestFaultMatrix(t *testing.T) {
+	t.Parallel()
 	audit := &secretAudit{}
 	var rows []row
 	var secrets []string
@@ -488,6 +489,7 @@ func (a *secretAudit) leaks(secrets []string) []string {
 // TestSecretAuditCatchesAPlantedSecret is the test of the test: the audit
 // does find a secret when one is logged.
 func TestSecretAuditCatchesAPlantedSecret(t *testing.T) {
+	t.Parallel()
 	audit := &secretAudit{}
 	logger := slog.New(slog.NewTextHandler(audit, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	logger.Debug("attempt", "path", "/auth/token")
@@ -608,6 +610,7 @@ func purposes() map[string]string {
 // TestDependencies keeps the core module's dependencies to a known list,
 // each with its purpose, and what the SDK package links to a few modules.
 func TestDependencies(t *testing.T) {
+	t.Parallel()
 	goList := func(args ...string) []string {
 		cmd := exec.Command("go", append([]string{"list"}, args...)...)
 		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-buildvcs=false")

@@ -3,6 +3,7 @@ package userauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -44,6 +45,10 @@ import (
 //
 // A pair with a pending 2FA step is completed through the handler, or
 // answered with *TwoFactorRequiredError without one.
+
+// errStillLagging is remembered after a renewal that could not save the
+// pair it holds, storage being unavailable.
+var errStillLagging = fmt.Errorf("%w: new tokens not saved yet", ErrStorageUnavailable)
 
 // renewal kinds; see the table above.
 type renewKind uint8
@@ -198,8 +203,13 @@ func (s *TokenStore) runRenewal(ctx context.Context, f *flight, kind renewKind, 
 
 	s.mu.Lock()
 	s.flight, s.failed = nil, nil
-	if err != nil && !errors.Is(err, ErrTwoFactorRequired) {
+	switch {
+	case err != nil && !errors.Is(err, ErrTwoFactorRequired):
 		s.failed = &failure{err: err, until: s.now().Add(failureMemory)}
+	case err == nil && s.cur.Load().save == lagging:
+		// Storage still unavailable: the next attempt to save the pair
+		// waits as long as a failure would, not for the next caller.
+		s.failed = &failure{err: errStillLagging, until: s.now().Add(failureMemory)}
 	}
 	s.renewing.Store(false)
 	s.mu.Unlock()
@@ -248,7 +258,7 @@ func (s *TokenStore) renewUnderLocks(ctx context.Context, kind renewKind, stale 
 // table above).
 func (s *TokenStore) keepNewest(kind renewKind, stale string, newest *Token) bool {
 	sess := s.sessionFor(newest)
-	fresh := sess.state(s.now()) == stateFresh
+	fresh := sess.freshByTime(s.now())
 	switch kind {
 	case renewDue:
 		return fresh

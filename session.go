@@ -59,6 +59,12 @@ func (s *session) state(now time.Time) tokenState {
 	return stateExpired
 }
 
+// freshByTime reports whether s's token is complete and not yet due,
+// whether storage holds it or not (a lagging pair is still fresh).
+func (s *session) freshByTime(now time.Time) bool {
+	return s != nil && s.tok != nil && s.tok.Requires2FA == "" && now.Before(s.refreshAt)
+}
+
 // valid reports whether s can be handed out although a renewal failed: its
 // token is complete and known not to have expired.
 func (s *session) valid(now time.Time) bool { return s.state(now) == stateDue }

@@ -27,6 +27,7 @@ import (
 )
 
 func TestMemoryStorage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	m := NewMemoryStorage()
 	got, err := m.Load(ctx)
@@ -158,6 +159,7 @@ func TestMemoryStorageUnlockTwice(t *testing.T) {
 }
 
 func TestFileStorageRoundTrip(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "nested", "dir")
 	f, err := NewFileStorage(filepath.Join(dir, "tokens.json"))
@@ -224,6 +226,7 @@ func TestNewFileStorageOptions(t *testing.T) {
 }
 
 func TestFileStorageCorrupt(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for name, content := range map[string]string{
 		"empty":      "",
@@ -244,6 +247,7 @@ func TestFileStorageCorrupt(t *testing.T) {
 }
 
 func TestFileStorageFillsExpiryFromJWT(t *testing.T) {
+	t.Parallel()
 	srv := userauthtest.NewServer()
 	defer srv.Close()
 	_, err := srv.AddUser(userauthtest.User{Email: "a@b.c", Password: "p"})
@@ -259,6 +263,7 @@ func TestFileStorageFillsExpiryFromJWT(t *testing.T) {
 }
 
 func TestFileStorageLockExcludes(t *testing.T) {
+	t.Parallel()
 	f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
 	require.NoError(t, err)
 	var inside, maxInside atomic.Int32
@@ -376,6 +381,7 @@ func helperCommand(t *testing.T, mode string, env ...string) *exec.Cmd {
 }
 
 func TestTwoProcessesShareOneRefresh(t *testing.T) {
+	t.Parallel()
 	srv := userauthtest.NewServer()
 	t.Cleanup(srv.Close)
 	_, err := srv.AddUser(userauthtest.User{Email: ann.Email, Password: ann.Password})
@@ -429,6 +435,7 @@ func findLine(out, prefix string) string {
 }
 
 func TestFileStorageSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	kills := 200
 	if testing.Short() {
 		kills = 20
@@ -475,6 +482,7 @@ func TestFileStorageSurvivesSIGKILL(t *testing.T) {
 }
 
 func TestFileStorageErrorsAreTyped(t *testing.T) {
+	t.Parallel()
 	_, err := NewFileStorage("")
 	assert.Error(t, err)
 	dir := t.TempDir()

@@ -18,6 +18,7 @@ import (
 const modesAreReal = true
 
 func TestFileStorageRefusesExposedFile(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
 	require.NoError(t, err)

@@ -188,6 +188,7 @@ func (f *failingStorage) Lock(ctx context.Context) (func(), error) {
 // pair and present its spent refresh token (the server would take it for
 // theft and revoke the session, A's pair included).
 func TestHostileStoreSaveFailureLetsAnotherStoreSpendTheRotatedToken(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
@@ -231,6 +232,7 @@ func (s *slowSaveFileStorage) Save(ctx context.Context, t *userauth.Token) error
 // renewal's context (WithRefreshTimeout) must still land, or leave no
 // spent pair behind for a second store on the same file.
 func TestHostileStoreSlowSaveLetsAnotherProcessSpendTheRotatedToken(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	fs, err := userauth.NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
@@ -256,6 +258,7 @@ func TestHostileStoreSlowSaveLetsAnotherProcessSpendTheRotatedToken(t *testing.T
 // a failure hits a token that has not expired yet, the token is returned
 // instead": callers keep the old access token, valid for minutes more.
 func TestHostileStoreSaveFailureHidesTheStillValidToken(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
@@ -290,6 +293,7 @@ func TestHostileStoreSaveFailureHidesTheStillValidToken(t *testing.T) {
 // an hour ahead. Neither may refresh every token the other saved, nor hand
 // out an access token the server has expired.
 func TestHostileStoreReplicasWithSkewedClocksShareAbsoluteExpiry(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := userauth.NewMemoryStorage()
@@ -323,6 +327,7 @@ func TestHostileStoreReplicasWithSkewedClocksShareAbsoluteExpiry(t *testing.T) {
 // store sharing the storage renewed the tokens (an ordinary refresh, no 2FA
 // step) since this store last looked: a different pair is not a 2FA step.
 func TestHostileStoreStepUpSkippedAfterRenewalElsewhere(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t, userauthtest.WithTwoFactorGrace(time.Minute))
 	ctx := context.Background()
 	storage := userauth.NewMemoryStorage()
@@ -353,6 +358,7 @@ func TestHostileStoreStepUpSkippedAfterRenewalElsewhere(t *testing.T) {
 // cannot be reached") and never hang, and the session must stay ended
 // after the stuck renewal ends.
 func TestHostileStoreLogoutLosesToAHungRenewal(t *testing.T) {
+	t.Parallel()
 	for _, stuck := range []string{"server hangs on refresh", "storage Load blocks"} {
 		t.Run(stuck, func(t *testing.T) {
 			e := newAtkEnv(t)
@@ -402,6 +408,7 @@ func TestHostileStoreLogoutLosesToAHungRenewal(t *testing.T) {
 // renewal must not write its login back into the storage (a revoked
 // session every store would then adopt instead of ErrLoginRequired).
 func TestHostileStoreLoginDuringOutageResurrectedAfterLogout(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
@@ -449,6 +456,7 @@ func bearerGet(t *testing.T, e *atkEnv, tok, path string) int {
 // the file (another process, or this one restarted) takes the just-saved
 // token for expired and refreshes at once.
 func TestHostileStoreFileStorageExpBeforeIatTakenForExpired(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t, userauthtest.WithTokenClaims(func(c map[string]any) {
 		c["exp"] = c["iat"].(int64) - 60
 	}))
@@ -480,6 +488,7 @@ func TestHostileStoreFileStorageExpBeforeIatTakenForExpired(t *testing.T) {
 // (README, Retries). The store must not present it again a failure-memory
 // later (theft detection would revoke the session).
 func TestHostileStoreTruncatedRefreshAnswerRespent(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	s := e.store(t, nil)
@@ -502,6 +511,7 @@ func TestHostileStoreTruncatedRefreshAnswerRespent(t *testing.T) {
 // the password must not land in the error string (README: "Error strings
 // never contain a password ... even when a server echoes them back").
 func TestHostileStoreHostileServerEchoesPasswordInRequires2FA(t *testing.T) {
+	t.Parallel()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Password string `json:"password"`
@@ -534,6 +544,7 @@ func TestHostileStoreHostileServerEchoesPasswordInRequires2FA(t *testing.T) {
 // through AccessToken, Token, TokenSource and the Transport, over expiries
 // in a row and forced 401s: one refresh per round, no reuse.
 func TestHostileStoreStormsAcrossStoresAndFiles(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tokens.json")
@@ -588,6 +599,7 @@ func TestHostileStoreStormsAcrossStoresAndFiles(t *testing.T) {
 // MemoryStorage and two sharing one FileStorage: no refresh token is ever
 // presented twice, nothing panics or deadlocks.
 func TestHostileStoreChaosOfWritersAcrossStores(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	mem := userauth.NewMemoryStorage()
 	path := filepath.Join(t.TempDir(), "tokens.json")
@@ -649,6 +661,7 @@ func TestHostileStoreChaosOfWritersAcrossStores(t *testing.T) {
 // middle of renewals held back by the server: after Logout returns the
 // storage stays empty and every store answers ErrLoginRequired.
 func TestHostileStoreLogoutWinsOverRenewalsEverywhere(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tokens.json")
@@ -695,6 +708,7 @@ func TestHostileStoreLogoutWinsOverRenewalsEverywhere(t *testing.T) {
 // Login's 2FA step and CompleteTwoFactor: the rotated pairs are saved, the
 // session works, nothing is reused.
 func TestHostileStoreImpatientCallersKeepRotatedPairs(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	bg := context.Background()
 	storage := userauth.NewMemoryStorage()
@@ -752,6 +766,7 @@ func TestHostileStoreImpatientCallersKeepRotatedPairs(t *testing.T) {
 // Token, TokenSource, Refresh and the Transport never hand out or send the
 // partial access token.
 func TestHostileStorePartialTokenNeverHandedOut(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := userauth.NewMemoryStorage()
@@ -815,6 +830,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // session (handler asked once, then ErrLoginRequired); a 422 leaves it
 // pending; a wrong code then the right one completes.
 func TestHostileStoreTwoFactorRefusals(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	var calls atomic.Int32
@@ -849,6 +865,7 @@ func TestHostileStoreTwoFactorRefusals(t *testing.T) {
 // met by storms in two stores with handlers: one refresh and one 2FA step
 // per round, the handler asked once per step.
 func TestHostileStoreRequireTwoFactorStormAcrossStores(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t, userauthtest.WithTwoFactorGrace(time.Minute))
 	ctx := context.Background()
 	storage := userauth.NewMemoryStorage()
@@ -888,6 +905,7 @@ func TestHostileStoreRequireTwoFactorStormAcrossStores(t *testing.T) {
 // the renewal is held back by the server; a failed background renewal
 // (503) still serves the valid token; WithBlockingRefresh waits.
 func TestHostileStoreStaleWhileRevalidate(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	s := e.store(t, nil)
@@ -968,6 +986,7 @@ func TestHostileStoreNoGoroutineOutlivesRenewals(t *testing.T) {
 // behind the server: at most one refresh per token lifetime, never an
 // expired token handed out.
 func TestHostileStoreSkewedClockSingleStore(t *testing.T) {
+	t.Parallel()
 	for _, off := range []time.Duration{time.Hour, -time.Hour, 24 * time.Hour, -24 * time.Hour} {
 		t.Run(off.String(), func(t *testing.T) {
 			e := newAtkEnv(t)
@@ -998,6 +1017,7 @@ func TestHostileStoreSkewedClockSingleStore(t *testing.T) {
 // non-numeric, before iat, no iat: Login never errors, the session saves to
 // a FileStorage and renews, no reuse.
 func TestHostileStoreAbsurdExpiries(t *testing.T) {
+	t.Parallel()
 	cases := map[string]func(c map[string]any){
 		"ms":          func(c map[string]any) { c["exp"] = c["exp"].(int64) * 1000 },
 		"negative":    func(c map[string]any) { c["exp"] = int64(-100) },
@@ -1044,6 +1064,7 @@ func TestHostileStoreAbsurdExpiries(t *testing.T) {
 // whose Load blocks until the context ends, a FIFO at the token path: with
 // a short context Logout returns soon, and clears what it can.
 func TestHostileStoreLogoutNeverHangs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("server hangs on /logout", func(t *testing.T) {
 		e := newAtkEnv(t)
@@ -1123,6 +1144,7 @@ func (b *blockingLoad) Load(ctx context.Context) (*userauth.Token, error) {
 // never refreshed twice; OnTokenChange is told once per change, with what
 // storage holds.
 func TestHostileStoreSaveFailureSingleStore(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
@@ -1160,6 +1182,7 @@ func TestHostileStoreSaveFailureSingleStore(t *testing.T) {
 // keeps being served, an expired one is renewed in-process); WithFailClosed
 // refuses to renew instead.
 func TestHostileStoreStorageOutage(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
@@ -1190,6 +1213,7 @@ func TestHostileStoreStorageOutage(t *testing.T) {
 // a 424, a logout with a failing server, and checks that no token, code or
 // password reaches the Client's logger or an error string.
 func TestHostileStoreNoSecretsInLogsOrErrors(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t, userauthtest.WithTwoFactorGrace(time.Minute))
 	ctx := context.Background()
 	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
@@ -1261,6 +1285,7 @@ func TestHostileStoreNoSecretsInLogsOrErrors(t *testing.T) {
 // on (dropped, reset, 503, a hang cut by the refresh timeout) leaves the
 // pair good: the next renewal succeeds, nothing is reused.
 func TestHostileStoreUnansweredRefreshesAreSafe(t *testing.T) {
+	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	s := e.store(t, nil, userauth.WithRefreshTimeout(300*time.Millisecond))
