@@ -131,8 +131,9 @@ func (s *TokenStore) renewAfterRefusal(ctx context.Context, kind renewKind, stal
 		return sess, nil
 	}
 	got, err := s.joinOrStartRenewal(ctx, kind, stale)
-	if err == nil && got.tok.AccessToken == stale {
-		// Joined a renewal that kept the refused token: run one of our own.
+	if err == nil && !s.keepNewest(kind, stale, got.tok) {
+		// Joined a renewal of another kind, or one that kept the refused
+		// token: run one of our own.
 		got, err = s.joinOrStartRenewal(ctx, kind, stale)
 	}
 	return got, err
@@ -147,7 +148,7 @@ func (s *TokenStore) joinOrStartRenewal(ctx context.Context, kind renewKind, sta
 	f := s.flight
 	if f == nil {
 		// A renewal may have ended between the caller's look and now.
-		if sess := s.cur.Load(); sess.state(s.now()) == stateFresh && sess.tok.AccessToken != stale {
+		if sess := s.cur.Load(); sess.state(s.now()) == stateFresh && sess.tok.AccessToken != stale && s.keepNewest(kind, stale, sess.tok) {
 			s.mu.Unlock()
 			return sess, nil
 		}
@@ -231,11 +232,17 @@ func (s *TokenStore) renewUnderLocks(ctx context.Context, kind renewKind, stale 
 		return nil, false, err
 	}
 	defer s.release()
+	return s.runOp(ctx, func(ctx context.Context) (*Token, bool, error) { return s.renew(ctx, kind, stale) })
+}
+
+// renew is a renewal's work under the store's write lock.
+func (s *TokenStore) renew(ctx context.Context, kind renewKind, stale string) (tok *Token, changed bool, err error) {
 	unlock, err := s.lockStorage(ctx, "renewing the tokens")
 	if err != nil {
 		return nil, false, err
 	}
 	defer unlock()
+	defer s.clearIfCutShort(ctx, &changed, &err)
 
 	newest, flushed, err := s.newestPair(ctx)
 	switch {
@@ -278,10 +285,15 @@ func (s *TokenStore) newestPair(ctx context.Context) (newest *Token, changed boo
 	cur := s.cur.Load()
 	stored, err := s.storage.Load(ctx)
 	if err != nil {
-		if !s.degradable(err) || cur.access() == "" {
+		if !s.degradable(err) || (cur.access() == "" && s.unsaved == nil) {
 			return nil, false, err
 		}
 		s.warn(ctx, "userauth: shared storage unavailable; renewing the tokens this process holds", err)
+		if p := s.unsaved; p != nil { // the newest pair: the current one is spent
+			s.unsaved = nil
+			s.set(p.tok, lagging, p.parent)
+			return p.tok, true, nil
+		}
 		return cur.tok, false, nil
 	}
 	if p := s.notSaved(); p != nil {
@@ -350,6 +362,10 @@ func (s *TokenStore) lockStorage(ctx context.Context, doing string) (unlock func
 
 // refreshWith spends stored's refresh token.
 func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bool, error) {
+	if err := s.storageTakesWrites(stored); err != nil {
+		return nil, false, err
+	}
+	sent := s.now()
 	resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: stored.RefreshToken})
 	if err != nil {
 		if answeredSuccess(err) {
@@ -368,7 +384,7 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 		}
 		return s.endSession(ctx, err)
 	}
-	tok := s.tokenFromAnswer(resp)
+	tok := s.tokenFromAnswer(resp, sent)
 	if err := s.save(ctx, tok, stored.RefreshToken); err != nil {
 		return nil, false, err
 	}
@@ -377,6 +393,22 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 		return full, true, err
 	}
 	return tok, true, nil
+}
+
+// storageTakesWrites writes stored, the pair about to be spent, back to
+// storage, to learn that storage takes writes before its refresh token is
+// spent: a storage that can neither save the pair to come nor clear the
+// spent one (a file system gone read-only) would leave that one for
+// another process to spend again. An unavailable storage is the degraded
+// case, and lets the spending go on.
+func (s *TokenStore) storageTakesWrites(stored *Token) error {
+	if cur := s.cur.Load(); cur == nil || cur.save != saved || !sameToken(cur.tok, stored) {
+		return nil // not what storage holds: nothing to prove there
+	}
+	if err := s.saveOnce(stored); err != nil && !s.degradable(err) {
+		return err
+	}
+	return nil
 }
 
 // answeredSuccess reports an error that came after a 2xx status: the

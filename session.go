@@ -53,8 +53,8 @@ func (s *session) state(now time.Time) tokenState {
 		return stateNone
 	case now.Before(s.refreshAt) && s.save == saved:
 		return stateFresh
-	case s.known && now.Before(s.expiresAt):
-		return stateDue
+	case s.known && now.Before(s.expiresAt), !s.known && now.Before(s.refreshAt):
+		return stateDue // (a lagging pair of unknown expiry: within its trust period)
 	}
 	return stateExpired
 }
@@ -85,7 +85,7 @@ func (s *session) access() string {
 // cleared, so that no other process spends the refresh token tok
 // replaced; callers keep the last saved token until it expires.
 func (s *TokenStore) save(ctx context.Context, tok *Token, parent string) error {
-	err := s.saveWithRetries(ctx, tok)
+	err := s.saveWithRetries(tok)
 	switch {
 	case err == nil:
 		s.unsaved = nil
@@ -94,9 +94,6 @@ func (s *TokenStore) save(ctx context.Context, tok *Token, parent string) error 
 		s.unsaved = nil
 		s.set(tok, lagging, parent)
 		s.warn(ctx, "userauth: shared storage unavailable; new tokens kept in this process until it returns", err)
-	case errors.Is(err, ErrLoginRequired): // logged out meanwhile
-		s.unsaved = nil
-		return err
 	default:
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
@@ -110,30 +107,26 @@ func (s *TokenStore) save(ctx context.Context, tok *Token, parent string) error 
 const saveAttempts = 3
 
 // saveWithRetries saves tok, each attempt on a context of its own bounded
-// by the refresh timeout, a short wait between attempts. An operation that
-// began before a logout saves nothing: ErrLoginRequired.
-func (s *TokenStore) saveWithRetries(ctx context.Context, tok *Token) error {
+// by the refresh timeout, a short wait between attempts.
+func (s *TokenStore) saveWithRetries(tok *Token) error {
 	var err error
 	for i := range saveAttempts {
 		if i > 0 {
 			time.Sleep(time.Duration(i) * 25 * time.Millisecond)
 		}
-		if err = s.saveOnce(ctx, tok); err == nil || s.degradable(err) || errors.Is(err, ErrLoginRequired) {
+		if err = s.saveOnce(tok); err == nil || s.degradable(err) || s.opLife.Err() != nil {
 			return err
 		}
 	}
 	return err
 }
 
-// saveOnce is one attempt of saveWithRetries.
-func (s *TokenStore) saveOnce(ctx context.Context, tok *Token) error {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+// saveOnce is one attempt of saveWithRetries: on the operation's life (see
+// begin), not bounded by its deadline, which a slow storage may have used
+// up; a logout ends it.
+func (s *TokenStore) saveOnce(tok *Token) error {
+	sctx, cancel := context.WithTimeout(s.opLife, s.timeout)
 	defer cancel()
-	s.publish.Lock()
-	defer s.publish.Unlock()
-	if s.opLogouts != s.logouts.Load() {
-		return ErrLoginRequired
-	}
 	return s.storage.Save(sctx, tok)
 }
 
@@ -142,14 +135,8 @@ func (s *TokenStore) degradable(err error) bool {
 	return !s.failClosed && errors.Is(err, ErrStorageUnavailable)
 }
 
-// set publishes the session for tok; none, when the operation began
-// before a logout.
+// set publishes the session for tok.
 func (s *TokenStore) set(tok *Token, st saveState, parent string) *session {
-	s.publish.Lock()
-	defer s.publish.Unlock()
-	if s.opLogouts != s.logouts.Load() {
-		tok = nil
-	}
 	sess := s.sessionFor(tok)
 	if sess.save != st || sess.parent != parent {
 		c := *sess
@@ -177,6 +164,11 @@ func (s *TokenStore) sessionFor(tok *Token) *session {
 		sess.refreshAt = now.Add(unknownExpiryLifetime)
 		return sess
 	}
+	if s.offset.Load() == nil {
+		// Saved by a clock the store cannot compare with the server's:
+		// trust it for a while only; the renewal's answer tells.
+		expiry = minTime(expiry, now.Add(unknownExpiryLifetime))
+	}
 	skew := min(s.skew, max(expiry.Sub(now)/2, 0))
 	sess.refreshAt, sess.expiresAt, sess.known = expiry.Add(-skew), expiry, true
 	return sess
@@ -185,7 +177,8 @@ func (s *TokenStore) sessionFor(tok *Token) *session {
 // localExpiry is when tok's access token expires by the store's clock:
 // its exp claim less the server clock's offset the store measured, when it
 // has (a pair saved by a process whose clock differs is read right);
-// otherwise the Expiry the pair was saved with.
+// otherwise the Expiry the pair was saved with, which sessionFor trusts
+// for unknownExpiryLifetime at most.
 func (s *TokenStore) localExpiry(tok *Token) time.Time {
 	if off := s.offset.Load(); off != nil {
 		if exp := jwtExpiry(tok.AccessToken); !exp.IsZero() {
@@ -195,22 +188,19 @@ func (s *TokenStore) localExpiry(tok *Token) time.Time {
 	return tok.Expiry
 }
 
-// tokenFromAnswer is the Token of an answer that arrived now, and records
-// the server clock's offset the answer shows.
-func (s *TokenStore) tokenFromAnswer(r *TokenResponse) *Token {
-	arrival := s.now()
-	if off, ok := serverOffset(r, arrival); ok {
+// tokenFromAnswer is the Token of an answer to a request sent at the local
+// moment sent, and records the server clock's offset the answer shows.
+func (s *TokenStore) tokenFromAnswer(r *TokenResponse, sent time.Time) *Token {
+	if off, ok := serverOffset(r, sent); ok {
 		s.offset.Store(&off)
 	}
-	return tokenFrom(r, arrival)
+	return tokenFrom(r, sent)
 }
 
 // markStepped records that this store's 2FA step made tok, the current
 // pair: a 424 on an older pair is then answered by tok, without another
 // step.
 func (s *TokenStore) markStepped(tok *Token) {
-	s.publish.Lock()
-	defer s.publish.Unlock()
 	if cur := s.cur.Load(); cur != nil && sameToken(cur.tok, tok) {
 		c := *cur
 		c.steppedAt = s.now()
@@ -222,4 +212,12 @@ func (s *TokenStore) markStepped(tok *Token) {
 func sameToken(a, b *Token) bool {
 	return a != nil && b != nil && a.AccessToken == b.AccessToken && a.RefreshToken == b.RefreshToken &&
 		a.Requires2FA == b.Requires2FA && a.Expiry.Equal(b.Expiry)
+}
+
+// minTime is the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -139,7 +139,9 @@ func serverExp(t *testing.T, jwt string) time.Time {
 // context first.
 type failingStorage struct {
 	*userauth.MemoryStorage
-	failSaves atomic.Int32
+	mu        sync.Mutex
+	passSaves int // saves that go through before failSaves start
+	failSaves int // saves then refused
 	down      atomic.Bool
 	saves     atomic.Int32
 }
@@ -158,11 +160,32 @@ func (f *failingStorage) Save(ctx context.Context, t *userauth.Token) error {
 	if f.down.Load() {
 		return errUnavailable
 	}
-	if f.failSaves.Add(-1) >= 0 {
+	if f.refuse() {
 		return errors.New("hostile: saving tokens: disk full")
 	}
-	f.failSaves.Store(0)
 	return f.MemoryStorage.Save(ctx, t)
+}
+
+// refuseSaves lets the next pass saves through, then refuses n.
+func (f *failingStorage) refuseSaves(pass, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.passSaves, f.failSaves = pass, n
+}
+
+// refuse counts one save off refuseSaves' budget and reports whether it is
+// refused.
+func (f *failingStorage) refuse() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.passSaves > 0:
+		f.passSaves--
+	case f.failSaves > 0:
+		f.failSaves--
+		return true
+	}
+	return false
 }
 
 func (f *failingStorage) Clear(ctx context.Context) error {
@@ -182,12 +205,12 @@ func (f *failingStorage) Lock(ctx context.Context) (func(), error) {
 // ---------------------------------------------------------------------------
 // Sessions that must not be lost, spent twice or brought back
 
-// TestHostileStoreSaveFailureLetsAnotherStoreSpendTheRotatedToken: store A
+// TestHostileStoreSaveFailureKeepsOthersOffTheSpentToken: store A
 // refreshes, and its Save fails (disk full, an OOM reply from a cache: not
 // "unavailable"). Store B, sharing the storage, must never find the old
 // pair and present its spent refresh token (the server would take it for
 // theft and revoke the session, A's pair included).
-func TestHostileStoreSaveFailureLetsAnotherStoreSpendTheRotatedToken(t *testing.T) {
+func TestHostileStoreSaveFailureKeepsOthersOffTheSpentToken(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -199,7 +222,9 @@ func TestHostileStoreSaveFailureLetsAnotherStoreSpendTheRotatedToken(t *testing.
 	require.NoError(t, err)
 
 	e.srv.Advance(16 * time.Minute) // both stores' token expired
-	storage.failSaves.Store(1)
+	// The check that storage takes writes passes, then the disk fills up:
+	// the new pair is refused.
+	storage.refuseSaves(1, 1)
 	_, errA := a.AccessToken(ctx) // refreshes; the save fails
 	t.Logf("A after its failed save: %v", errA)
 	require.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
@@ -227,11 +252,11 @@ func (s *slowSaveFileStorage) Save(ctx context.Context, t *userauth.Token) error
 	return s.FileStorage.Save(ctx, t)
 }
 
-// TestHostileStoreSlowSaveLetsAnotherProcessSpendTheRotatedToken: the same,
+// TestHostileStoreSlowSaveKeepsOthersOffTheSpentToken: the same,
 // from a slow disk instead of a failing one: a save that outlives the
 // renewal's context (WithRefreshTimeout) must still land, or leave no
 // spent pair behind for a second store on the same file.
-func TestHostileStoreSlowSaveLetsAnotherProcessSpendTheRotatedToken(t *testing.T) {
+func TestHostileStoreSlowSaveKeepsOthersOffTheSpentToken(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -253,11 +278,11 @@ func TestHostileStoreSlowSaveLetsAnotherProcessSpendTheRotatedToken(t *testing.T
 	assert.NoError(t, errB)
 }
 
-// TestHostileStoreSaveFailureHidesTheStillValidToken: a due (not expired)
+// TestHostileStoreSaveFailureServesTheStillValidToken: a due (not expired)
 // token, one background renewal whose Save fails. Token's doc: "When such
 // a failure hits a token that has not expired yet, the token is returned
 // instead": callers keep the old access token, valid for minutes more.
-func TestHostileStoreSaveFailureHidesTheStillValidToken(t *testing.T) {
+func TestHostileStoreSaveFailureServesTheStillValidToken(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -267,11 +292,11 @@ func TestHostileStoreSaveFailureHidesTheStillValidToken(t *testing.T) {
 	require.NoError(t, err)
 
 	e.srv.Advance(12 * time.Minute) // due (5 min skew), valid 3 more minutes
-	storage.failSaves.Store(1000)   // the disk stays full for a while
+	storage.refuseSaves(0, 1000)    // the disk stays full for a while
 	got, err := s.AccessToken(ctx)
 	require.NoError(t, err, "a due token is handed out at once")
 	assert.Equal(t, first.AccessToken, got)
-	e.quiesce() // the background renewal refreshed and failed to save
+	e.quiesce() // the background renewal found storage refusing writes and spent nothing
 
 	for i := range 5 {
 		e.srv.Advance(300 * time.Millisecond)
@@ -322,11 +347,11 @@ func TestHostileStoreReplicasWithSkewedClocksShareAbsoluteExpiry(t *testing.T) {
 	assert.Equal(t, 0, e.srv.ReuseDetected())
 }
 
-// TestHostileStoreStepUpSkippedAfterRenewalElsewhere: a 424 with a 2FA
+// TestHostileStoreStepUpAfterRenewalElsewhere: a 424 with a 2FA
 // handler must get one shared 2FA step and one repeat, also when another
 // store sharing the storage renewed the tokens (an ordinary refresh, no 2FA
 // step) since this store last looked: a different pair is not a 2FA step.
-func TestHostileStoreStepUpSkippedAfterRenewalElsewhere(t *testing.T) {
+func TestHostileStoreStepUpAfterRenewalElsewhere(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t, userauthtest.WithTwoFactorGrace(time.Minute))
 	ctx := context.Background()
@@ -351,13 +376,13 @@ func TestHostileStoreStepUpSkippedAfterRenewalElsewhere(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "a 424 with a handler: one 2FA step and one repeat")
 }
 
-// TestHostileStoreLogoutLosesToAHungRenewal: the store's token expired and its
+// TestHostileStoreLogoutWinsOverAHungRenewal: the store's token expired and its
 // renewal is stuck: the server does not answer /auth/token/refresh, or the
 // storage's Load blocks (until its context ends). Logout with a short
 // context must clear the storage ("Storage is cleared even when the server
 // cannot be reached") and never hang, and the session must stay ended
 // after the stuck renewal ends.
-func TestHostileStoreLogoutLosesToAHungRenewal(t *testing.T) {
+func TestHostileStoreLogoutWinsOverAHungRenewal(t *testing.T) {
 	t.Parallel()
 	for _, stuck := range []string{"server hangs on refresh", "storage Load blocks"} {
 		t.Run(stuck, func(t *testing.T) {
@@ -401,13 +426,13 @@ func TestHostileStoreLogoutLosesToAHungRenewal(t *testing.T) {
 	}
 }
 
-// TestHostileStoreLoginDuringOutageResurrectedAfterLogout: degraded mode. Store B
+// TestHostileStoreLoginDuringOutageStaysLoggedOut: degraded mode. Store B
 // logs in while the shared storage is unreachable (the login is kept in
 // memory, "lagging"). The storage returns; store A logs out, which revokes
 // every session of the user on the server and clears the storage. B's next
 // renewal must not write its login back into the storage (a revoked
 // session every store would then adopt instead of ErrLoginRequired).
-func TestHostileStoreLoginDuringOutageResurrectedAfterLogout(t *testing.T) {
+func TestHostileStoreLoginDuringOutageStaysLoggedOut(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -449,13 +474,13 @@ func bearerGet(t *testing.T, e *atkEnv, tok, path string) int {
 	return resp.StatusCode
 }
 
-// TestHostileStoreFileStorageExpBeforeIatTakenForExpired: a server whose tokens
+// TestHostileStoreFileStorageExpBeforeIatIsUnknownExpiry: a server whose tokens
 // have exp < iat. The store treats that as an unknown expiry, trusted for
 // five minutes, and saves Expiry zero. FileStorage.Load must not fill it
 // from the raw exp claim, a time already past, or every store that loads
 // the file (another process, or this one restarted) takes the just-saved
 // token for expired and refreshes at once.
-func TestHostileStoreFileStorageExpBeforeIatTakenForExpired(t *testing.T) {
+func TestHostileStoreFileStorageExpBeforeIatIsUnknownExpiry(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t, userauthtest.WithTokenClaims(func(c map[string]any) {
 		c["exp"] = c["iat"].(int64) - 60
@@ -482,12 +507,12 @@ func TestHostileStoreFileStorageExpBeforeIatTakenForExpired(t *testing.T) {
 		"a token of unknown expiry saved seconds ago is trusted for five minutes, not refreshed by every reader")
 }
 
-// TestHostileStoreTruncatedRefreshAnswerRespent: the server rotates the refresh
+// TestHostileStoreTruncatedRefreshAnswerNotRespent: the server rotates the refresh
 // token and answers 200, but the body arrives cut short. The 200 says the
 // token is spent; the SDK never retries a refresh for exactly that reason
 // (README, Retries). The store must not present it again a failure-memory
 // later (theft detection would revoke the session).
-func TestHostileStoreTruncatedRefreshAnswerRespent(t *testing.T) {
+func TestHostileStoreTruncatedRefreshAnswerNotRespent(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
@@ -1162,7 +1187,7 @@ func TestHostileStoreSaveFailureSingleStore(t *testing.T) {
 	old, err := s.Login(ctx, atkAnn)
 	require.NoError(t, err)
 	e.srv.Advance(16 * time.Minute)
-	storage.failSaves.Store(3) // every attempt of the save fails
+	storage.refuseSaves(1, 3) // the check that storage takes writes passes, then every save attempt fails
 	_, err = s.AccessToken(ctx)
 	require.Error(t, err)
 	e.srv.Advance(2 * time.Second)
@@ -1246,7 +1271,7 @@ func TestHostileStoreNoSecretsInLogsOrErrors(t *testing.T) {
 	e.srv.Advance(15 * time.Minute)
 	record(s.Token(ctx))
 	e.srv.Advance(2 * time.Second)
-	storage.failSaves.Store(1)
+	storage.refuseSaves(1, 1) // the rotated pair is refused
 	record(s.Refresh(ctx))
 	e.srv.Advance(2 * time.Second)
 	record(s.Token(ctx))

@@ -39,8 +39,8 @@ type Token struct {
 	// token is then partial, and a TokenStore never hands it out.
 	Requires2FA TwoFactorMethod `json:"requires_2fa,omitempty"`
 	// Expiry is when the access token expires, by this machine's clock:
-	// the token's lifetime as the server stated it, counted from when its
-	// answer arrived, so a local clock that is off does not matter. Zero
+	// the token's lifetime as the server stated it, counted from when it
+	// was asked for, so a local clock that is off does not matter. Zero
 	// when unknown.
 	Expiry time.Time `json:"expiry"`
 }
@@ -75,36 +75,56 @@ func (t Token) LogValue() slog.Value {
 	)
 }
 
-// tokenFrom turns an answer that arrived at the local moment arrival into a
-// Token, its expiry counted from then.
-func tokenFrom(r *TokenResponse, arrival time.Time) *Token {
+// maxIatDrift is how far a token's iat may stray from its answer's Date
+// and still be taken for the moment the server issued it. A token whose iat
+// is further off (an iat kept from the session's first login, say) is
+// dated by the Date header.
+const maxIatDrift = time.Minute
+
+// tokenFrom turns an answer to a request sent at the local moment sent into
+// a Token. Its expiry is the lifetime the server stated, counted from
+// sent: an answer held back on its way makes the token look older, never
+// younger, than it is.
+func tokenFrom(r *TokenResponse, sent time.Time) *Token {
 	t := &Token{AccessToken: r.AccessToken, RefreshToken: r.RefreshToken, Requires2FA: r.Requires2FA}
-	if life, ok := accessLifetime(r.AccessToken, r.date, arrival); ok {
-		t.Expiry = arrival.Add(life)
+	if life, ok := accessLifetime(r.AccessToken, r.date, sent); ok {
+		t.Expiry = sent.Add(life)
 	}
 	return t
 }
 
-// accessLifetime is how long a JWT access token had left when its answer
-// arrived, as the server stated it: exp - iat when the token has iat, else
-// exp minus the answer's Date header, else exp against the local clock
-// now. It reports false when the expiry is unknown: no exp, or an absurd
-// one (a year outside 1970..9999, as an exp written in milliseconds gives,
-// or an exp that had passed when the token was issued).
+// accessLifetime is how long a JWT access token had left when the server
+// issued it: exp less the server's clock at issue (see issuedAt), or exp
+// against the local clock now when the answer tells neither. It reports
+// false when the expiry is unknown: no exp, or an absurd one (a year
+// outside 1970..9999, as an exp written in milliseconds gives, or an exp
+// that had passed when the token was issued).
 func accessLifetime(access string, date, now time.Time) (time.Duration, bool) {
 	exp, iat := jwtTimes(access)
-	var life time.Duration
-	switch {
-	case exp.IsZero():
+	if exp.IsZero() {
 		return 0, false
-	case !iat.IsZero():
-		life = exp.Sub(iat)
-	case !date.IsZero():
-		life = exp.Sub(date)
-	default:
-		life = exp.Sub(now)
 	}
+	issued, ok := issuedAt(iat, date)
+	if !ok {
+		issued = now
+	}
+	life := exp.Sub(issued)
 	return life, life > 0
+}
+
+// issuedAt is the server's clock when it issued a token: its iat claim,
+// unless the answer's Date header disagrees by more than maxIatDrift, in
+// which case the Date. It reports false when the answer carries neither.
+func issuedAt(iat, date time.Time) (time.Time, bool) {
+	switch {
+	case iat.IsZero() && date.IsZero():
+		return time.Time{}, false
+	case date.IsZero():
+		return iat, true
+	case iat.IsZero() || iat.Sub(date).Abs() > maxIatDrift:
+		return date, true
+	}
+	return iat, true
 }
 
 // jwtExpiry is the exp claim of a JWT, by the server's clock; zero when it
@@ -119,16 +139,17 @@ func jwtExpiry(access string) time.Time {
 }
 
 // serverOffset is the server clock's offset from the local one, as an
-// answer that arrived at arrival shows it: the token's iat, else the
-// answer's Date, less arrival.
-func serverOffset(r *TokenResponse, arrival time.Time) (time.Duration, bool) {
-	if _, iat := jwtTimes(r.AccessToken); !iat.IsZero() {
-		return iat.Sub(arrival), true
+// answer to a request sent at sent shows it: the server's clock at issue
+// (see issuedAt) less sent. It reports false when the answer tells no
+// server time, or tells one that makes its own token expired at issue (a
+// Date far off is not believed).
+func serverOffset(r *TokenResponse, sent time.Time) (time.Duration, bool) {
+	exp, iat := jwtTimes(r.AccessToken)
+	issued, ok := issuedAt(iat, r.date)
+	if !ok || (!exp.IsZero() && !exp.After(issued)) {
+		return 0, false
 	}
-	if !r.date.IsZero() {
-		return r.date.Sub(arrival), true
-	}
-	return 0, false
+	return issued.Sub(sent), true
 }
 
 // jwtTimes reads the exp and iat claims of a JWT without verifying its

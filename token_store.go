@@ -25,8 +25,10 @@ import (
 // makes callers wait for a due token too.
 //
 // Expiry is judged by the token's lifetime as the server stated it,
-// counted from when its answer arrived, so a machine whose clock is off
-// neither renews on every call nor hands out expired tokens.
+// counted from when it was asked for, so a machine whose clock is off
+// neither renews on every call nor hands out expired tokens. A pair read
+// from storage before the store has heard from the server is trusted for
+// five minutes at most.
 //
 // A TokenStore starts no goroutine of its own: each renewal and 2FA step
 // runs in a goroutine that ends with it.
@@ -47,26 +49,28 @@ type TokenStore struct {
 
 	// write admits one state-changing operation at a time: a renewal, a
 	// login, a 2FA step, a logout. Readers never take it.
-	write     chan struct{}
-	unsaved   *unsavedPair // a rotated pair storage refused; guarded by write
-	opLogouts uint64       // logouts counted when write's holder took it; guarded by write
+	write   chan struct{}
+	unsaved *unsavedPair    // a rotated pair storage refused; guarded by write
+	opLife  context.Context // of the operation holding write: only a logout ends it; guarded by write
+	// maybeSpent is the refresh token of a pair left in storage by an
+	// operation a logout cut short, whose Clear failed: the server may
+	// have spent it. Guarded by write.
+	maybeSpent string
 
-	// logouts counts the logouts that cleared the session without the
-	// write lock (clearWhileBusy). An operation under write that began
-	// before one neither saves nor publishes a pair: the logout cleared
-	// the storage already, the spent pair the operation renewed included.
-	logouts atomic.Uint64
-	// publish serialises the publishing of a pair (storage.Save, cur) with
-	// a logout's clearing of them, so that neither lands between the other's
-	// check of logouts and its write.
-	publish sync.Mutex
+	// loggingOut counts the Logouts waiting for write; no operation
+	// begins while one waits.
+	loggingOut atomic.Int32
 
-	renewing   atomic.Bool // a renewal is in flight; read without mu by due callers
-	mu         sync.Mutex  // guards the fields below
-	flight     *flight     // the renewal in progress, if any
-	failed     *failure    // the last failed renewal, for failureMemory
+	renewing   atomic.Bool             // a renewal is in flight; read without mu by due callers
+	mu         sync.Mutex              // guards the fields below
+	opEnd      context.CancelCauseFunc // ends opLife early, for a logout
+	flight     *flight                 // the renewal in progress, if any
+	failed     *failure                // the last failed renewal, for failureMemory
 	lastMethod TwoFactorMethod
 }
+
+// errCutShort ends the life of an operation a logout cut short.
+var errCutShort = errors.New("userauth: cut short by a logout")
 
 // NewTokenStore returns a store for one session, using c for the API calls
 // (nil means a client for DefaultBaseURL) and storage to persist the tokens
@@ -165,11 +169,12 @@ func (s *TokenStore) Login(ctx context.Context, req LoginRequest) (*Token, error
 	if ctx == nil {
 		return nil, errNilContext
 	}
+	sent := s.now()
 	resp, err := s.client.Login(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return s.adopt(ctx, s.tokenFromAnswer(resp))
+	return s.adopt(ctx, s.tokenFromAnswer(resp, sent))
 }
 
 // CompleteTwoFactor completes the pending 2FA step with the user's code. On
@@ -229,10 +234,10 @@ func (s *TokenStore) SetToken(ctx context.Context, t *TokenResponse) (*Token, er
 // tokens may still work until they expire. Logout holds the storage's
 // Locker: a renewal in flight in another process either finishes first
 // (its pair is then revoked and cleared) or finds the storage empty; it
-// never writes the session back. When this store is busy past ctx's end
-// (a renewal or 2FA step stuck on a server or storage that hangs), Logout
-// clears the storage without it and answers ErrNotRevoked: that operation
-// then saves nothing.
+// never writes the session back. A renewal or 2FA step of this store that
+// is under way (stuck, perhaps, on a server or storage that hangs) is cut
+// short, and clears the storage itself if it fails. Logout waits for the
+// storage's Locker, held by another process, as long as ctx allows.
 func (s *TokenStore) Logout(ctx context.Context) error { return s.logout(ctx, true) }
 
 // LogoutLocal forgets the tokens, in memory and in storage, as Logout
@@ -244,19 +249,25 @@ func (s *TokenStore) logout(ctx context.Context, revoke bool) error {
 	if ctx == nil {
 		return errNilContext
 	}
+	held := s.cur.Load() // revoked when storage holds nothing newer
+	s.mu.Lock()
+	s.loggingOut.Add(1)
+	if s.opEnd != nil {
+		s.opEnd(errCutShort) // cut short the operation under way, if any
+	}
+	s.mu.Unlock()
+	defer s.loggingOut.Add(-1)
 	if err := s.acquire(ctx); err != nil {
-		err = s.clearWhileBusy(ctx, err)
-		s.notify(nil)
 		return err
 	}
-	err := s.logoutUnderLock(ctx, revoke)
+	err := s.logoutUnderLock(ctx, revoke, held)
 	s.release()
 	s.notify(nil)
 	return err
 }
 
 // logoutUnderLock is Logout's work under the store's write lock.
-func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool) error {
+func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *session) error {
 	unlock, err := s.lockStorage(ctx, "logging out")
 	if err != nil {
 		return err
@@ -264,7 +275,7 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool) error {
 	defer unlock()
 	var revokeErr error
 	if revoke {
-		revokeErr = s.revoke(ctx)
+		revokeErr = s.revoke(ctx, held)
 	}
 	// The storage is cleared even when the caller's context ended during
 	// the server's call.
@@ -280,29 +291,26 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool) error {
 	return errors.Join(clearErr, revokeErr)
 }
 
-// clearWhileBusy clears the session without the store's write lock, which
-// an operation stuck past ctx's end holds: that operation, having begun
-// before this logout, then saves and publishes nothing (see publish).
-func (s *TokenStore) clearWhileBusy(ctx context.Context, cause error) error {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-	defer cancel()
-	s.publish.Lock()
-	s.logouts.Add(1)
-	err := s.storage.Clear(cctx)
-	s.cur.Store(&session{})
-	s.publish.Unlock()
-	s.forgetFailure()
-	return errors.Join(err, fmt.Errorf("%w: the store was busy: %w", ErrNotRevoked, cause))
-}
-
-// revoke has the server revoke the session's tokens.
-func (s *TokenStore) revoke(ctx context.Context) error {
-	tok := s.pairToRevoke(ctx)
+// revoke has the server revoke the session's tokens, with the access
+// token of the newest pair (see pairToRevoke), renewed first when it has
+// expired. When storage holds no pair, another store cleared it (a logout,
+// or a pair it could not save): the pair this store held may be spent, so
+// only its access token is used, while it is valid. A pair an operation
+// cut short may have spent (see clearIfCutShort) is not renewed either:
+// presenting its refresh token again would look like theft.
+func (s *TokenStore) revoke(ctx context.Context, held *session) error {
+	tok, renewable := s.pairToRevoke(ctx)
+	if tok == nil && held != nil && held.tok != nil && held.state(s.now()) != stateExpired {
+		tok, renewable = held.tok, false
+	}
 	if tok == nil || tok.Requires2FA != "" {
 		return nil // nothing complete to revoke
 	}
 	access := tok.AccessToken
 	if s.sessionFor(tok).state(s.now()) == stateExpired {
+		if !renewable || tok.RefreshToken == s.maybeSpent {
+			return nil // nothing usable: its successor, if any, reached nobody
+		}
 		resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: tok.RefreshToken})
 		switch {
 		case refused(err, http.StatusBadRequest, http.StatusUnauthorized):
@@ -316,19 +324,20 @@ func (s *TokenStore) revoke(ctx context.Context) error {
 }
 
 // pairToRevoke is the newest pair of the session: one this store holds
-// unsaved, else storage's, else (storage unreadable) this store's.
-func (s *TokenStore) pairToRevoke(ctx context.Context) *Token {
+// unsaved, else storage's, else (storage unreadable) this store's; nil
+// when storage holds none.
+func (s *TokenStore) pairToRevoke(ctx context.Context) (tok *Token, renewable bool) {
 	if p := s.notSaved(); p != nil {
-		return p.tok
+		return p.tok, true
 	}
 	cur := s.cur.Load()
 	if stored, err := s.storage.Load(ctx); err == nil {
-		return stored
+		return stored, stored != nil
 	}
 	if cur != nil {
-		return cur.tok
+		return cur.tok, cur.tok != nil
 	}
-	return nil
+	return nil, false
 }
 
 // errNilContext is returned for a nil context.
@@ -358,13 +367,14 @@ func (s *TokenStore) detached(ctx context.Context, op func(ctx, ask context.Cont
 	}
 	done := make(chan result, 1)
 	go func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
-		ask, cancelAsk := context.WithCancel(dctx)
-		defer cancelAsk()
-		stop := context.AfterFunc(ctx, cancelAsk)
-		defer stop()
-		tok, err := s.underWriteLock(dctx, func() (*Token, bool, error) { return op(dctx, ask) })
+		tok, err := s.underWriteLock(wctx, func(octx context.Context) (*Token, bool, error) {
+			ask, cancelAsk := context.WithCancel(octx)
+			defer cancelAsk()
+			defer context.AfterFunc(ctx, cancelAsk)()
+			return op(octx, ask)
+		})
 		done <- result{tok, err}
 	}()
 	select {
@@ -375,13 +385,14 @@ func (s *TokenStore) detached(ctx context.Context, op func(ctx, ask context.Cont
 	}
 }
 
-// underWriteLock runs f under the store's write lock, tells OnTokenChange
-// when f reports a change, and returns a copy of f's token.
-func (s *TokenStore) underWriteLock(ctx context.Context, f func() (tok *Token, changed bool, err error)) (*Token, error) {
+// underWriteLock runs f as an operation under the store's write lock (see
+// begin), tells OnTokenChange when f reports a change, and returns a copy
+// of f's token.
+func (s *TokenStore) underWriteLock(ctx context.Context, f func(ctx context.Context) (tok *Token, changed bool, err error)) (*Token, error) {
 	if err := s.acquire(ctx); err != nil {
 		return nil, err
 	}
-	tok, changed, err := f()
+	tok, changed, err := s.runOp(ctx, f)
 	s.release()
 	if changed {
 		s.notify(s.cur.Load().tok)
@@ -393,16 +404,71 @@ func (s *TokenStore) underWriteLock(ctx context.Context, f func() (tok *Token, c
 	return &t, nil
 }
 
-// acquire takes the store's write lock, and notes the logouts counted so
-// far (see logouts).
+// runOp runs f, under the write lock the caller holds, as an operation.
+func (s *TokenStore) runOp(base context.Context, f func(ctx context.Context) (*Token, bool, error)) (*Token, bool, error) {
+	ctx, end, err := s.begin(base)
+	if err != nil {
+		return nil, false, err
+	}
+	defer end()
+	return f(ctx)
+}
+
 func (s *TokenStore) acquire(ctx context.Context) error {
 	select {
 	case s.write <- struct{}{}:
-		s.opLogouts = s.logouts.Load()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// begin starts the operation that has just taken write, on base's values.
+// Its calls run on ctx, bounded by the refresh timeout; its saves on
+// s.opLife, each with a deadline of its own. A logout ends both early.
+// end must be called before write is released. No operation begins while
+// a logout waits: ErrLoginRequired.
+func (s *TokenStore) begin(base context.Context) (ctx context.Context, end func(), err error) {
+	life, endLife := context.WithCancelCause(context.WithoutCancel(base))
+	s.mu.Lock()
+	if s.loggingOut.Load() > 0 {
+		s.mu.Unlock()
+		endLife(nil)
+		return nil, nil, ErrLoginRequired
+	}
+	s.opEnd = endLife
+	s.mu.Unlock()
+	s.opLife = life
+	ctx, cancel := context.WithTimeout(life, s.timeout)
+	return ctx, func() {
+		cancel()
+		s.mu.Lock()
+		s.opEnd = nil
+		s.mu.Unlock()
+		endLife(nil)
+	}, nil
+}
+
+// clearIfCutShort clears the storage, under the Locker the caller holds,
+// when a logout cut its operation short and the operation failed: it may
+// have spent the pair storage holds (the server acting on a call whose
+// answer never came). It does so even when that Logout has given up
+// meanwhile. The operation's error then becomes ErrLoginRequired.
+func (s *TokenStore) clearIfCutShort(ctx context.Context, changed *bool, err *error) {
+	if *err == nil || !errors.Is(context.Cause(s.opLife), errCutShort) {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	if cerr := s.storage.Clear(cctx); cerr != nil {
+		s.warn(ctx, "userauth: clearing the tokens for a logout failed", cerr)
+		if left, lerr := s.storage.Load(cctx); lerr == nil && left != nil {
+			s.maybeSpent = left.RefreshToken
+		}
+	}
+	s.unsaved = nil
+	s.set(nil, saved, "")
+	*changed, *err = true, errLoginRequiredBy(*err)
 }
 
 func (s *TokenStore) release() { <-s.write }

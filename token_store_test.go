@@ -659,14 +659,15 @@ func TestStoreTransientFailureKeepsTokens(t *testing.T) {
 	assert.Equal(t, 3, e.srv.Calls(userauthtest.PathRefresh))
 }
 
-// flakyStorage fails Save while fail is set.
+// flakyStorage fails Save while fail is set, but for the next pass saves.
 type flakyStorage struct {
 	*MemoryStorage
 	fail atomic.Bool
+	pass atomic.Int32
 }
 
 func (f *flakyStorage) Save(ctx context.Context, t *Token) error {
-	if f.fail.Load() {
+	if f.fail.Load() && f.pass.Add(-1) < 0 {
 		return errors.New("disk full")
 	}
 	return f.MemoryStorage.Save(ctx, t)
@@ -681,6 +682,7 @@ func TestStoreSaveFailureKeepsRotatedToken(t *testing.T) {
 	require.NoError(t, err)
 
 	e.srv.Advance(16 * time.Minute)
+	storage.pass.Store(1) // the check that storage takes writes passes
 	storage.fail.Store(true)
 	_, err = e.store.AccessToken(ctx)
 	require.Error(t, err)
@@ -781,20 +783,27 @@ func TestStoreInvalidOptionsReturnErrors(t *testing.T) {
 func TestSessionRefreshSchedule(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := mustStore(t, nil, nil, WithClock(func() time.Time { return now }))
+	clock := WithClock(func() time.Time { return now })
+	heard := mustStore(t, nil, nil, clock)
+	var zero time.Duration
+	heard.offset.Store(&zero) // as after an answer from the server
+	unheard := mustStore(t, nil, nil, clock)
 	tests := []struct {
 		name   string
+		s      *TokenStore
 		expiry time.Time
 		want   time.Time
 	}{
-		{"long-lived: skew before exp", now.Add(time.Hour), now.Add(time.Hour - DefaultRefreshSkew)},
-		{"short-lived: half its life", now.Add(20 * time.Second), now.Add(10 * time.Second)},
-		{"expired: now", now.Add(-time.Minute), now.Add(-time.Minute)},
-		{"unknown: bounded, not forever", time.Time{}, now.Add(unknownExpiryLifetime)},
+		{"long-lived: skew before exp", heard, now.Add(time.Hour), now.Add(time.Hour - DefaultRefreshSkew)},
+		{"short-lived: half its life", heard, now.Add(20 * time.Second), now.Add(10 * time.Second)},
+		{"expired: now", heard, now.Add(-time.Minute), now.Add(-time.Minute)},
+		{"unknown: bounded, not forever", heard, time.Time{}, now.Add(unknownExpiryLifetime)},
+		{"saved by a clock not compared: bounded", unheard, now.Add(time.Hour), now.Add(unknownExpiryLifetime - DefaultRefreshSkew)},
+		{"saved by a clock not compared, short: kept", unheard, now.Add(time.Minute), now.Add(time.Minute - DefaultRefreshSkew)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sess := s.sessionFor(&Token{AccessToken: "a", RefreshToken: "r", Expiry: tt.expiry})
+			sess := tt.s.sessionFor(&Token{AccessToken: "a", RefreshToken: "r", Expiry: tt.expiry})
 			assert.Equal(t, tt.want, sess.refreshAt)
 			assert.Equal(t, "Bearer a", sess.bearer)
 		})

@@ -33,6 +33,10 @@ func (s *TokenStore) secondFactor(ctx, ask context.Context, pending *Token) (*To
 // and saves the answer. A wrong code leaves the step pending; a refused
 // refresh token (401) ends the session.
 func (s *TokenStore) spendOnTwoFactor(ctx context.Context, pending *Token, code string) (*Token, bool, error) {
+	if err := s.storageTakesWrites(pending); err != nil {
+		return nil, false, err
+	}
+	sent := s.now()
 	resp, err := s.client.TwoFactorAuthentication(ctx, Confirm2FA{Code: code, RefreshToken: pending.RefreshToken})
 	if err != nil {
 		if refused(err, http.StatusUnauthorized) || answeredSuccess(err) {
@@ -40,7 +44,7 @@ func (s *TokenStore) spendOnTwoFactor(ctx context.Context, pending *Token, code 
 		}
 		return nil, false, err
 	}
-	tok := s.tokenFromAnswer(resp)
+	tok := s.tokenFromAnswer(resp, sent)
 	if err := s.save(ctx, tok, pending.RefreshToken); err != nil {
 		return nil, false, err
 	}
@@ -63,31 +67,33 @@ func (s *TokenStore) rememberMethod(m TwoFactorMethod) TwoFactorMethod {
 }
 
 // completeTwoFactor is CompleteTwoFactor under the store's write lock.
-func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (*Token, bool, error) {
+func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (tok *Token, changed bool, err error) {
 	unlock, err := s.lockStorage(ctx, "completing 2FA")
 	if err != nil {
 		return nil, false, err
 	}
 	defer unlock()
-	pending, changed, err := s.newestPair(ctx)
+	defer s.clearIfCutShort(ctx, &changed, &err)
+	pending, flushed, err := s.newestPair(ctx)
 	if err != nil {
-		return nil, changed, err
+		return nil, flushed, err
 	}
 	s.rememberMethod(pending.Requires2FA)
 	tok, spent, err := s.spendOnTwoFactor(ctx, pending, code)
-	return tok, changed || spent, err
+	return tok, flushed || spent, err
 }
 
 // adoptLocked saves tok, from an answer the caller got, as the session,
 // under the store's write lock and the storage's Locker, then runs the 2FA
 // step it may ask for. changed reports that tok was stored (then the 2FA
 // step may still have failed).
-func (s *TokenStore) adoptLocked(ctx, ask context.Context, tok *Token) (*Token, bool, error) {
+func (s *TokenStore) adoptLocked(ctx, ask context.Context, tok *Token) (_ *Token, changed bool, err error) {
 	unlock, err := s.lockStorage(ctx, "saving a login")
 	if err != nil {
 		return nil, false, err
 	}
 	defer unlock()
+	defer s.clearIfCutShort(ctx, &changed, &err)
 	s.forgetFailure()
 	// The pair this login replaces, so that a logout elsewhere before this
 	// one is saved (while storage is down) is not undone.
