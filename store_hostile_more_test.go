@@ -31,9 +31,7 @@ import (
 // or Saves that block until their context ends.
 type refusingStorage struct {
 	*userauth.MemoryStorage
-	mu          sync.Mutex
-	passSaves   int         // saves that go through before failSaves start
-	failSaves   int         // saves then refused
+	saveBudget
 	readOnly    atomic.Bool // Save and Clear are refused
 	blockLoad   atomic.Bool // the next Load blocks until its context ends
 	blockSaves  atomic.Bool // every Save blocks until its context ends
@@ -77,28 +75,6 @@ func (s *refusingStorage) Save(ctx context.Context, t *userauth.Token) error {
 	return s.MemoryStorage.Save(ctx, t)
 }
 
-// refuseSaves lets the next pass saves through, then refuses n.
-func (s *refusingStorage) refuseSaves(pass, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.passSaves, s.failSaves = pass, n
-}
-
-// refuse counts one save off refuseSaves' budget and reports whether it is
-// refused.
-func (s *refusingStorage) refuse() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.passSaves > 0:
-		s.passSaves--
-	case s.failSaves > 0:
-		s.failSaves--
-		return true
-	}
-	return false
-}
-
 func (s *refusingStorage) Clear(ctx context.Context) error {
 	s.clears.Add(1)
 	if s.readOnly.Load() {
@@ -139,14 +115,10 @@ func TestHostileStoreLogoutElsewhereWhileAPairIsAside(t *testing.T) {
 			e := newAtkEnv(t)
 			ctx := context.Background()
 			storage := newRefusingStorage()
-			a, b := e.store(t, storage), e.store(t, storage)
-			_, err := a.Login(ctx, atkAnn)
-			require.NoError(t, err)
-			_, err = b.AccessToken(ctx)
-			require.NoError(t, err)
+			a, b := e.sharedSession(t, storage)
 
 			storage.refuseSaves(1, 3) // the check that storage takes writes passes; every attempt to save the new pair is refused
-			_, err = a.Refresh(ctx)
+			_, err := a.Refresh(ctx)
 			require.ErrorIs(t, err, errRefused)
 			require.Nil(t, storage.stored(t), "the spent pair was cleared")
 
@@ -253,11 +225,7 @@ func TestHostileStoreReadOnlyStorageSpendsNothing(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := newRefusingStorage()
-	a, b := e.store(t, storage), e.store(t, storage)
-	_, err := a.Login(ctx, atkAnn)
-	require.NoError(t, err)
-	_, err = b.AccessToken(ctx)
-	require.NoError(t, err)
+	a, b := e.sharedSession(t, storage)
 
 	e.srv.Advance(16 * time.Minute)
 	storage.readOnly.Store(true)
@@ -329,11 +297,7 @@ func TestHostileStoreBusyLogoutWaitsForAnotherStoresRenewal(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := userauth.NewMemoryStorage()
-	a, b := e.store(t, storage), e.store(t, storage)
-	_, err := a.Login(ctx, atkAnn)
-	require.NoError(t, err)
-	_, err = b.AccessToken(ctx)
-	require.NoError(t, err)
+	a, b := e.sharedSession(t, storage)
 
 	e.srv.Advance(16 * time.Minute)
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: 800 * time.Millisecond})
@@ -346,7 +310,7 @@ func TestHostileStoreBusyLogoutWaitsForAnotherStoresRenewal(t *testing.T) {
 
 	lctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	err = a.Logout(lctx)
+	err := a.Logout(lctx)
 	t.Logf("A.Logout while busy: %v", err)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.NotErrorIs(t, err, userauth.ErrNotRevoked, "nothing was asked of the server")
@@ -382,11 +346,7 @@ func TestHostileStoreBusyLogoutThenAnotherStoreRenews(t *testing.T) {
 			e := newAtkEnv(t)
 			ctx := context.Background()
 			storage := newRefusingStorage()
-			a, b := e.store(t, storage), e.store(t, storage)
-			_, err := a.Login(ctx, atkAnn)
-			require.NoError(t, err)
-			_, err = b.AccessToken(ctx)
-			require.NoError(t, err)
+			a, b := e.sharedSession(t, storage)
 
 			e.srv.Advance(16 * time.Minute)
 			e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: 500 * time.Millisecond})
@@ -398,7 +358,7 @@ func TestHostileStoreBusyLogoutThenAnotherStoreRenews(t *testing.T) {
 			}
 			lctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 			defer cancel()
-			err = a.Logout(lctx)
+			err := a.Logout(lctx)
 			t.Logf("A.Logout while busy: %v", err)
 			t.Logf("A's stuck renewal: %v", <-done)
 			e.quiesce()
@@ -472,6 +432,18 @@ func assertLoggedOut(t *testing.T, e *atkEnv, s *userauth.TokenStore) {
 	assert.ErrorIs(t, err, userauth.ErrLoginRequired)
 }
 
+// sharedSession makes two stores over storage: a logs ann in, and b adopts
+// the pair from storage.
+func (e *atkEnv) sharedSession(t *testing.T, storage userauth.TokenStorage) (a, b *userauth.TokenStore) {
+	t.Helper()
+	a, b = e.store(t, storage), e.store(t, storage)
+	_, err := a.Login(context.Background(), atkAnn)
+	require.NoError(t, err)
+	_, err = b.AccessToken(context.Background())
+	require.NoError(t, err)
+	return a, b
+}
+
 func mustLoad(t *testing.T, s userauth.TokenStorage) *userauth.Token {
 	t.Helper()
 	tok, err := s.Load(context.Background())
@@ -490,11 +462,7 @@ func TestHostileStoreLogoutWhileAnotherStoreHoldsTheLock(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := userauth.NewMemoryStorage()
-	a, b := e.store(t, storage), e.store(t, storage)
-	_, err := a.Login(ctx, atkAnn)
-	require.NoError(t, err)
-	_, err = b.AccessToken(ctx)
-	require.NoError(t, err)
+	a, b := e.sharedSession(t, storage)
 
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: time.Second})
 	bDone := make(chan error, 1)
@@ -503,7 +471,7 @@ func TestHostileStoreLogoutWhileAnotherStoreHoldsTheLock(t *testing.T) {
 
 	lctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	err = a.Logout(lctx)
+	err := a.Logout(lctx)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Zero(t, e.srv.Calls(userauthtest.PathLogout))
 	_, err = a.AccessToken(ctx)
@@ -910,13 +878,9 @@ func TestHostileStoreTwoStoresWithAsidePairs(t *testing.T) {
 		e := newAtkEnv(t)
 		ctx := context.Background()
 		storage := newRefusingStorage()
-		a, b := e.store(t, storage), e.store(t, storage)
-		_, err := a.Login(ctx, atkAnn)
-		require.NoError(t, err)
-		_, err = b.AccessToken(ctx)
-		require.NoError(t, err)
+		a, b := e.sharedSession(t, storage)
 		storage.refuseSaves(1, 3)
-		_, err = a.Refresh(ctx)
+		_, err := a.Refresh(ctx)
 		require.ErrorIs(t, err, errRefused)
 		storage.refuseSaves(0, 3)
 		_, err = b.Login(ctx, atkAnn)
@@ -1111,48 +1075,13 @@ func TestHostileStoreChaosOfAsidePairsAndBusyLogouts(t *testing.T) {
 		// what this test is after.
 		stores = append(stores, e.store(t, storage, userauth.WithRefreshTimeout(3*time.Second)))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for g := range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(g), 11))
-			for ctx.Err() == nil {
-				s := stores[r.IntN(len(stores))]
-				cctx, c := context.WithTimeout(ctx, time.Duration(r.IntN(150))*time.Millisecond)
-				switch r.IntN(16) {
-				case 0:
-					_, _ = s.Login(cctx, atkAnn)
-				case 1:
-					_, _ = s.Refresh(cctx)
-				case 2:
-					_ = s.Logout(cctx)
-				case 3:
-					_ = s.LogoutLocal(cctx)
-				case 4:
-					e.srv.ExpireAccessTokens()
-				case 5:
-					e.srv.Advance(time.Duration(r.IntN(16)) * time.Minute)
-				case 6:
-					storage.refuseSaves(r.IntN(2), r.IntN(4))
-				case 7:
-					e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: time.Duration(r.IntN(400)) * time.Millisecond})
-				case 8:
-					e.srv.Advance(2 * time.Second)
-				default:
-					if resp, err := s.HTTPClient().Get(e.srv.URL + userauthtest.PathAccount); err == nil {
-						resp.Body.Close()
-					}
-					_, _ = s.AccessToken(cctx)
-				}
-				c()
-			}
-		}()
-	}
-	wg.Wait()
-	e.quiesce()
-	t.Logf("calls: %v", e.srv.AllCalls())
-	assert.Equal(t, 0, e.srv.ReuseDetected())
+	e.chaos(t, stores, 40, 11, 150*time.Millisecond,
+		func(r *rand.Rand, _ context.Context, _ *userauth.TokenStore) {
+			storage.refuseSaves(r.IntN(2), r.IntN(4))
+		},
+		func(r *rand.Rand, _ context.Context, _ *userauth.TokenStore) {
+			e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: time.Duration(r.IntN(400)) * time.Millisecond})
+		},
+		func(*rand.Rand, context.Context, *userauth.TokenStore) { e.srv.Advance(2 * time.Second) },
+	)
 }

@@ -139,11 +139,9 @@ func serverExp(t *testing.T, jwt string) time.Time {
 // context first.
 type failingStorage struct {
 	*userauth.MemoryStorage
-	mu        sync.Mutex
-	passSaves int // saves that go through before failSaves start
-	failSaves int // saves then refused
-	down      atomic.Bool
-	saves     atomic.Int32
+	saveBudget
+	down  atomic.Bool
+	saves atomic.Int32
 }
 
 var errUnavailable = fmt.Errorf("hostile: cache down: %w", userauth.ErrStorageUnavailable)
@@ -166,23 +164,28 @@ func (f *failingStorage) Save(ctx context.Context, t *userauth.Token) error {
 	return f.MemoryStorage.Save(ctx, t)
 }
 
-// refuseSaves lets the next pass saves through, then refuses n.
-func (f *failingStorage) refuseSaves(pass, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.passSaves, f.failSaves = pass, n
+// saveBudget refuses saves on demand: refuseSaves lets the next pass
+// saves through, then refuses n.
+type saveBudget struct {
+	mu         sync.Mutex
+	pass, fail int
 }
 
-// refuse counts one save off refuseSaves' budget and reports whether it is
-// refused.
-func (f *failingStorage) refuse() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (b *saveBudget) refuseSaves(pass, n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pass, b.fail = pass, n
+}
+
+// refuse counts one save off the budget and reports whether it is refused.
+func (b *saveBudget) refuse() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	switch {
-	case f.passSaves > 0:
-		f.passSaves--
-	case f.failSaves > 0:
-		f.failSaves--
+	case b.pass > 0:
+		b.pass--
+	case b.fail > 0:
+		b.fail--
 		return true
 	}
 	return false
@@ -215,11 +218,7 @@ func TestHostileStoreSaveFailureKeepsOthersOffTheSpentToken(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
-	a, b := e.store(t, storage), e.store(t, storage)
-	_, err := a.Login(ctx, atkAnn)
-	require.NoError(t, err)
-	_, err = b.AccessToken(ctx)
-	require.NoError(t, err)
+	a, b := e.sharedSession(t, storage)
 
 	e.srv.Advance(16 * time.Minute) // both stores' token expired
 	// The check that storage takes writes passes, then the disk fills up:
@@ -437,14 +436,10 @@ func TestHostileStoreLoginDuringOutageStaysLoggedOut(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
-	a, b := e.store(t, storage), e.store(t, storage)
-	_, err := a.Login(ctx, atkAnn)
-	require.NoError(t, err)
-	_, err = b.AccessToken(ctx)
-	require.NoError(t, err)
+	a, b := e.sharedSession(t, storage)
 
 	storage.down.Store(true)
-	_, err = b.Login(ctx, atkAnn)
+	_, err := b.Login(ctx, atkAnn)
 	require.NoError(t, err, "degraded: the login is kept in memory")
 	storage.down.Store(false)
 
@@ -637,18 +632,35 @@ func TestHostileStoreChaosOfWritersAcrossStores(t *testing.T) {
 		require.NoError(t, err)
 		stores = append(stores, e.store(t, fs))
 	}
+	e.chaos(t, stores, 20, 7, 200*time.Millisecond, func(r *rand.Rand, ctx context.Context, s *userauth.TokenStore) {
+		if resp, err := e.client.Login(ctx, atkAnn); err == nil {
+			_, _ = s.SetToken(ctx, resp)
+		}
+	})
+}
+
+// chaos runs n goroutines for 4 s, each calling, again and again, on a
+// random store and with a context of up to maxCtx: Login, Refresh,
+// Logout, LogoutLocal, an expiry of every access token, a jump of the
+// fake's clock, one of extra, or an API call through the store's
+// HTTPClient and AccessToken (as often as all the others together). Then
+// no refresh token may have been presented twice.
+func (e *atkEnv) chaos(t *testing.T, stores []*userauth.TokenStore, n int, seed uint64, maxCtx time.Duration,
+	extra ...func(r *rand.Rand, ctx context.Context, s *userauth.TokenStore)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
+	ops := 6 + len(extra)
 	var wg sync.WaitGroup
-	for g := range 20 {
+	for g := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(g), 7))
+			r := rand.New(rand.NewPCG(uint64(g), seed))
 			for ctx.Err() == nil {
 				s := stores[r.IntN(len(stores))]
-				cctx, c := context.WithTimeout(ctx, time.Duration(r.IntN(200))*time.Millisecond)
-				switch r.IntN(12) {
+				cctx, c := context.WithTimeout(ctx, time.Duration(r.IntN(int(maxCtx))))
+				switch op := r.IntN(2 * ops); op {
 				case 0:
 					_, _ = s.Login(cctx, atkAnn)
 				case 1:
@@ -661,11 +673,11 @@ func TestHostileStoreChaosOfWritersAcrossStores(t *testing.T) {
 					e.srv.ExpireAccessTokens()
 				case 5:
 					e.srv.Advance(time.Duration(r.IntN(20)) * time.Minute)
-				case 6:
-					if resp, err := e.client.Login(cctx, atkAnn); err == nil {
-						_, _ = s.SetToken(cctx, resp)
-					}
 				default:
+					if op < ops {
+						extra[op-6](r, cctx, s)
+						break
+					}
 					if resp, err := s.HTTPClient().Get(e.srv.URL + userauthtest.PathAccount); err == nil {
 						resp.Body.Close()
 					}
