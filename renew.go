@@ -232,7 +232,7 @@ func (s *TokenStore) renewUnderLocks(ctx context.Context, kind renewKind, stale 
 		return nil, false, err
 	}
 	defer s.release()
-	return s.runOp(ctx, func(ctx context.Context) (*Token, bool, error) { return s.renew(ctx, kind, stale) })
+	return s.renew(ctx, kind, stale)
 }
 
 // renew is a renewal's work under the store's write lock.
@@ -242,7 +242,6 @@ func (s *TokenStore) renew(ctx context.Context, kind renewKind, stale string) (t
 		return nil, false, err
 	}
 	defer unlock()
-	defer s.clearIfCutShort(ctx, &changed, &err)
 
 	newest, flushed, err := s.newestPair(ctx)
 	switch {
@@ -362,7 +361,7 @@ func (s *TokenStore) lockStorage(ctx context.Context, doing string) (unlock func
 
 // refreshWith spends stored's refresh token.
 func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bool, error) {
-	if err := s.storageTakesWrites(stored); err != nil {
+	if err := s.storageTakesWrites(ctx, stored); err != nil {
 		return nil, false, err
 	}
 	sent := s.now()
@@ -399,13 +398,15 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 // storage, to learn that storage takes writes before its refresh token is
 // spent: a storage that can neither save the pair to come nor clear the
 // spent one (a file system gone read-only) would leave that one for
-// another process to spend again. An unavailable storage is the degraded
-// case, and lets the spending go on.
-func (s *TokenStore) storageTakesWrites(stored *Token) error {
-	if cur := s.cur.Load(); cur == nil || cur.save != saved || !sameToken(cur.tok, stored) {
-		return nil // not what storage holds: nothing to prove there
+// another process to spend again. Only under a Locker, which keeps other
+// writers out: without one, the write could undo a pair another process
+// just saved. An unavailable storage is the degraded case, and lets the
+// spending go on.
+func (s *TokenStore) storageTakesWrites(ctx context.Context, stored *Token) error {
+	if cur := s.cur.Load(); s.locker == nil || cur == nil || cur.save != saved || !sameToken(cur.tok, stored) {
+		return nil // not what storage holds, or no Locker: nothing to prove there
 	}
-	if err := s.saveOnce(stored); err != nil && !s.degradable(err) {
+	if err := s.saveOnce(ctx, stored); err != nil && !s.degradable(err) {
 		return err
 	}
 	return nil

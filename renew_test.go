@@ -214,9 +214,11 @@ func TestAccessLifetime(t *testing.T) {
 		ok     bool
 	}{
 		{"exp - iat", jwt(`{"iat":1000,"exp":1900}`), time.Time{}, 900 * time.Second, true},
-		{"iat within a minute of Date", jwt(`{"iat":1000,"exp":1900}`), time.Unix(1030, 0), 900 * time.Second, true},
-		{"Date wins over a stale iat", jwt(`{"iat":1000,"exp":1900}`), time.Unix(1800, 0), 100 * time.Second, true},
-		{"Date after exp: unknown", jwt(`{"exp":1900}`), time.Unix(2000, 0), 0, false},
+		{"iat and Date: the later", jwt(`{"iat":1000,"exp":1900}`), time.Unix(1030, 0), 870 * time.Second, true},
+		{"Date after a stale iat", jwt(`{"iat":1000,"exp":1900}`), time.Unix(1800, 0), 100 * time.Second, true},
+		{"Date behind iat", jwt(`{"iat":1000,"exp":1900}`), time.Unix(400, 0), 900 * time.Second, true},
+		{"Date after exp: iat", jwt(`{"iat":1000,"exp":1900}`), time.Unix(2000, 0), 900 * time.Second, true},
+		{"Date after exp, no iat: unknown", jwt(`{"exp":1900}`), time.Unix(2000, 0), 0, false},
 		{"exp - Date", jwt(`{"exp":1900}`), time.Unix(1600, 0), 300 * time.Second, true},
 		{"exp against the local clock", jwt(`{"exp":` + itoa(now.Unix()+60) + `}`), time.Time{}, time.Minute, true},
 		{"exp in milliseconds", jwt(`{"iat":1780000000,"exp":1780000900000}`), time.Time{}, 0, false},

@@ -85,7 +85,7 @@ func (s *session) access() string {
 // cleared, so that no other process spends the refresh token tok
 // replaced; callers keep the last saved token until it expires.
 func (s *TokenStore) save(ctx context.Context, tok *Token, parent string) error {
-	err := s.saveWithRetries(tok)
+	err := s.saveWithRetries(ctx, tok)
 	switch {
 	case err == nil:
 		s.unsaved = nil
@@ -108,24 +108,24 @@ const saveAttempts = 3
 
 // saveWithRetries saves tok, each attempt on a context of its own bounded
 // by the refresh timeout, a short wait between attempts.
-func (s *TokenStore) saveWithRetries(tok *Token) error {
+func (s *TokenStore) saveWithRetries(ctx context.Context, tok *Token) error {
 	var err error
 	for i := range saveAttempts {
 		if i > 0 {
 			time.Sleep(time.Duration(i) * 25 * time.Millisecond)
 		}
-		if err = s.saveOnce(tok); err == nil || s.degradable(err) || s.opLife.Err() != nil {
+		if err = s.saveOnce(ctx, tok); err == nil || s.degradable(err) {
 			return err
 		}
 	}
 	return err
 }
 
-// saveOnce is one attempt of saveWithRetries: on the operation's life (see
-// begin), not bounded by its deadline, which a slow storage may have used
-// up; a logout ends it.
-func (s *TokenStore) saveOnce(tok *Token) error {
-	sctx, cancel := context.WithTimeout(s.opLife, s.timeout)
+// saveOnce is one attempt of saveWithRetries, on ctx's values with a
+// deadline of its own: the renewal's may be used up by a slow storage, and
+// a rotated pair must still land.
+func (s *TokenStore) saveOnce(ctx context.Context, tok *Token) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
 	return s.storage.Save(sctx, tok)
 }

@@ -75,12 +75,6 @@ func (t Token) LogValue() slog.Value {
 	)
 }
 
-// maxIatDrift is how far a token's iat may stray from its answer's Date
-// and still be taken for the moment the server issued it. A token whose iat
-// is further off (an iat kept from the session's first login, say) is
-// dated by the Date header.
-const maxIatDrift = time.Minute
-
 // tokenFrom turns an answer to a request sent at the local moment sent into
 // a Token. Its expiry is the lifetime the server stated, counted from
 // sent: an answer held back on its way makes the token look older, never
@@ -94,37 +88,38 @@ func tokenFrom(r *TokenResponse, sent time.Time) *Token {
 }
 
 // accessLifetime is how long a JWT access token had left when the server
-// issued it: exp less the server's clock at issue (see issuedAt), or exp
-// against the local clock now when the answer tells neither. It reports
-// false when the expiry is unknown: no exp, or an absurd one (a year
-// outside 1970..9999, as an exp written in milliseconds gives, or an exp
-// that had passed when the token was issued).
-func accessLifetime(access string, date, now time.Time) (time.Duration, bool) {
+// issued it: exp less the server's clock at issue (see issuedAt). It
+// reports false when the expiry is unknown: no exp, or an absurd one (a
+// year outside 1970..9999, as an exp written in milliseconds gives, or an
+// exp that had passed when the token was issued).
+func accessLifetime(access string, date, sent time.Time) (time.Duration, bool) {
 	exp, iat := jwtTimes(access)
 	if exp.IsZero() {
 		return 0, false
 	}
-	issued, ok := issuedAt(iat, date)
-	if !ok {
-		issued = now
-	}
-	life := exp.Sub(issued)
+	life := exp.Sub(issuedAt(exp, iat, date, sent))
 	return life, life > 0
 }
 
-// issuedAt is the server's clock when it issued a token: its iat claim,
-// unless the answer's Date header disagrees by more than maxIatDrift, in
-// which case the Date. It reports false when the answer carries neither.
-func issuedAt(iat, date time.Time) (time.Time, bool) {
-	switch {
-	case iat.IsZero() && date.IsZero():
-		return time.Time{}, false
-	case date.IsZero():
-		return iat, true
-	case iat.IsZero() || iat.Sub(date).Abs() > maxIatDrift:
-		return date, true
+// issuedAt is the server's clock when it issued a token asked for at the
+// local moment sent: the later of its iat claim and its answer's Date
+// header, each believed only when it leaves the token unexpired, else the
+// local clock at sent. The later one: an iat kept from an earlier login,
+// or a Date from a proxy whose clock is behind, would make the token look
+// younger than it is, and expired tokens would be handed out; a Date from
+// a proxy whose clock is ahead makes it look older, and it is renewed
+// early.
+func issuedAt(exp, iat, date, sent time.Time) time.Time {
+	later, earlier := iat, date
+	if date.After(iat) {
+		later, earlier = date, iat
 	}
-	return iat, true
+	for _, t := range []time.Time{later, earlier} {
+		if !t.IsZero() && (exp.IsZero() || exp.After(t)) {
+			return t
+		}
+	}
+	return sent
 }
 
 // jwtExpiry is the exp claim of a JWT, by the server's clock; zero when it
@@ -140,13 +135,13 @@ func jwtExpiry(access string) time.Time {
 
 // serverOffset is the server clock's offset from the local one, as an
 // answer to a request sent at sent shows it: the server's clock at issue
-// (see issuedAt) less sent. It reports false when the answer tells no
-// server time, or tells one that makes its own token expired at issue (a
-// Date far off is not believed).
+// (see issuedAt) less sent, zero when the answer tells no believable
+// server time. It reports false for a token that looks expired at issue
+// even by the local clock: nothing can be told from it.
 func serverOffset(r *TokenResponse, sent time.Time) (time.Duration, bool) {
 	exp, iat := jwtTimes(r.AccessToken)
-	issued, ok := issuedAt(iat, r.date)
-	if !ok || (!exp.IsZero() && !exp.After(issued)) {
+	issued := issuedAt(exp, iat, r.date, sent)
+	if !exp.IsZero() && !exp.After(issued) {
 		return 0, false
 	}
 	return issued.Sub(sent), true

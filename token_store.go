@@ -50,27 +50,14 @@ type TokenStore struct {
 	// write admits one state-changing operation at a time: a renewal, a
 	// login, a 2FA step, a logout. Readers never take it.
 	write   chan struct{}
-	unsaved *unsavedPair    // a rotated pair storage refused; guarded by write
-	opLife  context.Context // of the operation holding write: only a logout ends it; guarded by write
-	// maybeSpent is the refresh token of a pair left in storage by an
-	// operation a logout cut short, whose Clear failed: the server may
-	// have spent it. Guarded by write.
-	maybeSpent string
+	unsaved *unsavedPair // a rotated pair storage refused; guarded by write
 
-	// loggingOut counts the Logouts waiting for write; no operation
-	// begins while one waits.
-	loggingOut atomic.Int32
-
-	renewing   atomic.Bool             // a renewal is in flight; read without mu by due callers
-	mu         sync.Mutex              // guards the fields below
-	opEnd      context.CancelCauseFunc // ends opLife early, for a logout
-	flight     *flight                 // the renewal in progress, if any
-	failed     *failure                // the last failed renewal, for failureMemory
+	renewing   atomic.Bool // a renewal is in flight; read without mu by due callers
+	mu         sync.Mutex  // guards the fields below
+	flight     *flight     // the renewal in progress, if any
+	failed     *failure    // the last failed renewal, for failureMemory
 	lastMethod TwoFactorMethod
 }
-
-// errCutShort ends the life of an operation a logout cut short.
-var errCutShort = errors.New("userauth: cut short by a logout")
 
 // NewTokenStore returns a store for one session, using c for the API calls
 // (nil means a client for DefaultBaseURL) and storage to persist the tokens
@@ -234,10 +221,11 @@ func (s *TokenStore) SetToken(ctx context.Context, t *TokenResponse) (*Token, er
 // tokens may still work until they expire. Logout holds the storage's
 // Locker: a renewal in flight in another process either finishes first
 // (its pair is then revoked and cleared) or finds the storage empty; it
-// never writes the session back. A renewal or 2FA step of this store that
-// is under way (stuck, perhaps, on a server or storage that hangs) is cut
-// short, and clears the storage itself if it fails. Logout waits for the
-// storage's Locker, held by another process, as long as ctx allows.
+// never writes the session back. Logout waits, as long as ctx allows, for
+// a renewal or 2FA step of this store under way and for the Locker when
+// another process holds it; when ctx ends first it returns ctx's error and
+// changes nothing. A Login answered while Logout runs is saved after it;
+// if the server revoked it, its first use ends in ErrLoginRequired.
 func (s *TokenStore) Logout(ctx context.Context) error { return s.logout(ctx, true) }
 
 // LogoutLocal forgets the tokens, in memory and in storage, as Logout
@@ -250,27 +238,23 @@ func (s *TokenStore) logout(ctx context.Context, revoke bool) error {
 		return errNilContext
 	}
 	held := s.cur.Load() // revoked when storage holds nothing newer
-	s.mu.Lock()
-	s.loggingOut.Add(1)
-	if s.opEnd != nil {
-		s.opEnd(errCutShort) // cut short the operation under way, if any
-	}
-	s.mu.Unlock()
-	defer s.loggingOut.Add(-1)
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
-	err := s.logoutUnderLock(ctx, revoke, held)
+	done, err := s.logoutUnderLock(ctx, revoke, held)
 	s.release()
-	s.notify(nil)
+	if done {
+		s.notify(nil)
+	}
 	return err
 }
 
-// logoutUnderLock is Logout's work under the store's write lock.
-func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *session) error {
+// logoutUnderLock is Logout's work under the store's write lock. done
+// reports that the tokens were forgotten, in memory at least.
+func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *session) (done bool, err error) {
 	unlock, err := s.lockStorage(ctx, "logging out")
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
 	var revokeErr error
@@ -288,16 +272,15 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *ses
 	if revokeErr != nil {
 		revokeErr = fmt.Errorf("%w: %w", ErrNotRevoked, revokeErr)
 	}
-	return errors.Join(clearErr, revokeErr)
+	return true, errors.Join(clearErr, revokeErr)
 }
 
 // revoke has the server revoke the session's tokens, with the access
 // token of the newest pair (see pairToRevoke), renewed first when it has
 // expired. When storage holds no pair, another store cleared it (a logout,
 // or a pair it could not save): the pair this store held may be spent, so
-// only its access token is used, while it is valid. A pair an operation
-// cut short may have spent (see clearIfCutShort) is not renewed either:
-// presenting its refresh token again would look like theft.
+// only its access token is used, while it is valid; presenting a spent
+// refresh token would look like theft.
 func (s *TokenStore) revoke(ctx context.Context, held *session) error {
 	tok, renewable := s.pairToRevoke(ctx)
 	if tok == nil && held != nil && held.tok != nil && held.state(s.now()) != stateExpired {
@@ -308,7 +291,7 @@ func (s *TokenStore) revoke(ctx context.Context, held *session) error {
 	}
 	access := tok.AccessToken
 	if s.sessionFor(tok).state(s.now()) == stateExpired {
-		if !renewable || tok.RefreshToken == s.maybeSpent {
+		if !renewable {
 			return nil // nothing usable: its successor, if any, reached nobody
 		}
 		resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: tok.RefreshToken})
@@ -385,14 +368,13 @@ func (s *TokenStore) detached(ctx context.Context, op func(ctx, ask context.Cont
 	}
 }
 
-// underWriteLock runs f as an operation under the store's write lock (see
-// begin), tells OnTokenChange when f reports a change, and returns a copy
-// of f's token.
+// underWriteLock runs f under the store's write lock, tells OnTokenChange
+// when f reports a change, and returns a copy of f's token.
 func (s *TokenStore) underWriteLock(ctx context.Context, f func(ctx context.Context) (tok *Token, changed bool, err error)) (*Token, error) {
 	if err := s.acquire(ctx); err != nil {
 		return nil, err
 	}
-	tok, changed, err := s.runOp(ctx, f)
+	tok, changed, err := f(ctx)
 	s.release()
 	if changed {
 		s.notify(s.cur.Load().tok)
@@ -404,16 +386,9 @@ func (s *TokenStore) underWriteLock(ctx context.Context, f func(ctx context.Cont
 	return &t, nil
 }
 
-// runOp runs f, under the write lock the caller holds, as an operation.
-func (s *TokenStore) runOp(base context.Context, f func(ctx context.Context) (*Token, bool, error)) (*Token, bool, error) {
-	ctx, end, err := s.begin(base)
-	if err != nil {
-		return nil, false, err
-	}
-	defer end()
-	return f(ctx)
-}
-
+// acquire takes the store's write lock. Waiting callers are served in
+// the order they came (a channel's senders are), so a Logout is not
+// overtaken by operations that started after it.
 func (s *TokenStore) acquire(ctx context.Context) error {
 	select {
 	case s.write <- struct{}{}:
@@ -421,54 +396,6 @@ func (s *TokenStore) acquire(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// begin starts the operation that has just taken write, on base's values.
-// Its calls run on ctx, bounded by the refresh timeout; its saves on
-// s.opLife, each with a deadline of its own. A logout ends both early.
-// end must be called before write is released. No operation begins while
-// a logout waits: ErrLoginRequired.
-func (s *TokenStore) begin(base context.Context) (ctx context.Context, end func(), err error) {
-	life, endLife := context.WithCancelCause(context.WithoutCancel(base))
-	s.mu.Lock()
-	if s.loggingOut.Load() > 0 {
-		s.mu.Unlock()
-		endLife(nil)
-		return nil, nil, ErrLoginRequired
-	}
-	s.opEnd = endLife
-	s.mu.Unlock()
-	s.opLife = life
-	ctx, cancel := context.WithTimeout(life, s.timeout)
-	return ctx, func() {
-		cancel()
-		s.mu.Lock()
-		s.opEnd = nil
-		s.mu.Unlock()
-		endLife(nil)
-	}, nil
-}
-
-// clearIfCutShort clears the storage, under the Locker the caller holds,
-// when a logout cut its operation short and the operation failed: it may
-// have spent the pair storage holds (the server acting on a call whose
-// answer never came). It does so even when that Logout has given up
-// meanwhile. The operation's error then becomes ErrLoginRequired.
-func (s *TokenStore) clearIfCutShort(ctx context.Context, changed *bool, err *error) {
-	if *err == nil || !errors.Is(context.Cause(s.opLife), errCutShort) {
-		return
-	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-	defer cancel()
-	if cerr := s.storage.Clear(cctx); cerr != nil {
-		s.warn(ctx, "userauth: clearing the tokens for a logout failed", cerr)
-		if left, lerr := s.storage.Load(cctx); lerr == nil && left != nil {
-			s.maybeSpent = left.RefreshToken
-		}
-	}
-	s.unsaved = nil
-	s.set(nil, saved, "")
-	*changed, *err = true, errLoginRequiredBy(*err)
 }
 
 func (s *TokenStore) release() { <-s.write }

@@ -33,7 +33,7 @@ func (s *TokenStore) secondFactor(ctx, ask context.Context, pending *Token) (*To
 // and saves the answer. A wrong code leaves the step pending; a refused
 // refresh token (401) ends the session.
 func (s *TokenStore) spendOnTwoFactor(ctx context.Context, pending *Token, code string) (*Token, bool, error) {
-	if err := s.storageTakesWrites(pending); err != nil {
+	if err := s.storageTakesWrites(ctx, pending); err != nil {
 		return nil, false, err
 	}
 	sent := s.now()
@@ -67,13 +67,12 @@ func (s *TokenStore) rememberMethod(m TwoFactorMethod) TwoFactorMethod {
 }
 
 // completeTwoFactor is CompleteTwoFactor under the store's write lock.
-func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (tok *Token, changed bool, err error) {
+func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (*Token, bool, error) {
 	unlock, err := s.lockStorage(ctx, "completing 2FA")
 	if err != nil {
 		return nil, false, err
 	}
 	defer unlock()
-	defer s.clearIfCutShort(ctx, &changed, &err)
 	pending, flushed, err := s.newestPair(ctx)
 	if err != nil {
 		return nil, flushed, err
@@ -87,13 +86,12 @@ func (s *TokenStore) completeTwoFactor(ctx context.Context, code string) (tok *T
 // under the store's write lock and the storage's Locker, then runs the 2FA
 // step it may ask for. changed reports that tok was stored (then the 2FA
 // step may still have failed).
-func (s *TokenStore) adoptLocked(ctx, ask context.Context, tok *Token) (_ *Token, changed bool, err error) {
+func (s *TokenStore) adoptLocked(ctx, ask context.Context, tok *Token) (*Token, bool, error) {
 	unlock, err := s.lockStorage(ctx, "saving a login")
 	if err != nil {
 		return nil, false, err
 	}
 	defer unlock()
-	defer s.clearIfCutShort(ctx, &changed, &err)
 	s.forgetFailure()
 	// The pair this login replaces, so that a logout elsewhere before this
 	// one is saved (while storage is down) is not undone.
