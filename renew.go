@@ -201,8 +201,36 @@ func (s *TokenStore) runRenewal(ctx context.Context, f *flight, kind renewKind, 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	tok, changed, err := s.renewUnderLocks(ctx, kind, stale)
 	cancel()
+	if err != nil && !loginOrTwoFactorRequired(err) && s.cur.Load().valid(s.now()) {
+		s.warn(ctx, "userauth: token renewal failed; callers keep the current token until it expires", err)
+	}
+	if changed {
+		s.notify()
+	}
+	f.tok, f.err = tok, err
+	close(f.done)
+}
 
+// renewUnderLocks brings the tokens up to date under the store's write
+// lock and the storage's Locker, and ends the flight before releasing the
+// write lock: a Logout that comes next forgets its failure. changed
+// reports new tokens from the server (or tokens lost).
+func (s *TokenStore) renewUnderLocks(ctx context.Context, kind renewKind, stale string) (tok *Token, changed bool, err error) {
+	if err := s.acquire(ctx); err != nil {
+		s.endFlight(err)
+		return nil, false, err
+	}
+	defer s.release()
+	tok, changed, err = s.renew(ctx, kind, stale)
+	s.endFlight(err)
+	return tok, changed, err
+}
+
+// endFlight clears the renewal in flight and remembers its failure, for
+// failureMemory.
+func (s *TokenStore) endFlight(err error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.flight, s.failed = nil, nil
 	switch {
 	case err != nil && !errors.Is(err, ErrTwoFactorRequired):
@@ -213,26 +241,6 @@ func (s *TokenStore) runRenewal(ctx context.Context, f *flight, kind renewKind, 
 		s.failed = &failure{err: errStillLagging, until: s.now().Add(failureMemory)}
 	}
 	s.renewing.Store(false)
-	s.mu.Unlock()
-	if err != nil && !loginOrTwoFactorRequired(err) && s.cur.Load().valid(s.now()) {
-		s.warn(ctx, "userauth: token renewal failed; callers keep the current token until it expires", err)
-	}
-	if changed {
-		s.notify(s.cur.Load().tok)
-	}
-	f.tok, f.err = tok, err
-	close(f.done)
-}
-
-// renewUnderLocks brings the tokens up to date under the store's write
-// lock and the storage's Locker. changed reports new tokens from the
-// server (or tokens lost).
-func (s *TokenStore) renewUnderLocks(ctx context.Context, kind renewKind, stale string) (tok *Token, changed bool, err error) {
-	if err := s.acquire(ctx); err != nil {
-		return nil, false, err
-	}
-	defer s.release()
-	return s.renew(ctx, kind, stale)
 }
 
 // renew is a renewal's work under the store's write lock.

@@ -17,6 +17,7 @@ type session struct {
 	save      saveState // saved, or lagging
 	parent    string    // of a lagging pair: the refresh token it replaced ("" when none)
 	steppedAt time.Time // when this store's 2FA step made the pair; zero for others
+	version   uint64    // counts the store's changes of tokens; see notify
 }
 
 // saveState says whether storage holds a session's tokens.
@@ -137,11 +138,15 @@ func (s *TokenStore) degradable(err error) bool {
 
 // set publishes the session for tok.
 func (s *TokenStore) set(tok *Token, st saveState, parent string) *session {
+	cur := s.cur.Load()
 	sess := s.sessionFor(tok)
 	if sess.save != st || sess.parent != parent {
 		c := *sess
 		c.save, c.parent = st, parent
 		sess = &c
+	}
+	if cur == nil || !sameToken(cur.tok, tok) {
+		sess.version = s.versions.Add(1) // other tokens: sess is new
 	}
 	s.cur.Store(sess)
 	return sess

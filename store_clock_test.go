@@ -54,7 +54,9 @@ func shiftDate(d time.Duration) func(http.Header) {
 }
 
 // countRefreshes calls AccessToken every step of the fake's clock for
-// span, and returns the refreshes the server saw meanwhile.
+// span, and returns the refreshes the server saw meanwhile. s should renew
+// before it answers (WithBlockingRefresh), so that no renewal runs behind
+// the count.
 func countRefreshes(t *testing.T, e *atkEnv, s *userauth.TokenStore, span, step time.Duration) int {
 	t.Helper()
 	ctx := context.Background()
@@ -62,7 +64,6 @@ func countRefreshes(t *testing.T, e *atkEnv, s *userauth.TokenStore, span, step 
 	for elapsed := time.Duration(0); elapsed < span; elapsed += step {
 		_, err := s.AccessToken(ctx)
 		require.NoError(t, err)
-		e.quiesce()
 		e.srv.Advance(step)
 	}
 	return e.srv.Calls(userauthtest.PathRefresh) - before
@@ -102,7 +103,7 @@ func TestHostileStoreDateAheadRenewsEarlyNotOnEveryCall(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t)
 	c := clientRewriting(t, e, shiftDate(14*time.Minute))
-	s, err := userauth.NewTokenStore(c, nil, userauth.WithClock(e.srv.Now))
+	s, err := userauth.NewTokenStore(c, nil, userauth.WithClock(e.srv.Now), userauth.WithBlockingRefresh())
 	require.NoError(t, err)
 	_, err = s.Login(context.Background(), atkAnn)
 	require.NoError(t, err)
@@ -120,7 +121,7 @@ func TestHostileStoreNoServerClockTrustsTheLocalClock(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t, userauthtest.WithTokenClaims(func(c map[string]any) { delete(c, "iat") }))
 	c := clientRewriting(t, e, func(h http.Header) { h.Del("Date") })
-	s, err := userauth.NewTokenStore(c, nil, userauth.WithClock(e.srv.Now))
+	s, err := userauth.NewTokenStore(c, nil, userauth.WithClock(e.srv.Now), userauth.WithBlockingRefresh())
 	require.NoError(t, err)
 	_, err = s.Login(context.Background(), atkAnn)
 	require.NoError(t, err)
@@ -143,7 +144,7 @@ func TestHostileStoreReplicasRenewOnceBeforeTheyKnowTheServerClock(t *testing.T)
 	storage := userauth.NewMemoryStorage()
 	stores := make([]*userauth.TokenStore, 5)
 	for i := range stores {
-		stores[i] = e.store(t, storage)
+		stores[i] = e.store(t, storage, userauth.WithBlockingRefresh()) // no renewal behind the count
 	}
 	_, err := stores[0].Login(ctx, atkAnn)
 	require.NoError(t, err)
@@ -153,7 +154,6 @@ func TestHostileStoreReplicasRenewOnceBeforeTheyKnowTheServerClock(t *testing.T)
 			_, err := s.AccessToken(ctx)
 			require.NoError(t, err)
 		}
-		e.quiesce()
 		e.srv.Advance(15 * time.Second)
 	}
 	n := e.srv.Calls(userauthtest.PathRefresh) - before

@@ -62,7 +62,7 @@ func TestHostileStoreLogoutWithAnEndedContextChangesNothing(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := userauth.NewMemoryStorage()
-	s := e.store(t, storage)
+	s := e.store(t, storage, userauth.WithRefreshTimeout(2*time.Second)) // the hung refresh gives up then
 	_, err := s.Login(ctx, atkAnn)
 	require.NoError(t, err)
 
@@ -95,7 +95,7 @@ func TestHostileStoreLogoutAfterAHungRenewalRevokes(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := userauth.NewMemoryStorage()
-	s := e.store(t, storage)
+	s := e.store(t, storage, userauth.WithRefreshTimeout(2*time.Second)) // the hung refresh gives up then
 	_, err := s.Login(ctx, atkAnn)
 	require.NoError(t, err)
 	p1 := mustLoad(t, storage)
@@ -345,7 +345,7 @@ func TestHostileStoreNoGoroutineLeftAfterGivenUpLogouts(t *testing.T) {
 
 	// A Login whose handler waits for its context.
 	started := make(chan struct{})
-	h, err := userauth.NewTokenStore(e.client, nil, userauth.WithClock(e.srv.Now),
+	h, err := userauth.NewTokenStore(e.client, nil, userauth.WithClock(e.srv.Now), userauth.WithRefreshTimeout(2*time.Second),
 		userauth.WithTwoFactorHandler(func(ctx context.Context, _ userauth.TwoFactorMethod) (string, error) {
 			close(started)
 			<-ctx.Done()

@@ -52,6 +52,9 @@ type TokenStore struct {
 	write   chan struct{}
 	unsaved *unsavedPair // a rotated pair storage refused; guarded by write
 
+	versions atomic.Uint64 // the last session version given (see set)
+	told     atomic.Uint64 // the last session version told to onChange
+
 	renewing   atomic.Bool // a renewal is in flight; read without mu by due callers
 	mu         sync.Mutex  // guards the fields below
 	flight     *flight     // the renewal in progress, if any
@@ -244,7 +247,7 @@ func (s *TokenStore) logout(ctx context.Context, revoke bool) error {
 	done, err := s.logoutUnderLock(ctx, revoke, held)
 	s.release()
 	if done {
-		s.notify(nil)
+		s.notify()
 	}
 	return err
 }
@@ -377,7 +380,7 @@ func (s *TokenStore) underWriteLock(ctx context.Context, f func(ctx context.Cont
 	tok, changed, err := f(ctx)
 	s.release()
 	if changed {
-		s.notify(s.cur.Load().tok)
+		s.notify()
 	}
 	if err != nil {
 		return nil, err
@@ -400,13 +403,27 @@ func (s *TokenStore) acquire(ctx context.Context) error {
 
 func (s *TokenStore) release() { <-s.write }
 
-func (s *TokenStore) notify(tok *Token) {
+// notify tells OnTokenChange the store's current tokens (the zero Token
+// when it has none), unless it was told them, or newer ones, already:
+// operations that end in any order never tell it an older state after a
+// newer one.
+func (s *TokenStore) notify() {
 	if s.onChange == nil {
 		return
 	}
+	sess := s.cur.Load()
+	for {
+		last := s.told.Load()
+		if sess.version <= last {
+			return
+		}
+		if s.told.CompareAndSwap(last, sess.version) {
+			break
+		}
+	}
 	var t Token
-	if tok != nil {
-		t = *tok
+	if sess.tok != nil {
+		t = *sess.tok
 	}
 	s.onChange(t)
 }

@@ -1141,3 +1141,24 @@ func TestHTTPClientTimeout(t *testing.T) {
 		t.Fatal("a request to a server that never answers was still waiting after 30s")
 	}
 }
+
+// TestNotifyNeverTellsAnOlderState: operations that end in any order tell
+// OnTokenChange the current tokens once, never an older state after a
+// newer one (a renewal's notice arriving after a logout's).
+func TestNotifyNeverTellsAnOlderState(t *testing.T) {
+	t.Parallel()
+	var told []Token
+	s := mustStore(t, nil, nil, WithOnTokenChange(func(tok Token) { told = append(told, tok) }))
+	renewed := &Token{AccessToken: "a2", RefreshToken: "r2"}
+	s.set(renewed, saved, "") // a renewal's pair
+	s.set(nil, saved, "")     // a logout, before the renewal told anyone
+	s.notify()                // the logout's notice
+	s.notify()                // the renewal's, late
+	assert.Equal(t, []Token{{}}, told)
+
+	s.set(renewed, saved, "") // a login
+	s.set(renewed, lagging, "")
+	s.notify()
+	s.notify() // nothing new
+	assert.Equal(t, []Token{{}, *renewed}, told)
+}
