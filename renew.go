@@ -396,6 +396,9 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 		return nil, false, err
 	}
 	if tok.Requires2FA != "" {
+		if stored.Requires2FA == "" {
+			s.stepFrom = stored
+		}
 		full, _, err := s.secondFactor(ctx, ctx, tok)
 		return full, true, err
 	}

@@ -139,6 +139,9 @@ func (s *TokenStore) degradable(err error) bool {
 // set publishes the session for tok.
 func (s *TokenStore) set(tok *Token, st saveState, parent string) *session {
 	cur := s.cur.Load()
+	if tok == nil || tok.Requires2FA == "" {
+		s.stepFrom = nil // complete again, or gone
+	}
 	sess := s.sessionFor(tok)
 	if sess.save != st || sess.parent != parent {
 		c := *sess
@@ -165,6 +168,9 @@ func (s *TokenStore) sessionFor(tok *Token) *session {
 	sess.bearer = "Bearer " + tok.AccessToken
 	now := s.now()
 	expiry := s.localExpiry(tok)
+	if expiry.Sub(now) > maxTrustedLifetime {
+		expiry = time.Time{} // a sentinel, saved or read with the offset
+	}
 	if expiry.IsZero() {
 		sess.refreshAt = now.Add(unknownExpiryLifetime)
 		return sess

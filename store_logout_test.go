@@ -454,3 +454,135 @@ func TestHostileStoreLogoutPathsLeakNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// lockless is a storage without a Locker (a user's own TokenStorage over a
+// database, say): only Load, Save and Clear.
+type lockless struct{ m *userauth.MemoryStorage }
+
+func (s lockless) Load(ctx context.Context) (*userauth.Token, error) { return s.m.Load(ctx) }
+func (s lockless) Save(ctx context.Context, t *userauth.Token) error { return s.m.Save(ctx, t) }
+func (s lockless) Clear(ctx context.Context) error                   { return s.m.Clear(ctx) }
+
+// TestHostileStoreLogoutWithAnEndedContextWithoutALocker: with a storage
+// that has no Locker, nothing but the store's own lock stands between a
+// Logout and the Clear. A Logout or LogoutLocal given a context that has
+// already ended still returns its error and changes nothing, every time
+// (a select between a free lock and an ended context picks either).
+func TestHostileStoreLogoutWithAnEndedContextWithoutALocker(t *testing.T) {
+	t.Parallel()
+	for _, local := range []bool{false, true} {
+		t.Run(fmt.Sprintf("local=%v", local), func(t *testing.T) {
+			e := newAtkEnv(t)
+			ctx := context.Background()
+			storage := lockless{userauth.NewMemoryStorage()}
+			s := e.store(t, storage)
+			_, err := s.Login(ctx, atkAnn)
+			require.NoError(t, err)
+			dead, cancel := context.WithCancel(ctx)
+			cancel()
+			for range 40 {
+				if local {
+					err = s.LogoutLocal(dead)
+				} else {
+					err = s.Logout(dead)
+				}
+				require.ErrorIs(t, err, context.Canceled)
+				require.NotNil(t, mustLoad(t, storage), "a logout given an ended context cleared the session")
+			}
+			assert.Zero(t, e.srv.Calls(userauthtest.PathLogout))
+		})
+	}
+}
+
+// TestHostileStoreLogoutRenewalOutlivesAFailedClear: stores A and B share
+// a storage; the access token expired, so A.Logout renews it first,
+// spending the stored refresh token. /logout then fails (500) and the
+// Clear meets a passing failure. Storage must not be left holding the
+// spent pair: it holds the renewed one, which B goes on with, and no
+// refresh token is presented twice.
+func TestHostileStoreLogoutRenewalOutlivesAFailedClear(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := newRefusingStorage()
+	a, b := e.sharedSession(t, storage)
+	spent := mustLoad(t, storage).RefreshToken
+
+	e.srv.Advance(16 * time.Minute)
+	e.srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: http.StatusInternalServerError})
+	storage.failClears.Store(1)
+	err := a.Logout(ctx)
+	t.Logf("A.Logout: %v", err)
+	require.ErrorIs(t, err, userauth.ErrNotRevoked)
+	require.ErrorContains(t, err, "device busy")
+	assert.NotEqual(t, spent, storage.stored(t).RefreshToken, "storage still holds the refresh token Logout spent")
+
+	_, err = b.AccessToken(ctx)
+	require.NoError(t, err, "the session was neither revoked nor cleared: B goes on")
+	e.quiesce()
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 0, e.srv.ReuseDetected(), "a refresh token was presented twice")
+}
+
+// TestHostileStoreLogoutLocalWhoseClearFailsKeepsTheSession: LogoutLocal's
+// Clear fails. It returns the error and changes nothing: OnTokenChange is
+// not told a logout, and the store goes on serving the session storage
+// still holds, rather than forgetting it in memory and loading it again.
+func TestHostileStoreLogoutLocalWhoseClearFailsKeepsTheSession(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := newRefusingStorage()
+	notes := &tokenNotes{}
+	s := e.store(t, storage, userauth.WithOnTokenChange(notes.f))
+	tok, err := s.Login(ctx, atkAnn)
+	require.NoError(t, err)
+	n := notes.len()
+
+	storage.failClears.Store(1)
+	require.ErrorContains(t, s.LogoutLocal(ctx), "device busy")
+	assert.Empty(t, notes.since(n), "OnTokenChange was told of a logout that did not happen")
+	access, err := s.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tok.AccessToken, access)
+
+	require.NoError(t, s.LogoutLocal(ctx), "the next try clears")
+	assert.Nil(t, storage.stored(t))
+	told := notes.since(n)
+	require.Len(t, told, 1)
+	assert.Empty(t, told[0].AccessToken, "OnTokenChange is told the logout once it happened")
+}
+
+// TestHostileStoreLogoutRevokesTheTokenHandedOutBeforeA2FAStep: a store
+// without a 2FA handler hands out a complete access token; its next
+// renewal is answered with requires_2fa, so storage holds a pending step,
+// while the complete token still opens the account. Logout revokes the
+// session with that token: it no longer opens the account.
+func TestHostileStoreLogoutRevokesTheTokenHandedOutBeforeA2FAStep(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	first, err := e.client.Login(ctx, atkTom)
+	require.NoError(t, err)
+	code, err := e.srv.Code(e.secret)
+	require.NoError(t, err)
+	full, err := e.client.TwoFactorAuthentication(ctx, userauth.Confirm2FA{Code: code, RefreshToken: first.RefreshToken})
+	require.NoError(t, err)
+	s := e.store(t, nil)
+	_, err = s.SetToken(ctx, full)
+	require.NoError(t, err)
+	handedOut, err := s.AccessToken(ctx)
+	require.NoError(t, err)
+
+	e.srv.RequireTwoFactorOnNextRefresh()
+	_, err = s.Refresh(ctx)
+	require.ErrorIs(t, err, userauth.ErrTwoFactorRequired)
+	require.Equal(t, http.StatusOK, bearerGet(t, e, handedOut, userauthtest.PathAccount))
+
+	require.NoError(t, s.Logout(ctx))
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathLogout))
+	assert.Equal(t, http.StatusUnauthorized, bearerGet(t, e, handedOut, userauthtest.PathAccount),
+		"the token handed out before the 2FA step still opens the account")
+	_, err = s.AccessToken(ctx)
+	assert.ErrorIs(t, err, userauth.ErrLoginRequired)
+}

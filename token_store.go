@@ -51,6 +51,10 @@ type TokenStore struct {
 	// login, a 2FA step, a logout. Readers never take it.
 	write   chan struct{}
 	unsaved *unsavedPair // a rotated pair storage refused; guarded by write
+	// stepFrom is the complete pair a renewal answered with a 2FA step
+	// replaced: its access token, handed out before, opens the account
+	// until it expires, so Logout revokes with it. Guarded by write.
+	stepFrom *Token
 
 	versions atomic.Uint64 // the last session version given (see set)
 	told     atomic.Uint64 // the last session version told to onChange
@@ -116,7 +120,10 @@ func (s *TokenStore) AccessToken(ctx context.Context) (string, error) {
 
 // Token returns a copy of the current complete token that can be used now,
 // renewing it first when it has expired (see TokenStore for when callers
-// wait).
+// wait). Its Expiry is the store's: when the access token expires by this
+// machine's clock, or sooner, five minutes ahead at most, for a pair read
+// from storage before the store has compared its clock with the server's.
+// Code that keeps the token until Expiry asks again in time.
 //
 // Errors: ErrLoginRequired when there are no tokens or the server refused
 // the refresh token; a *TwoFactorRequiredError while a 2FA step is pending
@@ -221,7 +228,9 @@ func (s *TokenStore) SetToken(ctx context.Context, t *TokenResponse) (*Token, er
 //
 // Storage is cleared even when the server cannot be reached or refuses:
 // the error then matches ErrNotRevoked and wraps the server's, and the
-// tokens may still work until they expire. Logout holds the storage's
+// tokens may still work until they expire. When storage cannot be
+// cleared, Logout returns its error and the store keeps the session (the
+// server may have revoked it already): call it again. Logout holds the storage's
 // Locker: a renewal in flight in another process either finishes first
 // (its pair is then revoked and cleared) or finds the storage empty; it
 // never writes the session back. Logout waits, as long as ctx allows, for
@@ -240,6 +249,9 @@ func (s *TokenStore) logout(ctx context.Context, revoke bool) error {
 	if ctx == nil {
 		return errNilContext
 	}
+	if err := ctx.Err(); err != nil {
+		return err // given up before anything started
+	}
 	held := s.cur.Load() // revoked when storage holds nothing newer
 	if err := s.acquire(ctx); err != nil {
 		return err
@@ -253,7 +265,9 @@ func (s *TokenStore) logout(ctx context.Context, revoke bool) error {
 }
 
 // logoutUnderLock is Logout's work under the store's write lock. done
-// reports that the tokens were forgotten, in memory at least.
+// reports that the tokens were forgotten, in memory and in storage. When
+// storage cannot be cleared, the store keeps what it holds: forgetting it
+// here only would let the next call load the stored pair again.
 func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *session) (done bool, err error) {
 	unlock, err := s.lockStorage(ctx, "logging out")
 	if err != nil {
@@ -261,52 +275,77 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *ses
 	}
 	defer unlock()
 	var revokeErr error
+	var renewed *renewedPair
 	if revoke {
-		revokeErr = s.revoke(ctx, held)
+		if renewed, revokeErr = s.revoke(ctx, held); revokeErr != nil {
+			revokeErr = fmt.Errorf("%w: %w", ErrNotRevoked, revokeErr)
+		}
 	}
 	// The storage is cleared even when the caller's context ended during
 	// the server's call.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
-	clearErr := s.storage.Clear(cctx)
+	if err := s.storage.Clear(cctx); err != nil {
+		var saveErr error
+		if renewed != nil {
+			// Storage still holds the pair whose refresh token revoke
+			// spent: put its successor in its place.
+			saveErr = s.save(cctx, renewed.tok, renewed.parent)
+		}
+		return false, errors.Join(err, saveErr, revokeErr)
+	}
 	s.unsaved = nil
 	s.set(nil, saved, "")
 	s.forgetFailure()
-	if revokeErr != nil {
-		revokeErr = fmt.Errorf("%w: %w", ErrNotRevoked, revokeErr)
-	}
-	return true, errors.Join(clearErr, revokeErr)
+	return true, revokeErr
+}
+
+// renewedPair is a pair revoke renewed to log out with, and the refresh
+// token it replaced.
+type renewedPair struct {
+	tok    *Token
+	parent string
 }
 
 // revoke has the server revoke the session's tokens, with the access
 // token of the newest pair (see pairToRevoke), renewed first when it has
-// expired. When storage holds no pair, another store cleared it (a logout,
-// or a pair it could not save): the pair this store held may be spent, so
-// only its access token is used, while it is valid; presenting a spent
-// refresh token would look like theft.
-func (s *TokenStore) revoke(ctx context.Context, held *session) error {
+// expired; renewed is that renewal's pair, nil when none ran. When storage
+// holds no pair, another store cleared it (a logout, or a pair it could
+// not save): the pair this store held may be spent, so only its access
+// token is used, while it is valid; presenting a spent refresh token would
+// look like theft. So it is too when storage holds a pending 2FA step a
+// renewal was answered with: the complete token handed out before it
+// still opens the account.
+func (s *TokenStore) revoke(ctx context.Context, held *session) (renewed *renewedPair, err error) {
+	now := s.now()
 	tok, renewable := s.pairToRevoke(ctx)
-	if tok == nil && held != nil && held.tok != nil && held.state(s.now()) != stateExpired {
+	if tok != nil && tok.Requires2FA != "" && s.stepFrom != nil {
+		held = s.sessionFor(s.stepFrom)
+	}
+	if (tok == nil || tok.Requires2FA != "") && held != nil && held.tok != nil &&
+		held.tok.Requires2FA == "" && held.state(now) != stateExpired {
 		tok, renewable = held.tok, false
 	}
 	if tok == nil || tok.Requires2FA != "" {
-		return nil // nothing complete to revoke
+		return nil, nil // nothing complete to revoke
 	}
 	access := tok.AccessToken
-	if s.sessionFor(tok).state(s.now()) == stateExpired {
+	if s.sessionFor(tok).state(now) == stateExpired {
 		if !renewable {
-			return nil // nothing usable: its successor, if any, reached nobody
+			return nil, nil // nothing usable: its successor, if any, reached nobody
 		}
+		sent := s.now()
 		resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: tok.RefreshToken})
 		switch {
 		case refused(err, http.StatusBadRequest, http.StatusUnauthorized):
-			return nil // the server ended the session already
+			return nil, nil // the server ended the session already
 		case err != nil:
-			return err
+			return nil, err
 		}
+		renewed = &renewedPair{tok: s.tokenFromAnswer(resp, sent), parent: tok.RefreshToken}
 		access = resp.AccessToken
 	}
-	return s.client.Logout(ctx, access)
+	return renewed, s.client.Logout(ctx, access)
 }
 
 // pairToRevoke is the newest pair of the session: one this store holds
@@ -393,6 +432,9 @@ func (s *TokenStore) underWriteLock(ctx context.Context, f func(ctx context.Cont
 // the order they came (a channel's senders are), so a Logout is not
 // overtaken by operations that started after it.
 func (s *TokenStore) acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err // select would pick a free lock over it half the time
+	}
 	select {
 	case s.write <- struct{}{}:
 		return nil
