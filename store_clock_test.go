@@ -277,3 +277,79 @@ func TestHostileStoreSlowAnswerDatesTheTokenFromTheRequest(t *testing.T) {
 		assert.True(t, serverExp(t, tok).After(e.srv.Now()), "an access token the server expired 2 s ago was handed out")
 	}
 }
+
+// TestHostileStoreSentinelExpIsAnUnknownExpiry: tokens whose exp is
+// 9999-12-31T23:59:59Z (a common "never expires" value) while the server
+// keeps its own 15-minute record. The lifetime is not believed: the token
+// is an unknown expiry, renewed every five minutes, and no token handed
+// out is one the server refuses.
+func TestHostileStoreSentinelExpIsAnUnknownExpiry(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t, userauthtest.WithTokenClaims(func(c map[string]any) { c["exp"] = int64(253402300799) }))
+	s := e.store(t, nil, userauth.WithBlockingRefresh())
+	ctx := context.Background()
+	tok, err := s.Login(ctx, atkAnn)
+	require.NoError(t, err)
+	assert.True(t, tok.Expiry.IsZero(), "an exp 8,000 years ahead is an unknown expiry, not %v", tok.Expiry)
+	refused := 0
+	for el := time.Duration(0); el < 29*time.Minute; el += 10 * time.Second {
+		access, err := s.AccessToken(ctx)
+		require.NoError(t, err)
+		if bearerGet(t, e, access, userauthtest.PathAccount) != http.StatusOK {
+			refused++
+		}
+		e.srv.Advance(10 * time.Second)
+	}
+	t.Logf("29 minutes of calls every 10 s: %d refreshes", e.srv.Calls(userauthtest.PathRefresh))
+	assert.Zero(t, refused, "tokens the server had expired were handed out")
+	assert.LessOrEqual(t, e.srv.Calls(userauthtest.PathRefresh), 6, "renewed about every five minutes, no more")
+}
+
+// TestHostileStoreDateBehindWithoutIatRecoversThroughTheTransport: tokens
+// without iat, behind a proxy whose Date runs 10 minutes behind. Nothing
+// tells that Date from a server clock (RELIABILITY.md, known limits): a
+// 15-minute token looks 25 minutes long. A request through the store's
+// transport 16 minutes on meets the server's 401, renews once and is
+// answered.
+func TestHostileStoreDateBehindWithoutIatRecoversThroughTheTransport(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t, userauthtest.WithTokenClaims(func(c map[string]any) { delete(c, "iat") }))
+	c := clientRewriting(t, e, shiftDate(-10*time.Minute))
+	s, err := userauth.NewTokenStore(c, nil, userauth.WithClock(e.srv.Now))
+	require.NoError(t, err)
+	_, err = s.Login(context.Background(), atkAnn)
+	require.NoError(t, err)
+	e.srv.Advance(16 * time.Minute)
+	resp, err := s.HTTPClient().Get(e.srv.URL + userauthtest.PathAccount)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
+
+// TestHostileStoreIatAheadRenewsAtMostOncePerCall: tokens whose iat is 5 s
+// before their exp (an issuer whose clock runs ahead of the API's): each
+// looks 5 s long, and the store believes it (RELIABILITY.md, known
+// limits). Calls 10 s apart then renew at most once each, never in a loop
+// within a call, and every token handed out works.
+func TestHostileStoreIatAheadRenewsAtMostOncePerCall(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t, userauthtest.WithTokenClaims(func(c map[string]any) { c["iat"] = c["exp"].(int64) - 5 }))
+	s := e.store(t, nil, userauth.WithBlockingRefresh())
+	ctx := context.Background()
+	_, err := s.Login(ctx, atkAnn)
+	require.NoError(t, err)
+	calls := 0
+	for el := time.Duration(0); el < 10*time.Minute; el += 10 * time.Second {
+		before := e.srv.Calls(userauthtest.PathRefresh)
+		access, err := s.AccessToken(ctx)
+		require.NoError(t, err)
+		calls++
+		require.LessOrEqual(t, e.srv.Calls(userauthtest.PathRefresh)-before, 1, "one call renewed more than once")
+		require.Equal(t, http.StatusOK, bearerGet(t, e, access, userauthtest.PathAccount))
+		e.srv.Advance(10 * time.Second)
+	}
+	t.Logf("%d calls, %d refreshes", calls, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}

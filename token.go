@@ -25,6 +25,12 @@ const (
 // expiry it cannot tell before renewing it anyway. A 401 renews it sooner.
 const unknownExpiryLifetime = 5 * time.Minute
 
+// maxTrustedLifetime is the longest lifetime of an access token the store
+// believes. An exp further ahead is a mistake or a "never expires"
+// sentinel (9999-12-31), while the server may still expire the token: it
+// is an unknown expiry.
+const maxTrustedLifetime = 366 * 24 * time.Hour
+
 // failureMemory is how long a failed renewal is handed to new callers
 // before another is tried, so that a failing server is not hammered.
 const failureMemory = time.Second
@@ -90,15 +96,16 @@ func tokenFrom(r *TokenResponse, sent time.Time) *Token {
 // accessLifetime is how long a JWT access token had left when the server
 // issued it: exp less the server's clock at issue (see issuedAt). It
 // reports false when the expiry is unknown: no exp, or an absurd one (a
-// year outside 1970..9999, as an exp written in milliseconds gives, or an
-// exp that had passed when the token was issued).
+// year outside 1970..9999, as an exp written in milliseconds gives, an
+// exp that had passed when the token was issued, or one more than
+// maxTrustedLifetime ahead).
 func accessLifetime(access string, date, sent time.Time) (time.Duration, bool) {
 	exp, iat := jwtTimes(access)
 	if exp.IsZero() {
 		return 0, false
 	}
 	life := exp.Sub(issuedAt(exp, iat, date, sent))
-	return life, life > 0
+	return life, life > 0 && life <= maxTrustedLifetime
 }
 
 // issuedAt is the server's clock when it issued a token asked for at the
