@@ -45,7 +45,7 @@ func explain(err error) string {
 	case errors.As(err, &te):
 		return "server unreachable: " + withoutPrefix(err)
 	}
-	return err.Error()
+	return withoutPrefix(err)
 }
 
 // codeHint is said with a refused 2FA code.

@@ -18,11 +18,11 @@ stdin's first line is read.
 
 The 2FA code, for an account with 2FA: --code; else a terminal prompts for
 it, and piped stdin's next line is read. With no code (stdin ended, or an
-empty answer), or a code the server refuses, the login fails and nothing
-is kept, unless --keep-pending: then the pending step stays in the token
-file (the command exits 0 when no code was given) and
-"userauth login --code CODE" finishes it later; a code refused then leaves
-the step pending.
+empty answer), or a code the server refuses, the login fails and the token
+file keeps the session it held before, if any. With --keep-pending, the
+pending step replaces that session in the token file instead (the command
+exits 0 when no code was given), and "userauth login --code CODE"
+finishes it later; a code refused then leaves the step pending.
 
 The API: --base-url, else --sandbox (` + sandboxURL + `, the sandbox),
 else $USERAUTH_BASE_URL, else the saved session's API, else ` + productionURL + `
@@ -113,7 +113,7 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	err = r.do(ctx, func(ctx context.Context) error { _, err := store.Login(ctx, req); return err })
 	var tfr *userauth.TwoFactorRequiredError
 	if errors.As(err, &tfr) {
-		return secondFactor(ctx, e, o, r, store, in, tfr.Method)
+		return secondFactor(ctx, e, o, r, sess, store, in, tfr.Method)
 	}
 	if err != nil {
 		return err
@@ -124,13 +124,15 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 
 // secondFactor completes the 2FA step a login asked for, with --code or a
 // code read from stdin. Without a code, or when the step fails, the
-// pending step is forgotten here unless --keep-pending.
-func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, store *userauth.TokenStore, in *input, method userauth.TwoFactorMethod) error {
+// pending step is forgotten here unless --keep-pending, and the session
+// the token file held before comes back.
+func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, sess *session, store *userauth.TokenStore, in *input, method userauth.TwoFactorMethod) error {
+	forget := func(keep bool, cause error) error { return forgetPending(ctx, r, sess, store, keep, cause) }
 	code := o.code
 	if code == "" {
 		var err error
 		if code, err = in.code(ctx, method); err != nil && !errors.Is(err, errNoInput) {
-			return forgetPending(ctx, r, store, o.keepPending, fmt.Errorf("reading the 2FA code: %w", err))
+			return forget(o.keepPending, fmt.Errorf("reading the 2FA code: %w", err))
 		}
 	}
 	if code == "" && o.keepPending {
@@ -138,20 +140,21 @@ func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, store
 		return nil
 	}
 	if code == "" {
-		return forgetPending(ctx, r, store, false, fmt.Errorf("no 2FA code (%s): stdin ended; give --code, or --keep-pending to finish later with userauth login --code CODE", method))
+		return forget(false, fmt.Errorf("no 2FA code (%s): stdin ended; give --code, or --keep-pending to finish later with userauth login --code CODE", method))
 	}
 	err := r.do(ctx, func(ctx context.Context) error { _, err := store.CompleteTwoFactor(ctx, code); return err })
 	if err != nil {
-		return forgetPending(ctx, r, store, o.keepPending, err)
+		return forget(o.keepPending, err)
 	}
 	fmt.Fprintf(e.stdout, "logged in to %s\n", r.url)
 	return nil
 }
 
 // forgetPending forgets the pending 2FA step here (LogoutLocal), unless
-// keep, so that a failed login leaves no partial session behind, then
-// returns cause. It does so even when ctx has ended.
-func forgetPending(ctx context.Context, r *remote, store *userauth.TokenStore, keep bool, cause error) error {
+// keep, so that a failed login leaves no partial session behind, and puts
+// back the session sess held before, if any (not one --force forgot);
+// then it returns cause. It does so even when ctx has ended.
+func forgetPending(ctx context.Context, r *remote, sess *session, store *userauth.TokenStore, keep bool, cause error) error {
 	if keep {
 		return cause
 	}
@@ -159,6 +162,11 @@ func forgetPending(ctx context.Context, r *remote, store *userauth.TokenStore, k
 	defer cancel()
 	if err := store.LogoutLocal(fctx); err != nil {
 		return fmt.Errorf("%w (and forgetting the pending 2FA step failed: %v)", cause, err)
+	}
+	if sess.tok != nil && !sess.mismatched(r.url) {
+		if err := sess.restore(fctx); err != nil {
+			return fmt.Errorf("%w (and putting back the session %s held before failed: %v)", cause, sess.path, err)
+		}
 	}
 	return cause
 }

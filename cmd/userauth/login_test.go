@@ -13,7 +13,8 @@ import (
 // TestLoginInput: point 5. The password and the 2FA code come from
 // --password-stdin, --code, piped stdin or a terminal prompt, as login's
 // help says; with no code, no partial session is left behind unless
-// --keep-pending, and then login --code finishes the step.
+// --keep-pending, and then login --code finishes the step; a failed 2FA
+// step leaves the token file with the session it held before.
 func TestLoginInput(t *testing.T) {
 	t.Parallel()
 	t.Run("help", func(t *testing.T) {
@@ -24,8 +25,8 @@ func TestLoginInput(t *testing.T) {
 			"with --password-stdin, the first line of stdin, never\nprompted for",
 			"a terminal prompts for it (no echo), and piped\nstdin's first line is read",
 			"--code; else a terminal prompts for\nit, and piped stdin's next line is read",
-			"the login fails and nothing\nis kept, unless --keep-pending",
-			`"userauth login --code CODE" finishes it later`,
+			"the login fails and the token\nfile keeps the session it held before, if any",
+			"\"userauth login --code CODE\"\nfinishes it later",
 		} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("login --help: got %q, want it to say %q", r.stdout, want)
@@ -56,6 +57,26 @@ func TestLoginInput(t *testing.T) {
 		want := "userauth login: no 2FA code (GoogleAuthenticator): stdin ended; give --code, or --keep-pending to finish later with userauth login --code CODE\n"
 		if r.code != 1 || r.stderr != want || exists(t, tf) || exists(t, apiPath(tf)) {
 			t.Errorf("got %v, token file kept %v, want exit 1, %q and no token file", r, exists(t, tf), want)
+		}
+	})
+	t.Run("a failed 2FA step keeps the session held before", func(t *testing.T) {
+		t.Parallel()
+		srv, tf := newFake(t), tokenFile(t)
+		login(t, srv, tf)
+		before := loadToken(t, tf)
+		for _, c := range []struct{ name, stdin string }{
+			{"no code", tomPassword + "\n"},
+			{"wrong code", tomPassword + "\n000000\n"},
+		} {
+			r := runCLI(t, c.stdin, nil, "login", "--email", tomEmail, "--base-url", srv.URL, "--token-file", tf)
+			after := loadToken(t, tf)
+			if r.code != 1 || after == nil || after.AccessToken != before.AccessToken || after.RefreshToken != before.RefreshToken {
+				t.Errorf("%s: got %v, token file %v, want exit 1 and ann's session kept", c.name, r, after)
+			}
+		}
+		r := runCLI(t, "", nil, "status", "--token-file", tf)
+		if r.code != 0 || !strings.Contains(r.stdout, srv.URL) {
+			t.Errorf("status after the failed logins: got %v, want exit 0, logged in to %s", r, srv.URL)
 		}
 	})
 	t.Run("keep pending", func(t *testing.T) {

@@ -114,3 +114,20 @@ func (s *session) store(r *remote) (*userauth.TokenStore, error) {
 	}
 	return userauth.NewTokenStore(c, &apiStorage{FileStorage: s.storage, api: r.url}, userauth.WithRefreshTimeout(r.timeout))
 }
+
+// restore puts the session read from the token file back, after a login
+// that replaced it failed, unless something was saved there since.
+func (s *session) restore(ctx context.Context) error {
+	unlock, err := s.storage.Lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if cur, err := s.storage.Load(ctx); err != nil || cur != nil {
+		return err
+	}
+	if s.saved == "" {
+		return s.storage.Save(ctx, s.tok) // an older file: no API recorded
+	}
+	return (&apiStorage{FileStorage: s.storage, api: s.saved}).Save(ctx, s.tok)
+}

@@ -16,8 +16,12 @@ has expired, for use in scripts:
 
   curl -H "Authorization: Bearer $(userauth token)" https://a.y.at/...
 
-With --json it prints {"access_token": "...", "expires_at": "RFC 3339, UTC"}
-(expires_at is "" when unknown).
+With --json it prints {"access_token": "...", "expires_at": "RFC 3339, UTC"}:
+expires_at is when to ask for a token again at the latest. It is the access
+token's expiry, or sooner, five minutes ahead at most, while this machine's
+clock has not been compared with the server's (a token read from the file
+before any renewal); "" when unknown. "userauth status" shows the token's
+own exp claim.
 
 The API: --base-url, else --sandbox (` + sandboxURL + `, the sandbox),
 else $USERAUTH_BASE_URL, else the saved session's API (the usual case),

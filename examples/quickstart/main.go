@@ -94,7 +94,7 @@ func login(ctx context.Context, store *userauth.TokenStore, api *demo.API) error
 	if err != nil {
 		return fmt.Errorf("2FA: %w", err)
 	}
-	step("2FA: code accepted; complete tokens stored, access token valid until %s", tok.Expiry.Format(time.TimeOnly))
+	step("2FA: code accepted; complete tokens stored, access token valid until %s", tok.Expiry.UTC().Format("15:04:05 UTC"))
 	return nil
 }
 
