@@ -84,9 +84,11 @@ func WithoutRetries() Option {
 	}
 }
 
-// WithTimeout bounds each attempt, from dialling to the end of the body
-// (it is the http.Client's Timeout). The context bounds the whole call,
-// retries included. The default is DefaultTimeout.
+// WithTimeout bounds each attempt of an API call, from dialling to the
+// end of the body, and is the Timeout of the http.Clients the SDK hands
+// out (TokenStore.HTTPClient, APIKeyClient). The context bounds the whole
+// call, retries included. The default is the Timeout of the http.Client
+// given with WithHTTPClient, when it has one, else DefaultTimeout.
 //
 // A call whose context has no deadline can take (retries+1) times the
 // timeout, plus the waits between attempts: with the defaults, about two
