@@ -46,6 +46,22 @@ import (
 // Helpers
 // ---------------------------------------------------------------------------
 
+// trickle writes head, then b every 50 ms, until the client hangs up or s
+// stops: a body that never ends, slowly.
+func trickle(s *rawServer, c net.Conn, head string, b byte) {
+	io.WriteString(c, head)
+	for {
+		if _, err := c.Write([]byte{b}); err != nil {
+			return
+		}
+		select {
+		case <-s.done:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // rawServer is a TCP listener that speaks HTTP/1.1 by hand: it reads one
 // request per connection and lets the handler write any bytes at all.
 type rawServer struct {
@@ -793,17 +809,7 @@ func TestHostileNoHangPastPerAttemptTimeout(t *testing.T) {
 			}
 		},
 		"4xx body trickles": func(s *rawServer, c net.Conn, _ *http.Request, _ []byte) {
-			io.WriteString(c, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 100000\r\n\r\n")
-			for {
-				if _, err := c.Write([]byte{'x'}); err != nil {
-					return
-				}
-				select {
-				case <-s.done:
-					return
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
+			trickle(s, c, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 100000\r\n\r\n", 'x')
 		},
 		"infinite chunked 5xx": func(s *rawServer, c net.Conn, _ *http.Request, _ []byte) {
 			io.WriteString(c, "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -824,17 +830,7 @@ func TestHostileNoHangPastPerAttemptTimeout(t *testing.T) {
 			}
 		},
 		"2xx body trickles": func(s *rawServer, c net.Conn, _ *http.Request, _ []byte) {
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
-			for {
-				if _, err := c.Write([]byte{' '}); err != nil {
-					return
-				}
-				select {
-				case <-s.done:
-					return
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
+			trickle(s, c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", ' ')
 		},
 		"huge headers": func(s *rawServer, c net.Conn, _ *http.Request, _ []byte) {
 			io.WriteString(c, "HTTP/1.1 401 Unauthorized\r\n")

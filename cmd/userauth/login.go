@@ -177,21 +177,13 @@ func finishPending(ctx context.Context, e *env, o *loginOptions, sess *session) 
 	if sess.tok == nil || sess.tok.Requires2FA == "" {
 		return fmt.Errorf("no 2FA step is pending in %s: log in with --email or --alternate-id", sess.path)
 	}
-	api, err := sess.api(e, o.api, "add --force to finish it there anyway")
-	if err != nil {
-		return err
-	}
-	r, err := o.api.remote(e, api)
-	if err != nil {
-		return err
-	}
-	store, err := sess.store(r)
+	r, store, err := sess.storeFor(e, o.api, "add --force to finish it there anyway")
 	if err != nil {
 		return err
 	}
 	if err := r.do(ctx, func(ctx context.Context) error { _, err := store.CompleteTwoFactor(ctx, o.code); return err }); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "logged in to %s\n", api)
+	fmt.Fprintf(e.stdout, "logged in to %s\n", r.url)
 	return nil
 }

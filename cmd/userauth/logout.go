@@ -48,21 +48,13 @@ func runLogout(ctx context.Context, e *env, args []string) error {
 	case *local:
 		return logoutLocal(ctx, e, sess)
 	}
-	api, err := sess.api(e, af, "add --force to have them revoked there anyway, or --local to only forget them here")
-	if err != nil {
-		return err
-	}
-	r, err := af.remote(e, api)
-	if err != nil {
-		return err
-	}
-	store, err := sess.store(r)
+	r, store, err := sess.storeFor(e, af, "add --force to have them revoked there anyway, or --local to only forget them here")
 	if err != nil {
 		return err
 	}
 	err = r.do(ctx, store.Logout)
 	if err == nil {
-		fmt.Fprintf(e.stdout, "logged out of %s\n", api)
+		fmt.Fprintf(e.stdout, "logged out of %s\n", r.url)
 		return nil
 	}
 	if errors.Is(err, userauth.ErrNotRevoked) && cleared(ctx, sess) {

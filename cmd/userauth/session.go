@@ -104,6 +104,25 @@ func (s *session) mismatched(api string) bool {
 	return s.tok != nil && s.saved != "" && s.saved != api
 }
 
+// storeFor resolves the API of a command that sends the session's tokens
+// (see api; hint says what --force would do there), and returns the remote
+// and a token store over the session for it.
+func (s *session) storeFor(e *env, a *apiFlags, hint string) (*remote, *userauth.TokenStore, error) {
+	api, err := s.api(e, a, hint)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := a.remote(e, api)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := s.store(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, store, nil
+}
+
 // store returns a token store over the session for r's API, without a
 // 2FA handler: a pending step is the caller's to complete. Every save
 // records r's API beside the tokens.

@@ -54,15 +54,7 @@ func runToken(ctx context.Context, e *env, args []string) error {
 	if sess.tok == nil {
 		return userauth.ErrLoginRequired
 	}
-	api, err := sess.api(e, af, "add --force to send its tokens there anyway, or log in there first")
-	if err != nil {
-		return err
-	}
-	r, err := af.remote(e, api)
-	if err != nil {
-		return err
-	}
-	store, err := sess.store(r)
+	r, store, err := sess.storeFor(e, af, "add --force to send its tokens there anyway, or log in there first")
 	if err != nil {
 		return err
 	}
