@@ -306,9 +306,13 @@ func (s *TokenStore) newestPair(ctx context.Context) (newest *Token, changed boo
 	if p := s.notSaved(); p != nil {
 		return s.flush(ctx, p, stored)
 	}
-	if stored == nil {
+	switch {
+	case stored == nil:
 		s.set(nil, saved, "")
 		return nil, cur.access() != "", ErrLoginRequired
+	case s.ended != "" && stored.RefreshToken == s.ended: // left by a Clear that failed
+		_, changed, err := s.endSession(ctx, stored, ErrLoginRequired)
+		return nil, changed, err
 	}
 	s.set(stored, saved, "")
 	return stored, false, nil
@@ -376,7 +380,7 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 	resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: stored.RefreshToken})
 	if err != nil {
 		if answeredSuccess(err) {
-			return s.endSession(ctx, err) // the token is spent, its successor lost
+			return s.endSession(ctx, stored, err) // the token is spent, its successor lost
 		}
 		if !refused(err, http.StatusBadRequest, http.StatusUnauthorized) {
 			return nil, false, err // passing trouble: keep the tokens
@@ -389,7 +393,7 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 			}
 			return again, false, nil
 		}
-		return s.endSession(ctx, err)
+		return s.endSession(ctx, stored, err)
 	}
 	tok := s.tokenFromAnswer(resp, sent)
 	if err := s.save(ctx, tok, stored.RefreshToken); err != nil {
@@ -397,7 +401,7 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 	}
 	if tok.Requires2FA != "" {
 		if stored.Requires2FA == "" {
-			s.stepFrom = stored
+			s.stepFrom = &stepFrom{complete: stored, pending: tok.RefreshToken}
 		}
 		full, _, err := s.secondFactor(ctx, ctx, tok)
 		return full, true, err
@@ -445,9 +449,11 @@ func refused(err error, statuses ...int) bool {
 	return false
 }
 
-// endSession clears the session the server refused for good: its refresh
-// token is unknown, spent or revoked.
-func (s *TokenStore) endSession(ctx context.Context, cause error) (*Token, bool, error) {
+// endSession clears the session of tok, which the server refused for
+// good: its refresh token is unknown, spent or revoked, and is never
+// presented again, even if storage cannot be cleared.
+func (s *TokenStore) endSession(ctx context.Context, tok *Token, cause error) (*Token, bool, error) {
+	s.ended = tok.RefreshToken
 	if err := s.storage.Clear(ctx); err != nil {
 		s.warn(ctx, "userauth: clearing refused tokens failed", err)
 	}

@@ -139,8 +139,8 @@ func (s *TokenStore) degradable(err error) bool {
 // set publishes the session for tok.
 func (s *TokenStore) set(tok *Token, st saveState, parent string) *session {
 	cur := s.cur.Load()
-	if tok == nil || tok.Requires2FA == "" {
-		s.stepFrom = nil // complete again, or gone
+	if f := s.stepFrom; f != nil && (tok == nil || tok.RefreshToken != f.pending) {
+		s.stepFrom = nil // the step is over, or another session came
 	}
 	sess := s.sessionFor(tok)
 	if sess.save != st || sess.parent != parent {
@@ -153,6 +153,13 @@ func (s *TokenStore) set(tok *Token, st saveState, parent string) *session {
 	}
 	s.cur.Store(sess)
 	return sess
+}
+
+// stepFrom is a complete pair, and the refresh token of the pending 2FA
+// step a renewal of it was answered with.
+type stepFrom struct {
+	complete *Token
+	pending  string
 }
 
 // sessionFor returns the current session when it holds tok (its schedule

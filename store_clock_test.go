@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -352,4 +353,34 @@ func TestHostileStoreIatAheadRenewsAtMostOncePerCall(t *testing.T) {
 	}
 	t.Logf("%d calls, %d refreshes", calls, e.srv.Calls(userauthtest.PathRefresh))
 	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
+
+// TestHostileStoreSentinelExpReadFromAFileIsNotHandedOut: tokens whose exp
+// is 9999-12-31. Store A logs in over a FileStorage; store B reads the
+// file. B's Token and TokenSource never hand out the sentinel as the
+// expiry: Token says unknown (zero), and the TokenSource, as oauth2 reads
+// a zero Expiry as never expiring, the moment the store renews anyway.
+func TestHostileStoreSentinelExpReadFromAFileIsNotHandedOut(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t, userauthtest.WithTokenClaims(func(c map[string]any) { c["exp"] = int64(253402300799) }))
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	fa, err := userauth.NewFileStorage(path)
+	require.NoError(t, err)
+	a := e.store(t, fa)
+	tok, err := a.Login(ctx, atkAnn)
+	require.NoError(t, err)
+	require.True(t, tok.Expiry.IsZero())
+
+	fb, err := userauth.NewFileStorage(path)
+	require.NoError(t, err)
+	b := e.store(t, fb)
+	got, err := b.Token(ctx)
+	require.NoError(t, err)
+	assert.True(t, got.Expiry.IsZero() || !got.Expiry.After(e.srv.Now().Add(5*time.Minute+time.Second)),
+		"Token().Expiry of a sentinel exp read from the file: %v", got.Expiry)
+	ots, err := b.TokenSource(ctx).Token()
+	require.NoError(t, err)
+	assert.True(t, ots.Expiry.IsZero() || !ots.Expiry.After(e.srv.Now().Add(5*time.Minute+time.Second)),
+		"TokenSource's Expiry of a sentinel exp read from the file: %v", ots.Expiry)
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -513,8 +514,9 @@ func TestHostileStoreLogoutRenewalOutlivesAFailedClear(t *testing.T) {
 	storage.failClears.Store(1)
 	err := a.Logout(ctx)
 	t.Logf("A.Logout: %v", err)
-	require.ErrorIs(t, err, userauth.ErrNotRevoked)
 	require.ErrorContains(t, err, "device busy")
+	require.ErrorContains(t, err, "the server did not revoke the tokens either")
+	assert.NotErrorIs(t, err, userauth.ErrNotRevoked, "nothing was logged out here")
 	assert.NotEqual(t, spent, storage.stored(t).RefreshToken, "storage still holds the refresh token Logout spent")
 
 	_, err = b.AccessToken(ctx)
@@ -585,4 +587,214 @@ func TestHostileStoreLogoutRevokesTheTokenHandedOutBeforeA2FAStep(t *testing.T) 
 		"the token handed out before the 2FA step still opens the account")
 	_, err = s.AccessToken(ctx)
 	assert.ErrorIs(t, err, userauth.ErrLoginRequired)
+}
+
+var atkZed = userauth.LoginRequest{Email: "zed@attack.test", Password: "pw-zed-SECRET-6"}
+
+// tomStepAfterARenewal gives store s tom's complete session, hands out its access
+// token, then has a renewal answered with requires_2fa (no handler): the
+// store remembers the complete pair the step replaced. It returns the
+// access token handed out.
+func tomStepAfterARenewal(t *testing.T, e *atkEnv, s *userauth.TokenStore) string {
+	t.Helper()
+	ctx := context.Background()
+	first, err := e.client.Login(ctx, atkTom)
+	require.NoError(t, err)
+	code, err := e.srv.Code(e.secret)
+	require.NoError(t, err)
+	full, err := e.client.TwoFactorAuthentication(ctx, userauth.Confirm2FA{Code: code, RefreshToken: first.RefreshToken})
+	require.NoError(t, err)
+	_, err = s.SetToken(ctx, full)
+	require.NoError(t, err)
+	handedOut, err := s.AccessToken(ctx)
+	require.NoError(t, err)
+	e.srv.RequireTwoFactorOnNextRefresh()
+	_, err = s.Refresh(ctx)
+	require.ErrorIs(t, err, userauth.ErrTwoFactorRequired)
+	return handedOut
+}
+
+// otherTomSession logs tom in on another device (a store of its own),
+// with the next TOTP code, and returns its access token.
+func otherTomSession(t *testing.T, e *atkEnv) string {
+	t.Helper()
+	ctx := context.Background()
+	e.srv.Advance(61 * time.Second) // a TOTP code not used yet
+	other := e.store(t, nil, userauth.WithTwoFactorHandler(e.handler(new(atomic.Int32))))
+	_, err := other.Login(ctx, atkTom)
+	require.NoError(t, err)
+	access, err := other.AccessToken(ctx)
+	require.NoError(t, err)
+	return access
+}
+
+// TestHostileStoreLogoutOfAPendingLoginRevokesNothing: a renewal of tom's
+// session was answered with requires_2fa; the store then logs zed in,
+// pending too. Logout clears zed's pending login without a call: the
+// complete token of tom that the store handed out before belongs to a
+// session that is no longer this store's, and tom's other sessions keep
+// working.
+func TestHostileStoreLogoutOfAPendingLoginRevokesNothing(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	_, err := e.srv.AddUser(userauthtest.User{Email: atkZed.Email, Password: atkZed.Password, TwoFactor: userauthtest.TwoFactorTOTP})
+	require.NoError(t, err)
+
+	s := e.store(t, nil)
+	tomStepAfterARenewal(t, e, s)
+
+	// Tom's other, independent session (another device).
+	otherAccess := otherTomSession(t, e)
+
+	_, err = s.Login(ctx, atkZed) // zed's pending step replaces tom's session here
+	var tfa *userauth.TwoFactorRequiredError
+	require.ErrorAs(t, err, &tfa)
+
+	require.NoError(t, s.Logout(ctx))
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathLogout),
+		"zed's pending login was logged out with a call to /logout (revoking with tom's old token)")
+	assert.Equal(t, http.StatusOK, bearerGet(t, e, otherAccess, userauthtest.PathAccount),
+		"logging out zed's pending login revoked tom's sessions")
+}
+
+// TestHostileStoreLogoutOfAnotherStoresPendingLoginRevokesNothing: stores
+// A and B share a storage. A renewal of tom's session in A was answered
+// with requires_2fa; B then logs zed in, pending, over the shared
+// storage. A.Logout finds zed's pending step, which no renewal of A was
+// answered with: it clears it without a call.
+func TestHostileStoreLogoutOfAnotherStoresPendingLoginRevokesNothing(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	_, err := e.srv.AddUser(userauthtest.User{Email: atkZed.Email, Password: atkZed.Password, TwoFactor: userauthtest.TwoFactorTOTP})
+	require.NoError(t, err)
+	storage := userauth.NewMemoryStorage()
+	a, b := e.store(t, storage), e.store(t, storage)
+	tomStepAfterARenewal(t, e, a)
+	otherAccess := otherTomSession(t, e)
+	_, err = b.Login(ctx, atkZed)
+	var tfa *userauth.TwoFactorRequiredError
+	require.ErrorAs(t, err, &tfa)
+
+	require.NoError(t, a.Logout(ctx))
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathLogout),
+		"A revoked with tom's old token while storage held zed's pending login")
+	assert.Equal(t, http.StatusOK, bearerGet(t, e, otherAccess, userauthtest.PathAccount),
+		"logging out zed's pending login revoked tom's sessions")
+}
+
+// TestHostileStoreLogoutTellsOnTokenChangeThePairItRenewed: the access
+// token expired, so Logout renews it first; /logout fails and the Clear
+// fails, so the renewed pair replaces the spent one in storage.
+// OnTokenChange is told that pair: an app that persists tokens through it
+// does not keep a spent refresh token.
+func TestHostileStoreLogoutTellsOnTokenChangeThePairItRenewed(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := newRefusingStorage()
+	notes := &tokenNotes{}
+	s := e.store(t, storage, userauth.WithOnTokenChange(notes.f))
+	_, err := s.Login(ctx, atkAnn)
+	require.NoError(t, err)
+	spent := storage.stored(t).RefreshToken
+
+	e.srv.Advance(16 * time.Minute)
+	e.srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: http.StatusInternalServerError})
+	storage.failClears.Store(1)
+	err = s.Logout(ctx)
+	t.Logf("Logout: %v", err)
+	require.ErrorContains(t, err, "did not revoke")
+	now := storage.stored(t)
+	require.NotNil(t, now)
+	require.NotEqual(t, spent, now.RefreshToken, "the renewed pair is saved")
+
+	told := notes.since(0)
+	require.NotEmpty(t, told)
+	last := told[len(told)-1]
+	assert.Equal(t, now.RefreshToken, last.RefreshToken,
+		"OnTokenChange was last told the pair whose refresh token Logout spent, not the saved one")
+}
+
+// TestHostileStoreLogoutUnreadableRefreshThenFailedClearNeverRespends: the
+// access token expired; Logout renews it first, and the server acts on
+// the refresh but its 200 answer breaks off. The Clear then fails, so
+// storage still holds the spent pair. The store never presents its
+// refresh token again: the session is over.
+func TestHostileStoreLogoutUnreadableRefreshThenFailedClearNeverRespends(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := newRefusingStorage()
+	s := e.store(t, storage)
+	_, err := s.Login(ctx, atkAnn)
+	require.NoError(t, err)
+
+	e.srv.Advance(16 * time.Minute)
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Truncate: true})
+	storage.failClears.Store(1)
+	err = s.Logout(ctx)
+	t.Logf("Logout: %v", err)
+	require.Error(t, err)
+
+	e.srv.Advance(2 * time.Second) // past the failure memory
+	_, err = s.AccessToken(ctx)
+	t.Logf("the next call: %v", err)
+	e.quiesce()
+	assert.Equal(t, 0, e.srv.ReuseDetected(), "the refresh token Logout's renewal spent was presented again")
+}
+
+// TestHostileStoreLogoutGivenUpDuringItsRefreshNeverRespends: as above,
+// but the server holds the refresh's answer back after acting on it, and
+// the Logout's context ends meanwhile. The refresh runs on a context of
+// its own, so its answer is read; the Clear fails, the renewed pair takes
+// the spent one's place, and no refresh token is presented twice.
+func TestHostileStoreLogoutGivenUpDuringItsRefreshNeverRespends(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := newRefusingStorage()
+	s := e.store(t, storage)
+	_, err := s.Login(ctx, atkAnn)
+	require.NoError(t, err)
+
+	e.srv.Advance(16 * time.Minute)
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: 2 * time.Second})
+	storage.failClears.Store(1)
+	lctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err = s.Logout(lctx)
+	t.Logf("Logout: %v", err)
+	require.Error(t, err)
+	e.quiesce()
+
+	e.srv.Advance(2 * time.Second)
+	_, err = s.AccessToken(ctx)
+	t.Logf("the next call: %v", err)
+	e.quiesce()
+	assert.Equal(t, 0, e.srv.ReuseDetected(), "the refresh token Logout's cut renewal spent was presented again")
+}
+
+// TestHostileStoreFailedClearDoesNotClaimALogout: the server refuses
+// /logout (500) and the Clear fails. The store keeps the session, and
+// Logout's error does not say "logged out here", nor match
+// ErrNotRevoked, which means exactly that.
+func TestHostileStoreFailedClearDoesNotClaimALogout(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := newRefusingStorage()
+	s := e.store(t, storage)
+	_, err := s.Login(ctx, atkAnn)
+	require.NoError(t, err)
+
+	e.srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: http.StatusInternalServerError})
+	storage.failClears.Store(1)
+	err = s.Logout(ctx)
+	require.Error(t, err)
+	require.NotNil(t, storage.stored(t), "the session is kept")
+	_, aerr := s.AccessToken(ctx)
+	require.NoError(t, aerr, "the session is kept")
+	assert.NotContains(t, err.Error(), "logged out here", "Logout's error claims a local logout that did not happen")
 }

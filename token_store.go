@@ -51,10 +51,16 @@ type TokenStore struct {
 	// login, a 2FA step, a logout. Readers never take it.
 	write   chan struct{}
 	unsaved *unsavedPair // a rotated pair storage refused; guarded by write
-	// stepFrom is the complete pair a renewal answered with a 2FA step
-	// replaced: its access token, handed out before, opens the account
-	// until it expires, so Logout revokes with it. Guarded by write.
-	stepFrom *Token
+	// stepFrom is the complete pair that a renewal answered with a 2FA
+	// step replaced, while that step is pending: its access token, handed
+	// out before, opens the account until it expires, so Logout revokes
+	// with it. Guarded by write.
+	stepFrom *stepFrom
+	// ended is the refresh token of the last session the server ended
+	// here (refused, or spent with its answer lost). A stored pair that
+	// holds it, left by a Clear that failed, is never presented again.
+	// Guarded by write.
+	ended string
 
 	versions atomic.Uint64 // the last session version given (see set)
 	told     atomic.Uint64 // the last session version told to onChange
@@ -136,6 +142,7 @@ func (s *TokenStore) Token(ctx context.Context) (*Token, error) {
 		return nil, err
 	}
 	t := *sess.tok
+	t.Expiry = time.Time{} // unknown
 	if sess.known {
 		t.Expiry = sess.expiresAt // by this store's clock
 	}
@@ -256,19 +263,21 @@ func (s *TokenStore) logout(ctx context.Context, revoke bool) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
-	done, err := s.logoutUnderLock(ctx, revoke, held)
+	changed, err := s.logoutUnderLock(ctx, revoke, held)
 	s.release()
-	if done {
+	if changed {
 		s.notify()
 	}
 	return err
 }
 
-// logoutUnderLock is Logout's work under the store's write lock. done
-// reports that the tokens were forgotten, in memory and in storage. When
-// storage cannot be cleared, the store keeps what it holds: forgetting it
-// here only would let the next call load the stored pair again.
-func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *session) (done bool, err error) {
+// logoutUnderLock is Logout's work under the store's write lock. changed
+// reports that the store's tokens changed: forgotten, in memory and in
+// storage, or renewed by revoke. When storage cannot be cleared, the store
+// keeps what it holds (forgetting it here only would let the next call
+// load the stored pair again), and the pair revoke renewed replaces the
+// spent one.
+func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *session) (changed bool, err error) {
 	unlock, err := s.lockStorage(ctx, "logging out")
 	if err != nil {
 		return false, err
@@ -277,9 +286,7 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *ses
 	var revokeErr error
 	var renewed *renewedPair
 	if revoke {
-		if renewed, revokeErr = s.revoke(ctx, held); revokeErr != nil {
-			revokeErr = fmt.Errorf("%w: %w", ErrNotRevoked, revokeErr)
-		}
+		renewed, revokeErr = s.revoke(ctx, held)
 	}
 	// The storage is cleared even when the caller's context ended during
 	// the server's call.
@@ -288,16 +295,21 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *ses
 	if err := s.storage.Clear(cctx); err != nil {
 		var saveErr error
 		if renewed != nil {
-			// Storage still holds the pair whose refresh token revoke
-			// spent: put its successor in its place.
 			saveErr = s.save(cctx, renewed.tok, renewed.parent)
+			changed = saveErr == nil || s.notSaved() != nil
 		}
-		return false, errors.Join(err, saveErr, revokeErr)
+		if revokeErr != nil {
+			revokeErr = fmt.Errorf("userauth: the server did not revoke the tokens either: %w", revokeErr)
+		}
+		return changed, errors.Join(err, saveErr, revokeErr)
 	}
 	s.unsaved = nil
 	s.set(nil, saved, "")
 	s.forgetFailure()
-	return true, revokeErr
+	if revokeErr != nil {
+		return true, fmt.Errorf("%w: %w", ErrNotRevoked, revokeErr)
+	}
+	return true, nil
 }
 
 // renewedPair is a pair revoke renewed to log out with, and the refresh
@@ -309,18 +321,19 @@ type renewedPair struct {
 
 // revoke has the server revoke the session's tokens, with the access
 // token of the newest pair (see pairToRevoke), renewed first when it has
-// expired; renewed is that renewal's pair, nil when none ran. When storage
-// holds no pair, another store cleared it (a logout, or a pair it could
-// not save): the pair this store held may be spent, so only its access
-// token is used, while it is valid; presenting a spent refresh token would
-// look like theft. So it is too when storage holds a pending 2FA step a
-// renewal was answered with: the complete token handed out before it
-// still opens the account.
+// expired; renewed is that renewal's pair, nil when none ran. The renewal
+// runs on a context of its own, as every spending of a refresh token does.
+// When storage holds no pair, another store cleared it (a logout, or a
+// pair it could not save): the pair this store held may be spent, so only
+// its access token is used, while it is valid; presenting a spent refresh
+// token would look like theft. So it is too when storage holds the
+// pending 2FA step a renewal of this store was answered with: the complete
+// token handed out before it still opens the account.
 func (s *TokenStore) revoke(ctx context.Context, held *session) (renewed *renewedPair, err error) {
 	now := s.now()
 	tok, renewable := s.pairToRevoke(ctx)
-	if tok != nil && tok.Requires2FA != "" && s.stepFrom != nil {
-		held = s.sessionFor(s.stepFrom)
+	if f := s.stepFrom; tok != nil && f != nil && tok.RefreshToken == f.pending {
+		held = s.sessionFor(f.complete)
 	}
 	if (tok == nil || tok.Requires2FA != "") && held != nil && held.tok != nil &&
 		held.tok.Requires2FA == "" && held.state(now) != stateExpired {
@@ -334,11 +347,16 @@ func (s *TokenStore) revoke(ctx context.Context, held *session) (renewed *renewe
 		if !renewable {
 			return nil, nil // nothing usable: its successor, if any, reached nobody
 		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+		defer cancel()
 		sent := s.now()
-		resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: tok.RefreshToken})
+		resp, err := s.client.RefreshToken(rctx, RefreshRequest{RefreshToken: tok.RefreshToken})
 		switch {
 		case refused(err, http.StatusBadRequest, http.StatusUnauthorized):
 			return nil, nil // the server ended the session already
+		case answeredSuccess(err):
+			s.ended = tok.RefreshToken // spent, its successor lost
+			return nil, err
 		case err != nil:
 			return nil, err
 		}

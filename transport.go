@@ -177,7 +177,9 @@ func discard(resp *http.Response) {
 // TokenSource adapts the store to golang.org/x/oauth2, for libraries that
 // take an oauth2.TokenSource. Token calls on it use ctx, as the oauth2
 // interface has no context of its own. The returned tokens carry the access
-// token and its expiry, never the refresh token.
+// token and its expiry, never the refresh token. When the expiry is
+// unknown, they carry the moment the store renews the token anyway: oauth2
+// reads a zero Expiry as never expiring.
 //
 // An http.Client from oauth2.NewClient does not recover from a revoked
 // token: oauth2's transport hands a 401 back without renewing, and the
@@ -194,11 +196,18 @@ type tokenSource struct {
 }
 
 func (ts tokenSource) Token() (*oauth2.Token, error) {
-	t, err := ts.s.Token(ts.ctx)
+	if ts.ctx == nil {
+		return nil, errNilContext
+	}
+	sess, err := ts.s.usableSession(ts.ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: "Bearer", Expiry: t.Expiry}, nil
+	expiry := sess.refreshAt // unknown expiry: renewed then
+	if sess.known {
+		expiry = sess.expiresAt
+	}
+	return &oauth2.Token{AccessToken: sess.tok.AccessToken, TokenType: "Bearer", Expiry: expiry}, nil
 }
 
 // apiKeyHeader carries an API key, the service's alternative to a bearer

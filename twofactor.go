@@ -40,7 +40,7 @@ func (s *TokenStore) spendOnTwoFactor(ctx context.Context, pending *Token, code 
 	resp, err := s.client.TwoFactorAuthentication(ctx, Confirm2FA{Code: code, RefreshToken: pending.RefreshToken})
 	if err != nil {
 		if refused(err, http.StatusUnauthorized) || answeredSuccess(err) {
-			return s.endSession(ctx, err)
+			return s.endSession(ctx, pending, err)
 		}
 		return nil, false, err
 	}
