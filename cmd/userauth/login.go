@@ -28,7 +28,8 @@ The API: --base-url, else --sandbox (` + sandboxURL + `, the sandbox),
 else $USERAUTH_BASE_URL, else the saved session's API, else ` + productionURL + `
 (production). When the flag or variable names another API than the saved
 session's, login refuses unless --force, which forgets that session here
-(without revoking it) and logs in to the named API.
+(without revoking it) and logs in to the named API; a login that fails
+puts it back.
 
 --timeout bounds the password step and the 2FA step each; the time taken
 to type at a prompt does not count.
@@ -116,7 +117,7 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 		return secondFactor(ctx, e, o, r, sess, store, in, tfr.Method)
 	}
 	if err != nil {
-		return err
+		return forgetPending(ctx, r, sess, false, err) // --force cleared the file
 	}
 	fmt.Fprintf(e.stdout, "logged in to %s\n", api)
 	return nil
@@ -127,7 +128,7 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 // pending step is forgotten here unless --keep-pending, and the session
 // the token file held before comes back.
 func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, sess *session, store *userauth.TokenStore, in *input, method userauth.TwoFactorMethod) error {
-	forget := func(keep bool, cause error) error { return forgetPending(ctx, r, sess, store, keep, cause) }
+	forget := func(keep bool, cause error) error { return forgetPending(ctx, r, sess, keep, cause) }
 	code := o.code
 	if code == "" {
 		var err error
@@ -150,23 +151,18 @@ func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, sess 
 	return nil
 }
 
-// forgetPending forgets the pending 2FA step here (LogoutLocal), unless
-// keep, so that a failed login leaves no partial session behind, and puts
-// back the session sess held before, if any (not one --force forgot);
-// then it returns cause. It does so even when ctx has ended.
-func forgetPending(ctx context.Context, r *remote, sess *session, store *userauth.TokenStore, keep bool, cause error) error {
+// forgetPending undoes a login that failed, unless keep: the token file
+// gets back the session it held before (one --force forgot included),
+// unless another process wrote it since (see putBack). It then returns
+// cause. It does so even when ctx has ended.
+func forgetPending(ctx context.Context, r *remote, sess *session, keep bool, cause error) error {
 	if keep {
 		return cause
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 	defer cancel()
-	if err := store.LogoutLocal(fctx); err != nil {
-		return fmt.Errorf("%w (and forgetting the pending 2FA step failed: %v)", cause, err)
-	}
-	if sess.tok != nil && !sess.mismatched(r.url) {
-		if err := sess.restore(fctx); err != nil {
-			return fmt.Errorf("%w (and putting back the session %s held before failed: %v)", cause, sess.path, err)
-		}
+	if err := sess.files.putBack(fctx); err != nil {
+		return fmt.Errorf("%w (and putting back what %s held before failed: %v)", cause, sess.path, err)
 	}
 	return cause
 }

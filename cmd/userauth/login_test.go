@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tarilabs/userauth"
 	"github.com/tarilabs/userauth/userauthtest"
@@ -134,4 +138,142 @@ func TestLoginInput(t *testing.T) {
 func wrongCode(code string) string {
 	last := code[len(code)-1]
 	return code[:len(code)-1] + string('0'+(last-'0'+1)%10)
+}
+
+// pendingLogin starts "userauth login --email tom" with a piped stdin the
+// test writes to; wait returns its result.
+func pendingLogin(t *testing.T, srv *userauthtest.Server, tf string) (stdin io.WriteCloser, wait func() result) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+	cmd := binCommand(t, ctx, nil, "login", "--email", tomEmail, "--base-url", srv.URL, "--token-file", tf)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return in, func() result {
+		defer cancel()
+		err := cmd.Wait()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return result{code, out.String(), errb.String()}
+	}
+}
+
+// bearerStatus is the status srv answers GET /account with tok.
+func bearerStatus(t *testing.T, srv *userauthtest.Server, tok string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, srv.URL+userauthtest.PathAccount, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestLoginFailedKeepsALogoutElsewhere: the token file holds ann's
+// session; "userauth login --email tom" saves tom's pending 2FA step and
+// waits for the code. Meanwhile "userauth logout" runs on the same file
+// and clears the step. The login then gets no code: it leaves the file
+// empty, as the logout left it, and puts no session back.
+func TestLoginFailedKeepsALogoutElsewhere(t *testing.T) {
+	t.Parallel()
+	srv, tf := newFake(t), tokenFile(t)
+	login(t, srv, tf)
+	ann := loadToken(t, tf)
+
+	stdin, wait := pendingLogin(t, srv, tf)
+	if _, err := io.WriteString(stdin, tomPassword+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if tok := loadToken(t, tf); tok != nil && tok.Requires2FA != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			stdin.Close()
+			t.Fatalf("the login never saved its pending step: %v", wait())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := runCLI(t, "", nil, "logout", "--token-file", tf)
+	t.Logf("logout elsewhere: %v", out)
+	stdin.Close() // no code
+	r := wait()
+	t.Logf("the login: %v", r)
+	if out.code != 0 {
+		t.Fatalf("logout: %v", out)
+	}
+	after := loadToken(t, tf)
+	if after != nil {
+		t.Errorf("after a logout that exited 0 (%q), the failed login put a session back in the token file (ann's: %v); the server answers its token %d",
+			out.stdout, after.RefreshToken == ann.RefreshToken, bearerStatus(t, srv, after.AccessToken))
+	}
+}
+
+// TestLoginFailedPutsBackTheNewestPair: the token file holds ann's session
+// S. While "userauth login --email tom" waits for the password, another
+// process renews S to S'. The login saves tom's pending step, gets no code,
+// and puts back S', the pair its save replaced, not S, whose refresh token
+// is spent: the next renewal presents no spent token.
+func TestLoginFailedPutsBackTheNewestPair(t *testing.T) {
+	t.Parallel()
+	srv, tf := newFake(t), tokenFile(t)
+	login(t, srv, tf)
+	s0 := loadToken(t, tf)
+
+	stdin, wait := pendingLogin(t, srv, tf)
+	time.Sleep(time.Second) // the login has read the token file and waits for the password
+
+	// Another process renews ann's session in the same file.
+	c, err := userauth.NewClient(srv.URL, userauth.WithHTTPClient(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := userauth.NewFileStorage(tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := userauth.NewTokenStore(c, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := other.Refresh(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.RefreshToken == s0.RefreshToken {
+		t.Fatal("the other process did not rotate the pair")
+	}
+
+	if _, err := io.WriteString(stdin, tomPassword+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close() // no code
+	r := wait()
+	t.Logf("the login: %v", r)
+	after := loadToken(t, tf)
+	if after != nil && after.RefreshToken == s0.RefreshToken {
+		t.Errorf("the failed login put back a pair whose refresh token another process had spent")
+	}
+	expireToken(t, tf)
+	tr := runCLI(t, "", nil, "token", "--token-file", tf)
+	t.Logf("token after: %v", tr)
+	if n := srv.ReuseDetected(); n != 0 {
+		t.Errorf("a spent refresh token was presented %d time(s): the server revoked the session", n)
+	}
 }

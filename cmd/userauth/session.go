@@ -35,6 +35,7 @@ type session struct {
 	tok     *userauth.Token // nil when there is no session
 	saved   string          // the recorded API, "" when none is
 	force   bool
+	files   *apiStorage // the storage of the last store made, nil before
 }
 
 // openSession reads the session kept in the token file.
@@ -131,22 +132,6 @@ func (s *session) store(r *remote) (*userauth.TokenStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return userauth.NewTokenStore(c, &apiStorage{FileStorage: s.storage, api: r.url}, userauth.WithRefreshTimeout(r.timeout))
-}
-
-// restore puts the session read from the token file back, after a login
-// that replaced it failed, unless something was saved there since.
-func (s *session) restore(ctx context.Context) error {
-	unlock, err := s.storage.Lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if cur, err := s.storage.Load(ctx); err != nil || cur != nil {
-		return err
-	}
-	if s.saved == "" {
-		return s.storage.Save(ctx, s.tok) // an older file: no API recorded
-	}
-	return (&apiStorage{FileStorage: s.storage, api: s.saved}).Save(ctx, s.tok)
+	s.files = &apiStorage{FileStorage: s.storage, api: r.url}
+	return userauth.NewTokenStore(c, s.files, userauth.WithRefreshTimeout(r.timeout))
 }

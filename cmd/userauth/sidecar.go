@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/tarilabs/userauth"
 )
@@ -29,6 +30,14 @@ type apiRecord struct {
 type apiStorage struct {
 	*userauth.FileStorage
 	api string // the normalised URL of the API the tokens come from
+
+	// What this process wrote, for putBack. Save and Clear run under the
+	// file's lock, from the store's goroutines; mu guards the fields.
+	mu          sync.Mutex
+	recorded    bool
+	replaced    *userauth.Token // what the first write replaced
+	replacedAPI string          // and its API, "" when none was recorded
+	wrote       *userauth.Token // what the file holds after the last write, nil after a Clear
 }
 
 // apiPath is the path of the API file of the token file at tokenPath.
@@ -41,19 +50,86 @@ func (s *apiStorage) Save(ctx context.Context, t *userauth.Token) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.record(ctx)
 	if err := writeAPIFile(apiPath(s.Path()), s.api); err != nil {
 		return err
 	}
-	return s.FileStorage.Save(ctx, t)
+	if err := s.FileStorage.Save(ctx, t); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.wrote = t
+	s.mu.Unlock()
+	return nil
 }
 
 // Clear removes the tokens, then the API file.
 func (s *apiStorage) Clear(ctx context.Context) error {
+	s.record(ctx)
 	if err := s.FileStorage.Clear(ctx); err != nil {
 		return err
 	}
-	if err := os.Remove(apiPath(s.Path())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("userauth: removing %s: %w", apiPath(s.Path()), err)
+	s.mu.Lock()
+	s.wrote = nil
+	s.mu.Unlock()
+	return removeAPIFile(s.Path())
+}
+
+// record notes, before the first write of this process, what the file
+// holds: the session a failed login puts back.
+func (s *apiStorage) record(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recorded {
+		return
+	}
+	s.recorded = true
+	s.replaced, _ = s.FileStorage.Load(ctx) // unreadable: nothing to put back
+	s.replacedAPI, _ = readAPIFile(apiPath(s.Path()))
+}
+
+// putBack undoes the writes of a login that failed at its 2FA step: when
+// the file still holds what this process left there (its pending step,
+// or nothing after a refused step), it puts back the session the first
+// write replaced, or leaves the file empty when there was none. Anything
+// else was written by another process since (a renewal, a logout, a
+// completed step), and stays.
+func (s *apiStorage) putBack(ctx context.Context) error {
+	unlock, err := s.Lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	s.mu.Lock()
+	recorded, replaced, api, wrote := s.recorded, s.replaced, s.replacedAPI, s.wrote
+	s.mu.Unlock()
+	cur, err := s.FileStorage.Load(ctx)
+	switch {
+	case err != nil:
+		return err
+	case !recorded:
+		return nil // never written
+	case wrote == nil && cur == nil: // a refused step cleared it
+	case wrote == nil || cur == nil || cur.RefreshToken != wrote.RefreshToken || cur.Requires2FA == "":
+		return nil // another process's, or the step completed after all
+	}
+	if replaced == nil {
+		return s.Clear(ctx)
+	}
+	if api == "" { // an older file: no API recorded
+		if err := removeAPIFile(s.Path()); err != nil {
+			return err
+		}
+	} else if err := writeAPIFile(apiPath(s.Path()), api); err != nil {
+		return err
+	}
+	return s.FileStorage.Save(ctx, replaced)
+}
+
+// removeAPIFile removes the API file of the token file at tokenPath.
+func removeAPIFile(tokenPath string) error {
+	if err := os.Remove(apiPath(tokenPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("userauth: removing %s: %w", apiPath(tokenPath), err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"maps"
 	"regexp"
 	"strings"
@@ -104,5 +105,29 @@ func TestStatusAndJSON(t *testing.T) {
 	decodeJSON(t, r.stdout, &st)
 	if r.code != 1 || st.LoggedIn || st.TwoFactorPending != "GoogleAuthenticator" || st.API != srv.URL {
 		t.Errorf("status --json, 2FA pending: got exit %d, %+v, want exit 1, logged_in false, two_factor_pending GoogleAuthenticator", r.code, st)
+	}
+}
+
+// TestTokenJSONSentinelExp: tokens whose exp is 9999-12-31, an unknown
+// expiry. token --json's expires_at is "" or five minutes ahead at most,
+// never the sentinel: a script that keeps the token until expires_at asks
+// again in time.
+func TestTokenJSONSentinelExp(t *testing.T) {
+	t.Parallel()
+	srv, tf := newFake(t, userauthtest.WithTokenClaims(func(c map[string]any) { c["exp"] = int64(253402300799) })), tokenFile(t)
+	login(t, srv, tf)
+	r := runCLI(t, "", nil, "token", "--json", "--token-file", tf)
+	wantExit(t, r, 0)
+	var got struct {
+		ExpiresAt string `json:"expires_at"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ExpiresAt != "" {
+		at, err := time.Parse(time.RFC3339, got.ExpiresAt)
+		if err != nil || at.After(time.Now().Add(5*time.Minute+time.Second)) {
+			t.Errorf("token --json expires_at %q for a sentinel exp: want \"\" or five minutes ahead at most", got.ExpiresAt)
+		}
 	}
 }

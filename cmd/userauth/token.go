@@ -66,7 +66,7 @@ func runToken(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, tok.AccessToken)
 		return nil
 	}
-	return json.NewEncoder(e.stdout).Encode(tokenJSON{AccessToken: tok.AccessToken, ExpiresAt: rfc3339(expiryOf(tok))})
+	return json.NewEncoder(e.stdout).Encode(tokenJSON{AccessToken: tok.AccessToken, ExpiresAt: rfc3339(tok.Expiry)})
 }
 
 // rfc3339 formats t in UTC, or "" when it is zero.
