@@ -285,9 +285,10 @@ func newStatusError(method, path, endpoint string, resp *http.Response, secrets 
 	ae := APIError{
 		StatusCode: resp.StatusCode,
 		Method:     method,
-		Path:       path,
-		Header:     scrubHeader(resp.Header, forms, secrets),
-		endpoint:   endpoint,
+		// A path may be a redirect's target, chosen by the server.
+		Path:     redactText(string(scrub([]byte(path), forms)), secrets, maxMessageLen),
+		Header:   scrubHeader(resp.Header, forms, secrets),
+		endpoint: endpoint,
 	}
 	var head []byte
 	if resp.StatusCode >= 200 && resp.Body != nil {

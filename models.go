@@ -1,7 +1,9 @@
 package userauth
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -384,6 +386,9 @@ func (r Confirm2FA) body() ([]byte, error) { return json.Marshal(r) }
 // message or status that echoes a secret of the request is redacted: both
 // are shown to users.
 func (r *SuccessResponse) decode(data []byte, _ http.Header, secrets []string) error {
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
+		return errors.New("not a JSON object") // json.Unmarshal takes null
+	}
 	if err := json.Unmarshal(data, r); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package userauth
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -45,7 +46,9 @@ func secretAttr(key, s string) slog.Attr {
 // sends back: as they are, JSON-escaped with and without HTML escaping,
 // with \u escapes in either case and with escaped slashes, all non-ASCII
 // escaped (as Python writes JSON), Go-quoted (as net/http quotes what it
-// cannot parse), URL-encoded as a query or a path, and HTML-escaped.
+// cannot parse), URL-encoded as a query, a path or a JavaScript URI
+// component, HTML-escaped, and base64-encoded (padded or not, standard or
+// URL alphabet).
 // Longer forms come first, so that scrubbing one never leaves a piece of
 // another. Forms it does not list are caught by holdsSecret instead.
 func secretForms(secrets []string) []string {
@@ -68,10 +71,15 @@ func secretForms(secrets []string) []string {
 		for _, q := range []string{strconv.Quote(s), strconv.QuoteToASCII(s)} {
 			add(q[1 : len(q)-1])
 		}
-		add(url.QueryEscape(s))
-		add(url.PathEscape(s))
-		add(strings.ToLower(url.QueryEscape(s)))
+		component := strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+		for _, u := range []string{url.QueryEscape(s), url.PathEscape(s), component} {
+			add(u)
+			add(strings.ToLower(u))
+		}
 		add(html.EscapeString(s))
+		for _, enc := range base64Encodings {
+			add(enc.EncodeToString([]byte(s)))
+		}
 	}
 	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
 	return forms
@@ -199,26 +207,68 @@ func redactText(s string, secrets []string, limit int) string {
 }
 
 // holdsSecret reports whether a secret shows in s once its JSON, HTML or
-// URL escapes are undone, in whatever style or case the server wrote them.
+// URL escapes are undone, in whatever style or case the server wrote them
+// (a stray % does not stop the URL escapes around it being read), or once
+// its runs of white space are made one space, as clean makes them, or
+// base64-encoded.
 func holdsSecret(s string, secrets []string) bool {
 	if s == "" || len(secrets) == 0 {
 		return false
 	}
-	views := []string{s, unescapeJSON(s), html.UnescapeString(s)}
-	if u, err := url.PathUnescape(s); err == nil {
-		views = append(views, u)
-	}
-	if u, err := url.QueryUnescape(s); err == nil {
-		views = append(views, u)
-	}
-	for _, v := range views {
-		for _, sec := range secrets {
-			if sec != "" && strings.Contains(v, sec) {
+	views := []string{s, unescapeJSON(s), html.UnescapeString(s), unescapeURL(s, false), unescapeURL(s, true)}
+	for _, sec := range secrets {
+		if sec == "" {
+			continue
+		}
+		for _, v := range views {
+			if strings.Contains(v, sec) {
+				return true
+			}
+			if w := oneSpaced(sec); w != "" && strings.Contains(oneSpaced(v), w) {
+				return true
+			}
+		}
+		for _, enc := range base64Encodings {
+			if strings.Contains(s, enc.EncodeToString([]byte(sec))) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// base64Encodings are the base64 forms a server may echo a secret in.
+var base64Encodings = []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding}
+
+// oneSpaced is s with every run of white space made one space, and none
+// at either end.
+func oneSpaced(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// unescapeURL undoes the %XX escapes in s (and + as a space, when plus),
+// leaving a % that starts no escape as it is: url.PathUnescape refuses the
+// whole text for one.
+func unescapeURL(s string, plus bool) string {
+	if !strings.Contains(s, "%") && (!plus || !strings.Contains(s, "+")) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b.WriteByte(byte(v))
+			i += 2
+		case c == '+' && plus:
+			b.WriteByte(' ')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // jsonEscapes matches the escapes of a JSON string: \uXXXX in either case
