@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -97,9 +98,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, err
 }
 
-// authenticates reports whether req goes to the API, outside /auth/.
+// authenticates reports whether req goes to the API, outside /auth/: its
+// path read as a server or proxy may read it, dot segments and doubled
+// slashes resolved, in any case.
 func (s *TokenStore) authenticates(req *http.Request) bool {
-	return s.client.ownsURL(req) && !strings.HasPrefix(req.URL.Path, s.client.baseURL.Path+"auth/")
+	if !s.client.ownsURL(req) {
+		return false
+	}
+	p, auth := path.Clean("/"+req.URL.Path)+"/", s.client.baseURL.Path+"auth/"
+	return len(p) < len(auth) || !strings.EqualFold(p[:len(auth)], auth)
 }
 
 // ownsURL reports whether req goes to the scheme and host of the Client's
