@@ -18,7 +18,7 @@ func TestReliabilityNamesRealTests(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join(root, "RELIABILITY.md"))
 	require.NoError(t, err)
 	var sources strings.Builder
-	for _, pattern := range []string{"*_test.go", "*/*_test.go"} {
+	for _, pattern := range []string{"*_test.go", "*/*_test.go", "cmd/*/*_test.go"} {
 		files, err := filepath.Glob(filepath.Join(root, pattern))
 		require.NoError(t, err)
 		for _, f := range files {
