@@ -128,8 +128,10 @@ func (s *TokenStore) AccessToken(ctx context.Context) (string, error) {
 // renewing it first when it has expired (see TokenStore for when callers
 // wait). Its Expiry is the store's: when the access token expires by this
 // machine's clock, or sooner, five minutes ahead at most, for a pair read
-// from storage before the store has compared its clock with the server's.
-// Code that keeps the token until Expiry asks again in time.
+// from storage before the store has compared its clock with the server's;
+// zero when the store cannot tell it (no exp, or an absurd one: the store
+// then renews the token within five minutes). Code that keeps the token
+// until a non-zero Expiry asks again in time.
 //
 // Errors: ErrLoginRequired when there are no tokens or the server refused
 // the refresh token; a *TwoFactorRequiredError while a 2FA step is pending
