@@ -196,12 +196,10 @@ func TestHostileStoreOutageWhileAPairIsAside(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
-	s := e.store(t, storage)
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, storage)
 	e.srv.Advance(16 * time.Minute)
 	storage.refuseSaves(1, 3) // the check that storage takes writes passes; the new pair is refused
-	_, err = s.AccessToken(ctx)
+	_, err := s.AccessToken(ctx)
 	require.Error(t, err, "the save was refused")
 	require.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
 

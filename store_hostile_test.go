@@ -91,6 +91,15 @@ func (e *atkEnv) store(t *testing.T, storage userauth.TokenStorage, opts ...user
 	return s
 }
 
+// annStore is a store over storage (see store) with ann logged in.
+func (e *atkEnv) annStore(t *testing.T, storage userauth.TokenStorage, opts ...userauth.StoreOption) *userauth.TokenStore {
+	t.Helper()
+	s := e.store(t, storage, opts...)
+	_, err := s.Login(context.Background(), atkAnn)
+	require.NoError(t, err)
+	return s
+}
+
 // handler answers tom's current TOTP code and counts its calls.
 func (e *atkEnv) handler(calls *atomic.Int32) userauth.TwoFactorHandler {
 	return func(ctx context.Context, m userauth.TwoFactorMethod) (string, error) {
@@ -510,12 +519,10 @@ func TestHostileStoreTruncatedRefreshAnswerNotRespent(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
-	s := e.store(t, nil)
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, nil)
 	e.srv.Advance(16 * time.Minute)
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Truncate: true})
-	_, err = s.AccessToken(ctx)
+	_, err := s.AccessToken(ctx)
 	t.Logf("first renewal: %v", err)
 	require.Error(t, err)
 	e.srv.Advance(2 * time.Second)
@@ -1324,9 +1331,7 @@ func TestHostileStoreUnansweredRefreshesAreSafe(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t)
 	ctx := context.Background()
-	s := e.store(t, nil, userauth.WithRefreshTimeout(300*time.Millisecond))
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, nil, userauth.WithRefreshTimeout(300*time.Millisecond))
 	for _, f := range []userauthtest.Fault{{Drop: true}, {Reset: true}, {Status: 503}, {Hang: true}, {Delay: time.Second}} {
 		e.srv.Advance(16 * time.Minute)
 		e.srv.Fail(userauthtest.PathRefresh, 1, f)

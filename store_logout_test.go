@@ -163,9 +163,7 @@ func TestHostileStoreGivenUpLogoutLeavesTheRenewalWhole(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := newRefusingStorage()
-	s := e.store(t, storage)
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, storage)
 
 	e.srv.Advance(16 * time.Minute)
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: 2 * time.Second})
@@ -179,7 +177,7 @@ func TestHostileStoreGivenUpLogoutLeavesTheRenewalWhole(t *testing.T) {
 	e.quiesce()
 
 	e.srv.Advance(2 * time.Second) // past the failure memory
-	_, err = s.AccessToken(ctx)
+	_, err := s.AccessToken(ctx)
 	t.Logf("the next renewal: %v", err)
 	e.quiesce()
 	assert.Equal(t, 0, e.srv.ReuseDetected(), "the store presented the refresh token its cut-short renewal had spent")
@@ -268,9 +266,7 @@ func TestHostileStoreLoginAfterLogoutSucceeds(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	notes := &tokenNotes{delay: 30 * time.Millisecond}
-	s := e.store(t, nil, userauth.WithOnTokenChange(notes.f))
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, nil, userauth.WithOnTokenChange(notes.f))
 
 	e.srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Hold: 300 * time.Millisecond}) // revoked, answer held
 	logout := make(chan error, 1)
@@ -296,9 +292,7 @@ func TestHostileStoreLoginAnsweredAcrossALogoutEndsAtFirstUse(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := userauth.NewMemoryStorage()
-	s := e.store(t, storage)
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, storage)
 
 	e.srv.Fail(userauthtest.PathLogin, 1, userauthtest.Fault{Hold: 500 * time.Millisecond})
 	login := make(chan error, 1)
@@ -331,9 +325,7 @@ func TestHostileStoreNoGoroutineLeftAfterGivenUpLogouts(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := userauth.NewMemoryStorage()
-	s := e.store(t, storage, userauth.WithRefreshTimeout(2*time.Second))
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, storage, userauth.WithRefreshTimeout(2*time.Second))
 
 	// A hung renewal, and a Logout with an ended context.
 	e.srv.Advance(16 * time.Minute)
@@ -402,13 +394,11 @@ func TestHostileStoreLogoutPathsLeakNoSecrets(t *testing.T) {
 	// A renewal whose pre-spend write is refused, then a Logout that waits
 	// for a held renewal and whose Clear fails.
 	storage := newRefusingStorage()
-	s := e.store(t, storage)
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, storage)
 	collect(storage.stored(t))
 	e.srv.Advance(16 * time.Minute)
 	storage.readOnly.Store(true)
-	_, err = s.AccessToken(ctx)
+	_, err := s.AccessToken(ctx)
 	keep(err)
 	storage.readOnly.Store(false)
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: 500 * time.Millisecond})
@@ -629,59 +619,35 @@ func otherTomSession(t *testing.T, e *atkEnv) string {
 }
 
 // TestHostileStoreLogoutOfAPendingLoginRevokesNothing: a renewal of tom's
-// session was answered with requires_2fa; the store then logs zed in,
-// pending too. Logout clears zed's pending login without a call: the
-// complete token of tom that the store handed out before belongs to a
-// session that is no longer this store's, and tom's other sessions keep
-// working.
+// session in store A was answered with requires_2fa; then zed logs in,
+// pending too, in A or in store B over the same storage. A.Logout finds
+// zed's pending step, which no renewal of A was answered with: it clears
+// it without a call, and tom's other sessions keep working.
 func TestHostileStoreLogoutOfAPendingLoginRevokesNothing(t *testing.T) {
 	t.Parallel()
-	e := newAtkEnv(t)
-	ctx := context.Background()
-	_, err := e.srv.AddUser(userauthtest.User{Email: atkZed.Email, Password: atkZed.Password, TwoFactor: userauthtest.TwoFactorTOTP})
-	require.NoError(t, err)
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("zed logs in through another store: %v", shared), func(t *testing.T) {
+			e := newAtkEnv(t)
+			ctx := context.Background()
+			_, err := e.srv.AddUser(userauthtest.User{Email: atkZed.Email, Password: atkZed.Password, TwoFactor: userauthtest.TwoFactorTOTP})
+			require.NoError(t, err)
+			storage := userauth.NewMemoryStorage()
+			a, b := e.store(t, storage), e.store(t, storage)
+			tomStepAfterARenewal(t, e, a)
+			otherAccess := otherTomSession(t, e) // another device's session
+			zeds := a
+			if shared {
+				zeds = b
+			}
+			_, err = zeds.Login(ctx, atkZed)
+			var tfa *userauth.TwoFactorRequiredError
+			require.ErrorAs(t, err, &tfa)
 
-	s := e.store(t, nil)
-	tomStepAfterARenewal(t, e, s)
-
-	// Tom's other, independent session (another device).
-	otherAccess := otherTomSession(t, e)
-
-	_, err = s.Login(ctx, atkZed) // zed's pending step replaces tom's session here
-	var tfa *userauth.TwoFactorRequiredError
-	require.ErrorAs(t, err, &tfa)
-
-	require.NoError(t, s.Logout(ctx))
-	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathLogout),
-		"zed's pending login was logged out with a call to /logout (revoking with tom's old token)")
-	assert.Equal(t, http.StatusOK, bearerGet(t, e, otherAccess, userauthtest.PathAccount),
-		"logging out zed's pending login revoked tom's sessions")
-}
-
-// TestHostileStoreLogoutOfAnotherStoresPendingLoginRevokesNothing: stores
-// A and B share a storage. A renewal of tom's session in A was answered
-// with requires_2fa; B then logs zed in, pending, over the shared
-// storage. A.Logout finds zed's pending step, which no renewal of A was
-// answered with: it clears it without a call.
-func TestHostileStoreLogoutOfAnotherStoresPendingLoginRevokesNothing(t *testing.T) {
-	t.Parallel()
-	e := newAtkEnv(t)
-	ctx := context.Background()
-	_, err := e.srv.AddUser(userauthtest.User{Email: atkZed.Email, Password: atkZed.Password, TwoFactor: userauthtest.TwoFactorTOTP})
-	require.NoError(t, err)
-	storage := userauth.NewMemoryStorage()
-	a, b := e.store(t, storage), e.store(t, storage)
-	tomStepAfterARenewal(t, e, a)
-	otherAccess := otherTomSession(t, e)
-	_, err = b.Login(ctx, atkZed)
-	var tfa *userauth.TwoFactorRequiredError
-	require.ErrorAs(t, err, &tfa)
-
-	require.NoError(t, a.Logout(ctx))
-	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathLogout),
-		"A revoked with tom's old token while storage held zed's pending login")
-	assert.Equal(t, http.StatusOK, bearerGet(t, e, otherAccess, userauthtest.PathAccount),
-		"logging out zed's pending login revoked tom's sessions")
+			require.NoError(t, a.Logout(ctx))
+			assert.Equal(t, 0, e.srv.Calls(userauthtest.PathLogout), "zed's pending login was revoked with tom's old token")
+			assert.Equal(t, http.StatusOK, bearerGet(t, e, otherAccess, userauthtest.PathAccount), "tom's sessions were revoked")
+		})
+	}
 }
 
 // TestHostileStoreLogoutTellsOnTokenChangeThePairItRenewed: the access
@@ -695,15 +661,13 @@ func TestHostileStoreLogoutTellsOnTokenChangeThePairItRenewed(t *testing.T) {
 	ctx := context.Background()
 	storage := newRefusingStorage()
 	notes := &tokenNotes{}
-	s := e.store(t, storage, userauth.WithOnTokenChange(notes.f))
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, storage, userauth.WithOnTokenChange(notes.f))
 	spent := storage.stored(t).RefreshToken
 
 	e.srv.Advance(16 * time.Minute)
 	e.srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: http.StatusInternalServerError})
 	storage.failClears.Store(1)
-	err = s.Logout(ctx)
+	err := s.Logout(ctx)
 	t.Logf("Logout: %v", err)
 	require.ErrorContains(t, err, "did not revoke")
 	now := storage.stored(t)
@@ -727,14 +691,12 @@ func TestHostileStoreLogoutUnreadableRefreshThenFailedClearNeverRespends(t *test
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := newRefusingStorage()
-	s := e.store(t, storage)
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, storage)
 
 	e.srv.Advance(16 * time.Minute)
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Truncate: true})
 	storage.failClears.Store(1)
-	err = s.Logout(ctx)
+	err := s.Logout(ctx)
 	t.Logf("Logout: %v", err)
 	require.Error(t, err)
 
@@ -755,16 +717,14 @@ func TestHostileStoreLogoutGivenUpDuringItsRefreshNeverRespends(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := newRefusingStorage()
-	s := e.store(t, storage)
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, storage)
 
 	e.srv.Advance(16 * time.Minute)
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: 2 * time.Second})
 	storage.failClears.Store(1)
 	lctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	err = s.Logout(lctx)
+	err := s.Logout(lctx)
 	t.Logf("Logout: %v", err)
 	require.Error(t, err)
 	e.quiesce()
@@ -785,13 +745,11 @@ func TestHostileStoreFailedClearDoesNotClaimALogout(t *testing.T) {
 	e := newAtkEnv(t)
 	ctx := context.Background()
 	storage := newRefusingStorage()
-	s := e.store(t, storage)
-	_, err := s.Login(ctx, atkAnn)
-	require.NoError(t, err)
+	s := e.annStore(t, storage)
 
 	e.srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: http.StatusInternalServerError})
 	storage.failClears.Store(1)
-	err = s.Logout(ctx)
+	err := s.Logout(ctx)
 	require.Error(t, err)
 	require.NotNil(t, storage.stored(t), "the session is kept")
 	_, aerr := s.AccessToken(ctx)
