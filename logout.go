@@ -74,12 +74,10 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *ses
 	}
 	// The storage is cleared even when the caller's context ended during
 	// the server's call.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-	defer cancel()
-	if err := s.storage.Clear(cctx); err != nil {
+	if err := s.clearWithRetries(ctx); err != nil {
 		var saveErr error
 		if renewed != nil {
-			saveErr = s.save(cctx, renewed.tok, renewed.parent)
+			saveErr = s.save(ctx, renewed.tok, renewed.parent)
 			changed = saveErr == nil || s.notSaved() != nil
 		}
 		if revokeErr != nil {
@@ -107,28 +105,30 @@ type renewedPair struct {
 // token of the newest pair (see pairToRevoke), renewed first when it has
 // expired; renewed is that renewal's pair, nil when none ran. The renewal
 // runs on a context of its own, as every spending of a refresh token does.
-// When storage holds no pair, another store cleared it (a logout, or a
-// pair it could not save): the pair this store held may be spent, so only
-// its access token is used, while it is valid; presenting a spent refresh
-// token would look like theft. So it is too when storage holds the
-// pending 2FA step a renewal of this store was answered with: the complete
-// token handed out before it still opens the account.
+//
+// Other pairs stand in for a newest pair that cannot be used, with their
+// access token only, while it is valid: when storage holds no pair,
+// another store cleared it (a logout, or a pair it could not save), and
+// the pair this store held may be spent; when storage holds the pending
+// 2FA step a renewal of this store was answered with, the complete pair
+// the step replaced was handed out and still opens the account. A pending
+// step of any other origin is cleared without a call, and a refresh token
+// whose session ended is never presented.
 func (s *TokenStore) revoke(ctx context.Context, held *session) (renewed *renewedPair, err error) {
 	now := s.now()
 	tok, renewable := s.pairToRevoke(ctx)
-	if f := s.stepFrom; tok != nil && f != nil && tok.RefreshToken == f.pending {
-		held = s.sessionFor(f.complete)
-	}
-	if (tok == nil || tok.Requires2FA != "") && held != nil && held.tok != nil &&
-		held.tok.Requires2FA == "" && held.state(now) != stateExpired {
+	switch f := s.stepFrom; {
+	case tok == nil && held != nil:
 		tok, renewable = held.tok, false
+	case tok != nil && f != nil && tok.RefreshToken == f.pending:
+		tok, renewable = f.complete, false
 	}
 	if tok == nil || tok.Requires2FA != "" {
 		return nil, nil // nothing complete to revoke
 	}
 	access := tok.AccessToken
 	if s.sessionFor(tok).state(now) == stateExpired {
-		if !renewable {
+		if !renewable || tok.RefreshToken == s.ended {
 			return nil, nil // nothing usable: its successor, if any, reached nobody
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)

@@ -396,13 +396,14 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 		return s.endSession(ctx, stored, err)
 	}
 	tok := s.tokenFromAnswer(resp, sent)
+	if tok.Requires2FA != "" && stored.Requires2FA == "" {
+		// Kept while the step is pending, even if it waits to be saved.
+		s.stepFrom = &stepFrom{complete: stored, pending: tok.RefreshToken}
+	}
 	if err := s.save(ctx, tok, stored.RefreshToken); err != nil {
 		return nil, false, err
 	}
 	if tok.Requires2FA != "" {
-		if stored.Requires2FA == "" {
-			s.stepFrom = &stepFrom{complete: stored, pending: tok.RefreshToken}
-		}
 		full, _, err := s.secondFactor(ctx, ctx, tok)
 		return full, true, err
 	}
@@ -421,7 +422,7 @@ func (s *TokenStore) storageTakesWrites(ctx context.Context, stored *Token) erro
 	if cur := s.cur.Load(); s.locker == nil || cur == nil || cur.save != saved || !sameToken(cur.tok, stored) {
 		return nil // not what storage holds, or no Locker: nothing to prove there
 	}
-	if err := s.saveOnce(ctx, stored); err != nil && !s.degradable(err) {
+	if err := s.writeOnce(ctx, func(ctx context.Context) error { return s.storage.Save(ctx, stored) }); err != nil && !s.degradable(err) {
 		return err
 	}
 	return nil
@@ -454,7 +455,7 @@ func refused(err error, statuses ...int) bool {
 // presented again, even if storage cannot be cleared.
 func (s *TokenStore) endSession(ctx context.Context, tok *Token, cause error) (*Token, bool, error) {
 	s.ended = tok.RefreshToken
-	if err := s.storage.Clear(ctx); err != nil {
+	if err := s.clearWithRetries(ctx); err != nil {
 		s.warn(ctx, "userauth: clearing refused tokens failed", err)
 	}
 	s.unsaved = nil

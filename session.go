@@ -96,39 +96,49 @@ func (s *TokenStore) save(ctx context.Context, tok *Token, parent string) error 
 		s.set(tok, lagging, parent)
 		s.warn(ctx, "userauth: shared storage unavailable; new tokens kept in this process until it returns", err)
 	default:
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-		defer cancel()
-		s.unsaved = &unsavedPair{tok: tok, parent: parent, cleared: s.storage.Clear(cctx) == nil}
+		s.unsaved = &unsavedPair{tok: tok, parent: parent, cleared: s.clearWithRetries(ctx) == nil}
 		return err
 	}
 	return nil
 }
 
-// saveAttempts is how many times save tries a storage that refuses.
-const saveAttempts = 3
+// writeAttempts is how many times the store tries a storage that refuses
+// a write: a save, or a clear.
+const writeAttempts = 3
 
-// saveWithRetries saves tok, each attempt on a context of its own bounded
-// by the refresh timeout, a short wait between attempts.
-func (s *TokenStore) saveWithRetries(ctx context.Context, tok *Token) error {
+// withRetries runs write until it succeeds or the storage is only
+// unavailable (see degradable), writeAttempts times at most, a short wait
+// between attempts. Each attempt runs on ctx's values with a deadline of
+// its own: the caller's may be used up by a slow storage, and a rotated
+// pair must still land, a spent one still go.
+func (s *TokenStore) withRetries(ctx context.Context, write func(context.Context) error) error {
 	var err error
-	for i := range saveAttempts {
+	for i := range writeAttempts {
 		if i > 0 {
 			time.Sleep(time.Duration(i) * 25 * time.Millisecond)
 		}
-		if err = s.saveOnce(ctx, tok); err == nil || s.degradable(err) {
+		if err = s.writeOnce(ctx, write); err == nil || s.degradable(err) {
 			return err
 		}
 	}
 	return err
 }
 
-// saveOnce is one attempt of saveWithRetries, on ctx's values with a
-// deadline of its own: the renewal's may be used up by a slow storage, and
-// a rotated pair must still land.
-func (s *TokenStore) saveOnce(ctx context.Context, tok *Token) error {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+// writeOnce is one attempt of withRetries.
+func (s *TokenStore) writeOnce(ctx context.Context, write func(context.Context) error) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
-	return s.storage.Save(sctx, tok)
+	return write(wctx)
+}
+
+// saveWithRetries saves tok (see withRetries).
+func (s *TokenStore) saveWithRetries(ctx context.Context, tok *Token) error {
+	return s.withRetries(ctx, func(ctx context.Context) error { return s.storage.Save(ctx, tok) })
+}
+
+// clearWithRetries clears the storage (see withRetries).
+func (s *TokenStore) clearWithRetries(ctx context.Context) error {
+	return s.withRetries(ctx, s.storage.Clear)
 }
 
 // degradable reports a storage error the store may work around.

@@ -75,6 +75,10 @@ func (s *refusingStorage) Save(ctx context.Context, t *userauth.Token) error {
 	return s.MemoryStorage.Save(ctx, t)
 }
 
+// refuseClears has the storage refuse the next Clear, every attempt the
+// store makes at it (three).
+func (s *refusingStorage) refuseClears() { s.failClears.Store(3) }
+
 func (s *refusingStorage) Clear(ctx context.Context) error {
 	s.clears.Add(1)
 	if s.readOnly.Load() {
@@ -361,7 +365,7 @@ func TestHostileStoreBusyLogoutThenAnotherStoreRenews(t *testing.T) {
 			_, err := b.AccessToken(ctx)
 			require.NoError(t, err)
 			if clearFails {
-				storage.failClears.Store(1)
+				storage.refuseClears()
 				assert.Error(t, a.Logout(ctx), "the refused Clear is reported")
 			} else {
 				require.NoError(t, a.Logout(ctx))

@@ -143,7 +143,7 @@ func TestHostileStoreLogoutAfterARenewalWhoseClearFails(t *testing.T) {
 	go func() { _, err := b.AccessToken(ctx); bDone <- err }() // waits for the Locker
 	time.Sleep(100 * time.Millisecond)
 
-	storage.failClears.Store(1) // one passing failure
+	storage.refuseClears()
 	err = a.Logout(ctx)
 	t.Logf("A.Logout: %v; A's renewal: %v; B's renewal: %v", err, <-aDone, <-bDone)
 	assert.ErrorContains(t, err, "device busy", "the refused Clear is reported")
@@ -170,7 +170,7 @@ func TestHostileStoreGivenUpLogoutLeavesTheRenewalWhole(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := s.AccessToken(ctx); done <- err }()
 	require.Eventually(t, func() bool { return e.srv.Calls(userauthtest.PathRefresh) == 1 }, 5*time.Second, time.Millisecond)
-	storage.failClears.Store(1)
+	storage.refuseClears()
 	dead, cancel := context.WithCancel(ctx)
 	cancel()
 	t.Logf("Logout with an ended context: %v; the renewal: %v", s.Logout(dead), <-done)
@@ -406,7 +406,7 @@ func TestHostileStoreLogoutPathsLeakNoSecrets(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := s.AccessToken(ctx); done <- err }()
 	require.Eventually(t, func() bool { return e.srv.Calls(userauthtest.PathRefresh) >= 1 }, 5*time.Second, time.Millisecond)
-	storage.failClears.Store(2)
+	storage.refuseClears()
 	keep(s.Logout(ctx))
 	keep(<-done)
 
@@ -501,7 +501,7 @@ func TestHostileStoreLogoutRenewalOutlivesAFailedClear(t *testing.T) {
 
 	e.srv.Advance(16 * time.Minute)
 	e.srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: http.StatusInternalServerError})
-	storage.failClears.Store(1)
+	storage.refuseClears()
 	err := a.Logout(ctx)
 	t.Logf("A.Logout: %v", err)
 	require.ErrorContains(t, err, "device busy")
@@ -531,7 +531,7 @@ func TestHostileStoreLogoutLocalWhoseClearFailsKeepsTheSession(t *testing.T) {
 	require.NoError(t, err)
 	n := notes.len()
 
-	storage.failClears.Store(1)
+	storage.refuseClears()
 	require.ErrorContains(t, s.LogoutLocal(ctx), "device busy")
 	assert.Empty(t, notes.since(n), "OnTokenChange was told of a logout that did not happen")
 	access, err := s.AccessToken(ctx)
@@ -666,7 +666,7 @@ func TestHostileStoreLogoutTellsOnTokenChangeThePairItRenewed(t *testing.T) {
 
 	e.srv.Advance(16 * time.Minute)
 	e.srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: http.StatusInternalServerError})
-	storage.failClears.Store(1)
+	storage.refuseClears()
 	err := s.Logout(ctx)
 	t.Logf("Logout: %v", err)
 	require.ErrorContains(t, err, "did not revoke")
@@ -695,7 +695,7 @@ func TestHostileStoreLogoutUnreadableRefreshThenFailedClearNeverRespends(t *test
 
 	e.srv.Advance(16 * time.Minute)
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Truncate: true})
-	storage.failClears.Store(1)
+	storage.refuseClears()
 	err := s.Logout(ctx)
 	t.Logf("Logout: %v", err)
 	require.Error(t, err)
@@ -721,7 +721,7 @@ func TestHostileStoreLogoutGivenUpDuringItsRefreshNeverRespends(t *testing.T) {
 
 	e.srv.Advance(16 * time.Minute)
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: 2 * time.Second})
-	storage.failClears.Store(1)
+	storage.refuseClears()
 	lctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	err := s.Logout(lctx)
@@ -748,11 +748,132 @@ func TestHostileStoreFailedClearDoesNotClaimALogout(t *testing.T) {
 	s := e.annStore(t, storage)
 
 	e.srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: http.StatusInternalServerError})
-	storage.failClears.Store(1)
+	storage.refuseClears()
 	err := s.Logout(ctx)
 	require.Error(t, err)
 	require.NotNil(t, storage.stored(t), "the session is kept")
 	_, aerr := s.AccessToken(ctx)
 	require.NoError(t, aerr, "the session is kept")
 	assert.NotContains(t, err.Error(), "logged out here", "Logout's error claims a local logout that did not happen")
+}
+
+// TestHostileStoreLogoutAgainNeverRespendsAnEndedToken: Logout's renewal
+// is answered 2xx but unreadable (the refresh token is spent) and the
+// Clear fails; Logout's doc says to call it again. The second Logout does
+// not present the spent refresh token.
+func TestHostileStoreLogoutAgainNeverRespendsAnEndedToken(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := newRefusingStorage()
+	s := e.store(t, storage)
+	_, err := s.Login(ctx, atkAnn)
+	require.NoError(t, err)
+
+	e.srv.Advance(16 * time.Minute)
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Truncate: true})
+	storage.refuseClears()
+	err = s.Logout(ctx)
+	t.Logf("first Logout: %v", err)
+	require.Error(t, err)
+
+	err = s.Logout(ctx) // "call it again"
+	t.Logf("second Logout: %v", err)
+	e.quiesce()
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh), "the second Logout refreshed again")
+	assert.Equal(t, 0, e.srv.ReuseDetected(), "the second Logout presented the refresh token its first one spent")
+}
+
+// TestHostileStoreLogoutFindingAnotherStoresPendingLoginRevokesNothing:
+// store A holds ann's complete session; store B, sharing the storage, logs
+// tom in, pending a 2FA step. A.Logout finds tom's pending step, which no
+// renewal of A was answered with: it clears it without a call, and ann's
+// other sessions keep working.
+func TestHostileStoreLogoutFindingAnotherStoresPendingLoginRevokesNothing(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := userauth.NewMemoryStorage()
+	a, b := e.store(t, storage), e.store(t, storage)
+	_, err := a.Login(ctx, atkAnn)
+	require.NoError(t, err)
+	// Ann's other, independent session (another device).
+	other := e.store(t, nil)
+	_, err = other.Login(ctx, atkAnn)
+	require.NoError(t, err)
+	otherAccess, err := other.AccessToken(ctx)
+	require.NoError(t, err)
+
+	_, err = b.Login(ctx, atkTom) // tom's pending step replaces ann's session in storage
+	var tfa *userauth.TwoFactorRequiredError
+	require.ErrorAs(t, err, &tfa)
+
+	require.NoError(t, a.Logout(ctx))
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathLogout),
+		"A revoked with ann's token while storage held tom's pending login")
+	assert.Equal(t, http.StatusOK, bearerGet(t, e, otherAccess, userauthtest.PathAccount),
+		"logging out tom's pending login revoked ann's sessions")
+}
+
+// TestHostileStoreLogoutRevokesTheTokenBeforeAStepSavedLate: a store
+// hands out tom's complete access token; its next renewal is answered with
+// requires_2fa, and storage refuses the pending pair (kept aside); the
+// next renewal saves it at last. Logout revokes with the complete token
+// handed out before the step, as when the pending pair was saved at once.
+func TestHostileStoreLogoutRevokesTheTokenBeforeAStepSavedLate(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	first, err := e.client.Login(ctx, atkTom)
+	require.NoError(t, err)
+	code, err := e.srv.Code(e.secret)
+	require.NoError(t, err)
+	full, err := e.client.TwoFactorAuthentication(ctx, userauth.Confirm2FA{Code: code, RefreshToken: first.RefreshToken})
+	require.NoError(t, err)
+	storage := newRefusingStorage()
+	s := e.store(t, storage)
+	_, err = s.SetToken(ctx, full)
+	require.NoError(t, err)
+	handedOut, err := s.AccessToken(ctx)
+	require.NoError(t, err)
+
+	e.srv.RequireTwoFactorOnNextRefresh()
+	storage.refuseSaves(1, 3) // the write-back before spending passes; the pending pair is refused
+	_, err = s.Refresh(ctx)
+	t.Logf("renewal: %v", err)
+	require.Error(t, err)
+	e.srv.Advance(2 * time.Second) // past the failure memory
+	_, err = s.Refresh(ctx)        // saves the pending pair at last
+	t.Logf("next renewal: %v", err)
+	require.ErrorIs(t, err, userauth.ErrTwoFactorRequired)
+	require.Equal(t, http.StatusOK, bearerGet(t, e, handedOut, userauthtest.PathAccount))
+
+	require.NoError(t, s.Logout(ctx))
+	assert.Equal(t, http.StatusUnauthorized, bearerGet(t, e, handedOut, userauthtest.PathAccount),
+		"the token handed out before the 2FA step still opens the account after Logout")
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
+
+// TestHostileStoreLogoutClearIsRetriedAfterASpentRefresh: stores A and B
+// share a storage. A.Logout's renewal is answered 2xx but unreadable (the
+// token is spent), and the Clear meets a passing failure: it is tried
+// again, so B never finds, and presents, the spent refresh token.
+func TestHostileStoreLogoutClearIsRetriedAfterASpentRefresh(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := newRefusingStorage()
+	a, b := e.sharedSession(t, storage)
+
+	e.srv.Advance(16 * time.Minute)
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Truncate: true})
+	storage.failClears.Store(1) // one passing failure
+	err := a.Logout(ctx)
+	t.Logf("A.Logout: %v", err)
+	require.Error(t, err)
+
+	_, err = b.AccessToken(ctx)
+	t.Logf("B: %v", err)
+	e.quiesce()
+	assert.Equal(t, 0, e.srv.ReuseDetected(), "B presented the refresh token A's Logout spent")
 }

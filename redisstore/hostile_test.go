@@ -210,3 +210,41 @@ func TestHostileRedisStormAndLogoutAcrossReplicas(t *testing.T) {
 	}
 	assert.Equal(t, 0, e.srv.ReuseDetected())
 }
+
+// TestHostileRedisLogoutFindingAnotherReplicasPendingLoginRevokesNothing: replicas A
+// and B share a Redis key. A holds ann's complete session; B logs tom in,
+// pending a 2FA step, over the shared key. A.Logout finds tom's pending
+// step, which no renewal of A was answered with: it clears it without a
+// call, and ann's other sessions keep working.
+func TestHostileRedisLogoutFindingAnotherReplicasPendingLoginRevokesNothing(t *testing.T) {
+	e := newRedisEnv(t)
+	ctx := context.Background()
+	tom := userauth.LoginRequest{Email: "tom@attack.test", Password: "pw-tom-SECRET-2"}
+	_, err := e.srv.AddUser(userauthtest.User{Email: tom.Email, Password: tom.Password, TwoFactor: userauthtest.TwoFactorTOTP})
+	require.NoError(t, err)
+	a, b := e.replica(t, 0), e.replica(t, 0)
+	_, err = a.Login(ctx, atkAnn)
+	require.NoError(t, err)
+
+	other, err := userauth.NewTokenStore(e.client, nil, userauth.WithClock(e.srv.Now))
+	require.NoError(t, err)
+	_, err = other.Login(ctx, atkAnn)
+	require.NoError(t, err)
+	otherAccess, err := other.AccessToken(ctx)
+	require.NoError(t, err)
+
+	_, err = b.Login(ctx, tom)
+	var tfa *userauth.TwoFactorRequiredError
+	require.ErrorAs(t, err, &tfa)
+
+	require.NoError(t, a.Logout(ctx))
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathLogout),
+		"A revoked with ann's token while Redis held tom's pending login")
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+userauthtest.PathAccount, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+otherAccess)
+	resp, err := e.srv.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "logging out tom's pending login revoked ann's other sessions")
+}
