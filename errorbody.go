@@ -21,8 +21,8 @@ import (
 // maxErrorBody as the longest form of a secret, so that a secret that
 // starts in the part kept is replaced whole; when the read stops short of
 // the body's end, the last of that margin is not kept, as a secret the end
-// of the read cut in two may lie there. A kept body in which a secret
-// still shows once unescaped is redacted whole.
+// of the read cut in two may lie there. When a secret still shows in what
+// was read once unescaped, the kept body is redacted whole.
 func readErrorBody(r io.Reader, forms, secrets []string) (head, kept []byte) {
 	slack := 0
 	for _, f := range forms {
@@ -37,7 +37,9 @@ func readErrorBody(r io.Reader, forms, secrets []string) (head, kept []byte) {
 	if len(kept) > maxErrorBody {
 		kept = kept[:maxErrorBody]
 	}
-	if holdsSecret(string(kept), secrets) {
+	// A form that scrub does not know, anywhere in what was read (a piece
+	// of it may end what is kept).
+	if holdsSecret(string(scrub(head, forms)), secrets) {
 		kept = []byte(redacted)
 	}
 	return head, kept

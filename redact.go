@@ -206,32 +206,61 @@ func redactText(s string, secrets []string, limit int) string {
 	return clean(s, limit)
 }
 
-// holdsSecret reports whether a secret shows in s once its JSON, HTML or
-// URL escapes are undone, in whatever style or case the server wrote them
-// (a stray % does not stop the URL escapes around it being read), or once
-// its runs of white space are made one space, as clean makes them, or
-// base64-encoded.
+// holdsSecret reports whether a secret shows in s as a reader may read it
+// (see secretViews and showsSecret).
 func holdsSecret(s string, secrets []string) bool {
 	if s == "" || len(secrets) == 0 {
 		return false
 	}
-	views := []string{s, unescapeJSON(s), html.UnescapeString(s), unescapeURL(s, false), unescapeURL(s, true)}
+	views := secretViews(s)
 	for _, sec := range secrets {
 		if sec == "" {
 			continue
 		}
 		for _, v := range views {
-			if strings.Contains(v, sec) {
-				return true
-			}
-			if w := oneSpaced(sec); w != "" && strings.Contains(oneSpaced(v), w) {
+			if showsSecret(v, sec) {
 				return true
 			}
 		}
-		for _, enc := range base64Encodings {
-			if strings.Contains(s, enc.EncodeToString([]byte(sec))) {
-				return true
-			}
+	}
+	return false
+}
+
+// secretViews is s as a reader may read it: as it is; with its escapes
+// undone, in whatever style or case the server wrote them (JSON, twice for
+// JSON inside a JSON string; HTML; URL, with and without + as a space,
+// twice for a URL inside a URL, bytes that are not UTF-8 read as Latin-1;
+// the \x and \u{...} escapes of other languages); and each of those without
+// the invisible format characters (soft hyphens, zero-width spaces) a
+// reader does not see.
+func secretViews(s string) []string {
+	u := unescapeURL(s, true)
+	views := []string{
+		s, unescapeJSON(s), unescapeJSON(unescapeJSON(s)), html.UnescapeString(s),
+		unescapeURL(s, false), u, unescapeURL(u, true), latin1(u), unescapeOther(s),
+	}
+	for _, v := range views[:len(views):len(views)] {
+		if w := dropFormatChars(v); w != v {
+			views = append(views, w)
+		}
+	}
+	return views
+}
+
+// showsSecret reports whether sec shows in v: as it is, with its runs of
+// white space made one space (as clean makes them), or base64-encoded,
+// even across line breaks (as MIME writes it).
+func showsSecret(v, sec string) bool {
+	if strings.Contains(v, sec) {
+		return true
+	}
+	if w := oneSpaced(sec); w != "" && strings.Contains(oneSpaced(v), w) {
+		return true
+	}
+	compact := strings.Join(strings.Fields(v), "")
+	for _, enc := range base64Encodings {
+		if b := enc.EncodeToString([]byte(sec)); strings.Contains(v, b) || strings.Contains(compact, b) {
+			return true
 		}
 	}
 	return false
@@ -243,6 +272,50 @@ var base64Encodings = []*base64.Encoding{base64.StdEncoding, base64.URLEncoding,
 // oneSpaced is s with every run of white space made one space, and none
 // at either end.
 func oneSpaced(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// latin1 reads s as Latin-1 when it is not UTF-8 (a URL escape of a
+// Latin-1 byte, as JavaScript's escape writes one).
+func latin1(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	r := make([]rune, len(s))
+	for i := 0; i < len(s); i++ {
+		r[i] = rune(s[i])
+	}
+	return string(r)
+}
+
+// otherEscapes matches the \xHH escapes of Python and C and the \u{...}
+// escapes of JavaScript, Swift and Rust.
+var otherEscapes = regexp.MustCompile(`\\x[0-9a-fA-F]{2}|\\u\{[0-9a-fA-F]{1,6}\}`)
+
+// unescapeOther undoes the escapes otherEscapes matches, each as the code
+// point it names.
+func unescapeOther(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	return otherEscapes.ReplaceAllStringFunc(s, func(e string) string {
+		hex := strings.Trim(e[2:], "{}")
+		v, err := strconv.ParseUint(hex, 16, 32)
+		if err != nil || !utf8.ValidRune(rune(v)) {
+			return e
+		}
+		return string(rune(v))
+	})
+}
+
+// dropFormatChars removes the invisible format characters (Unicode Cf)
+// from s.
+func dropFormatChars(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, s)
+}
 
 // unescapeURL undoes the %XX escapes in s (and + as a space, when plus),
 // leaving a % that starts no escape as it is: url.PathUnescape refuses the

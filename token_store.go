@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,17 @@ func NewTokenStore(c *Client, storage TokenStorage, opts ...StoreOption) (*Token
 
 // Client returns the Client the store calls the API with.
 func (s *TokenStore) Client() *Client { return s.client }
+
+// String describes the store by the API it speaks to, never by its tokens.
+func (s *TokenStore) String() string {
+	return "userauth.TokenStore{" + s.client.BaseURL().String() + "}"
+}
+
+// GoString is String: %#v shows no token either.
+func (s *TokenStore) GoString() string { return s.String() }
+
+// LogValue is String, for slog.
+func (s *TokenStore) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // AccessToken returns a complete access token that can be used now. On a
 // fresh token it takes no lock and allocates nothing.

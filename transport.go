@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 
@@ -99,15 +100,34 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // authenticates reports whether req goes to the API, outside /auth/: its
-// path read as a server or proxy may read it, dot segments and doubled
-// slashes resolved, in any case.
+// path, and the base URL's, read as a server or proxy may read them, dot
+// segments and doubled slashes resolved, in any case.
 func (s *TokenStore) authenticates(req *http.Request) bool {
 	if !s.client.ownsURL(req) {
 		return false
 	}
-	p, auth := path.Clean("/"+req.URL.Path)+"/", s.client.baseURL.Path+"auth/"
+	p := cleanPath(requestPath(req.URL)) + "/"
+	auth := strings.TrimSuffix(cleanPath(s.client.baseURL.Path), "/") + "/auth/"
 	return len(p) < len(auth) || !strings.EqualFold(p[:len(auth)], auth)
 }
+
+// requestPath is the path u sends: its Path, or, for an opaque URL (which
+// net/http sends as it is), the opaque part without a //host prefix,
+// unescaped.
+func requestPath(u *url.URL) string {
+	if u.Opaque == "" {
+		return u.Path
+	}
+	p := u.Opaque
+	if rest, ok := strings.CutPrefix(p, "//"); ok {
+		_, p, _ = strings.Cut(rest, "/")
+		p = "/" + p
+	}
+	return unescapeURL(p, false)
+}
+
+// cleanPath is p with its dot segments and doubled slashes resolved.
+func cleanPath(p string) string { return path.Clean("/" + p) }
 
 // ownsURL reports whether req goes to the scheme and host of the Client's
 // base URL, and names no other host in its Host header (which a proxy or
