@@ -27,9 +27,9 @@ finishes it later; a code refused then leaves the step pending.
 The API: --base-url, else --sandbox (` + sandboxURL + `, the sandbox),
 else $USERAUTH_BASE_URL, else the saved session's API, else ` + productionURL + `
 (production). When the flag or variable names another API than the saved
-session's, login refuses unless --force, which forgets that session here
-(without revoking it) and logs in to the named API; a login that fails
-puts it back.
+session's, login refuses unless --force, which logs in to the named API
+and replaces that session here (without revoking it) with the new one; a
+login that fails leaves it in place.
 
 --timeout bounds the password step and the 2FA step each; the time taken
 to type at a prompt does not count.
@@ -59,7 +59,7 @@ func parseLogin(e *env, args []string) (*loginOptions, error) {
 	fs.StringVar(&o.code, "code", "", "the 2FA `code`; alone (no --email or --alternate-id), finish a pending 2FA step")
 	fs.BoolVar(&o.keepPending, "keep-pending", false, "keep a 2FA step that lacks a code, to finish with userauth login --code")
 	o.api = addAPIFlags(fs, true)
-	o.sess = addSessionFlags(fs, "log in even when the saved session is for another API, forgetting that session here first")
+	o.sess = addSessionFlags(fs, "log in even when the saved session is for another API, replacing that session here")
 	if err := fs.parse(e, args); err != nil {
 		return nil, err
 	}
@@ -105,11 +105,6 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if sess.mismatched(api) { // --force: forget the other API's session first
-		if err := store.LogoutLocal(ctx); err != nil {
-			return err
-		}
-	}
 	req := userauth.LoginRequest{Email: o.email, AlternateID: o.altID, Password: password}
 	err = r.do(ctx, func(ctx context.Context) error { _, err := store.Login(ctx, req); return err })
 	var tfr *userauth.TwoFactorRequiredError
@@ -117,7 +112,7 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 		return secondFactor(ctx, e, o, r, sess, store, in, tfr.Method)
 	}
 	if err != nil {
-		return forgetPending(ctx, r, sess, false, err) // --force cleared the file
+		return err // nothing was written: the token file is as it was
 	}
 	fmt.Fprintf(e.stdout, "logged in to %s\n", api)
 	return nil
@@ -151,9 +146,10 @@ func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, sess 
 	return nil
 }
 
-// forgetPending undoes a login that failed, unless keep: the token file
-// gets back the session it held before (one --force forgot included),
-// unless another process wrote it since (see putBack). It then returns
+// forgetPending undoes a login whose 2FA step failed, unless keep: the
+// token file gets back the session it held before (one of another API,
+// with --force, included), unless another process wrote it since (see
+// putBack). It then returns
 // cause. It does so even when ctx has ended.
 func forgetPending(ctx context.Context, r *remote, sess *session, keep bool, cause error) error {
 	if keep {

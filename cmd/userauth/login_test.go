@@ -277,3 +277,31 @@ func TestLoginFailedPutsBackTheNewestPair(t *testing.T) {
 		t.Errorf("a spent refresh token was presented %d time(s): the server revoked the session", n)
 	}
 }
+
+// TestLoginForcedThatFailsLeavesTheOtherAPIsSession: the token file holds
+// ann's session of API Y. A "login --force" to API X that fails, at the
+// password or at the 2FA step, leaves the file as it found it: ann's
+// tokens, recorded as Y's.
+func TestLoginForcedThatFailsLeavesTheOtherAPIsSession(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ name, email, stdin string }{
+		{"wrong password", annEmail, "wrong-password\n"},
+		{"no 2FA code", tomEmail, tomPassword + "\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			y, x, tf := newFake(t), newFake(t), tokenFile(t)
+			login(t, y, tf)
+			before := loadToken(t, tf)
+			r := runCLI(t, c.stdin, nil, "login", "--force", "--email", c.email, "--password-stdin", "--base-url", x.URL, "--token-file", tf)
+			after := loadToken(t, tf)
+			api, err := readAPIFile(apiPath(tf))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.code != 1 || after == nil || after.RefreshToken != before.RefreshToken || api != y.URL {
+				t.Errorf("got %v, token file %v for %q, want exit 1 and ann's session of %s kept", r, after, api, y.URL)
+			}
+		})
+	}
+}

@@ -100,11 +100,6 @@ func (s *session) api(e *env, a *apiFlags, hint string) (string, error) {
 	return productionURL, nil
 }
 
-// mismatched reports whether api differs from the API of a saved session.
-func (s *session) mismatched(api string) bool {
-	return s.tok != nil && s.saved != "" && s.saved != api
-}
-
 // storeFor resolves the API of a command that sends the session's tokens
 // (see api; hint says what --force would do there), and returns the remote
 // and a token store over the session for it.
