@@ -68,7 +68,7 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *ses
 	}
 	defer unlock()
 	var revokeErr error
-	var renewed *renewedPair
+	var renewed *unsavedPair
 	if revoke {
 		renewed, revokeErr = s.revoke(ctx, held)
 	}
@@ -77,7 +77,7 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *ses
 	if err := s.clearWithRetries(ctx); err != nil {
 		var saveErr error
 		if renewed != nil {
-			saveErr = s.save(ctx, renewed.tok, renewed.parent)
+			saveErr = s.save(ctx, renewed.tok, *renewed)
 			changed = saveErr == nil || s.notSaved() != nil
 		}
 		if revokeErr != nil {
@@ -86,19 +86,12 @@ func (s *TokenStore) logoutUnderLock(ctx context.Context, revoke bool, held *ses
 		return changed, errors.Join(err, saveErr, revokeErr)
 	}
 	s.unsaved = nil
-	s.set(nil, saved, "")
+	s.set(nil, nil)
 	s.forgetFailure()
 	if revokeErr != nil {
 		return true, fmt.Errorf("%w: %w", ErrNotRevoked, revokeErr)
 	}
 	return true, nil
-}
-
-// renewedPair is a pair revoke renewed to log out with, and the refresh
-// token it replaced.
-type renewedPair struct {
-	tok    *Token
-	parent string
 }
 
 // revoke has the server revoke the session's tokens, with the access
@@ -114,7 +107,7 @@ type renewedPair struct {
 // the step replaced was handed out and still opens the account. A pending
 // step of any other origin is cleared without a call, and a refresh token
 // whose session ended is never presented.
-func (s *TokenStore) revoke(ctx context.Context, held *session) (renewed *renewedPair, err error) {
+func (s *TokenStore) revoke(ctx context.Context, held *session) (renewed *unsavedPair, err error) {
 	now := s.now()
 	tok, renewable := s.pairToRevoke(ctx)
 	switch f := s.stepFrom; {
@@ -144,7 +137,9 @@ func (s *TokenStore) revoke(ctx context.Context, held *session) (renewed *renewe
 		case err != nil:
 			return nil, err
 		}
-		renewed = &renewedPair{tok: s.tokenFromAnswer(resp, sent), parent: tok.RefreshToken}
+		base := s.replacing(tok)
+		base.tok = s.tokenFromAnswer(resp, sent)
+		renewed = &base
 		access = resp.AccessToken
 	}
 	return renewed, s.client.Logout(ctx, access)

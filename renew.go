@@ -23,21 +23,24 @@ import (
 // Readers take none of them: the current session is an immutable value
 // behind an atomic pointer.
 //
-// A rotated pair is in one of three save states:
+// Where a rotated pair is, by what storage did with it:
 //
-//	saved    storage holds it                      handed out
-//	unsaved  storage refused it (a write error)    kept aside (s.unsaved); callers keep the last
-//	                                               saved token; storage cleared of the spent pair
-//	lagging  storage unavailable (shared cache     handed out; saved at the next renewal
-//	         down, and the store may degrade)
+//	storage took it         current session, state saved    handed out
+//	storage unavailable     current session, state lagging  handed out; saved at the next renewal
+//	(and the store may
+//	degrade)
+//	storage refused it      kept aside (s.unsaved); the     not handed out: callers keep the last
+//	(a write error)         spent pair cleared from storage saved token until it expires
 //
 // A pair that is not saved holds the only good refresh token, so every
-// renewal first saves it, before loading storage's pair, unless a logout
-// cleared the storage since (then the pair is dropped). A renewal whose
-// refresh or 2FA step was answered 2xx but whose answer could not be read
-// ends the session: the server spent the refresh token, and presenting it
-// again would look like theft. What a renewal of each kind does with the
-// newest pair once it is known:
+// renewal loads storage's pair, then saves its own (flush) unless storage
+// shows that it lost: cleared by a logout since, or holding a pair another
+// process wrote, which wins. A renewal whose refresh or 2FA step was
+// answered 2xx but whose answer could not be read ends the session: the
+// server spent the refresh token, and presenting it again would look like
+// theft; so is a stored pair holding a refresh token whose session ended
+// here (s.ended). What a renewal of each kind does with the newest pair
+// once it is known:
 //
 //	renewDue     a fresh pair (another process's, or one just saved): keep it; else refresh
 //	renewForced  a fresh pair other than the refused one: keep it; else refresh
@@ -49,6 +52,10 @@ import (
 // errStillLagging is remembered after a renewal that could not save the
 // pair it holds, storage being unavailable.
 var errStillLagging = fmt.Errorf("%w: new tokens not saved yet", ErrStorageUnavailable)
+
+// errSessionEnded is the cause of a session ended for a stored pair whose
+// refresh token this store saw the server refuse or spend before.
+var errSessionEnded = errors.New("its refresh token was refused or spent before")
 
 // renewal kinds; see the table above.
 type renewKind uint8
@@ -116,7 +123,7 @@ func (s *TokenStore) awaitRenewal(ctx context.Context, sess *session) (*session,
 	if err == nil {
 		return got, nil
 	}
-	if ctx.Err() == nil && !loginOrTwoFactorRequired(err) && sess.valid(s.now()) && s.cur.Load() == sess {
+	if ctx.Err() == nil && !loginOrTwoFactorRequired(err) && sess.servedDespiteFailure(s.now()) && s.cur.Load() == sess {
 		return sess, nil // runRenewal logged the failure, once for all callers
 	}
 	return nil, err
@@ -201,7 +208,7 @@ func (s *TokenStore) runRenewal(ctx context.Context, f *flight, kind renewKind, 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	tok, changed, err := s.renewUnderLocks(ctx, kind, stale)
 	cancel()
-	if err != nil && !loginOrTwoFactorRequired(err) && s.cur.Load().valid(s.now()) {
+	if err != nil && !loginOrTwoFactorRequired(err) && s.cur.Load().servedDespiteFailure(s.now()) {
 		s.warn(ctx, "userauth: token renewal failed; callers keep the current token until it expires", err)
 	}
 	if changed {
@@ -235,7 +242,7 @@ func (s *TokenStore) endFlight(err error) {
 	switch {
 	case err != nil && !errors.Is(err, ErrTwoFactorRequired):
 		s.failed = &failure{err: err, until: s.now().Add(failureMemory)}
-	case err == nil && s.cur.Load().save == lagging:
+	case err == nil && s.cur.Load().lag != nil:
 		// Storage still unavailable: the next attempt to save the pair
 		// waits as long as a failure would, not for the next caller.
 		s.failed = &failure{err: errStillLagging, until: s.now().Add(failureMemory)}
@@ -255,11 +262,9 @@ func (s *TokenStore) renew(ctx context.Context, kind renewKind, stale string) (t
 	switch {
 	case err != nil:
 		return nil, flushed, err
-	case newest.Requires2FA != "":
-		tok, changed, err = s.secondFactor(ctx, ctx, newest)
-	case s.keepNewest(kind, stale, newest):
+	case s.keepNewest(kind, stale, newest): // never a pending pair
 		tok = newest
-	case kind == renewStepUp:
+	case newest.Requires2FA != "" || kind == renewStepUp:
 		tok, changed, err = s.secondFactor(ctx, ctx, newest)
 	default:
 		tok, changed, err = s.refreshWith(ctx, newest)
@@ -298,7 +303,7 @@ func (s *TokenStore) newestPair(ctx context.Context) (newest *Token, changed boo
 		s.warn(ctx, "userauth: shared storage unavailable; renewing the tokens this process holds", err)
 		if p := s.unsaved; p != nil { // the newest pair: the current one is spent
 			s.unsaved = nil
-			s.set(p.tok, lagging, p.parent)
+			s.set(p.tok, p)
 			return p.tok, true, nil
 		}
 		return cur.tok, false, nil
@@ -308,13 +313,13 @@ func (s *TokenStore) newestPair(ctx context.Context) (newest *Token, changed boo
 	}
 	switch {
 	case stored == nil:
-		s.set(nil, saved, "")
+		s.set(nil, nil)
 		return nil, cur.access() != "", ErrLoginRequired
 	case s.ended != "" && stored.RefreshToken == s.ended: // left by a Clear that failed
-		_, changed, err := s.endSession(ctx, stored, ErrLoginRequired)
+		_, changed, err := s.endSession(ctx, stored, errSessionEnded)
 		return nil, changed, err
 	}
-	s.set(stored, saved, "")
+	s.set(stored, nil)
 	return stored, false, nil
 }
 
@@ -324,8 +329,8 @@ func (s *TokenStore) notSaved() *unsavedPair {
 	if s.unsaved != nil {
 		return s.unsaved
 	}
-	if cur := s.cur.Load(); cur != nil && cur.tok != nil && cur.save == lagging {
-		return &unsavedPair{tok: cur.tok, parent: cur.parent}
+	if cur := s.cur.Load(); cur != nil && cur.tok != nil {
+		return cur.lag
 	}
 	return nil
 }
@@ -339,15 +344,15 @@ func (s *TokenStore) flush(ctx context.Context, p *unsavedPair, stored *Token) (
 	switch {
 	case stored == nil && p.parent != "" && !p.cleared:
 		s.unsaved = nil
-		s.set(nil, saved, "")
+		s.set(nil, nil)
 		return nil, true, ErrLoginRequired
 	case stored != nil && p.parent != "" && stored.RefreshToken != p.parent && stored.RefreshToken != p.tok.RefreshToken:
 		s.unsaved = nil
-		s.set(stored, saved, "")
+		s.set(stored, nil)
 		return stored, true, nil
 	}
 	wasUnsaved := s.unsaved != nil
-	if err := s.save(ctx, p.tok, p.parent); err != nil {
+	if err := s.save(ctx, p.tok, *p); err != nil {
 		return nil, false, err
 	}
 	return p.tok, wasUnsaved && s.unsaved == nil, nil
@@ -387,7 +392,7 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 		}
 		// A process that does not take the lock may have rotated it.
 		if again, lerr := s.storage.Load(ctx); lerr == nil && again != nil && again.RefreshToken != stored.RefreshToken {
-			s.set(again, saved, "")
+			s.set(again, nil)
 			if again.Requires2FA != "" {
 				return s.secondFactor(ctx, ctx, again)
 			}
@@ -400,7 +405,7 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 		// Kept while the step is pending, even if it waits to be saved.
 		s.stepFrom = &stepFrom{complete: stored, pending: tok.RefreshToken}
 	}
-	if err := s.save(ctx, tok, stored.RefreshToken); err != nil {
+	if err := s.save(ctx, tok, s.replacing(stored)); err != nil {
 		return nil, false, err
 	}
 	if tok.Requires2FA != "" {
@@ -419,7 +424,7 @@ func (s *TokenStore) refreshWith(ctx context.Context, stored *Token) (*Token, bo
 // just saved. An unavailable storage is the degraded case, and lets the
 // spending go on.
 func (s *TokenStore) storageTakesWrites(ctx context.Context, stored *Token) error {
-	if cur := s.cur.Load(); s.locker == nil || cur == nil || cur.save != saved || !sameToken(cur.tok, stored) {
+	if cur := s.cur.Load(); s.locker == nil || cur == nil || cur.lag != nil || !sameToken(cur.tok, stored) {
 		return nil // not what storage holds, or no Locker: nothing to prove there
 	}
 	if err := s.writeOnce(ctx, func(ctx context.Context) error { return s.storage.Save(ctx, stored) }); err != nil && !s.degradable(err) {
@@ -459,7 +464,7 @@ func (s *TokenStore) endSession(ctx context.Context, tok *Token, cause error) (*
 		s.warn(ctx, "userauth: clearing refused tokens failed", err)
 	}
 	s.unsaved = nil
-	s.set(nil, saved, "")
+	s.set(nil, nil)
 	return nil, true, errLoginRequiredBy(cause)
 }
 

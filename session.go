@@ -13,28 +13,21 @@ type session struct {
 	bearer    string // "Bearer " + tok.AccessToken
 	refreshAt time.Time
 	expiresAt time.Time
-	known     bool      // the expiry is known
-	save      saveState // saved, or lagging
-	parent    string    // of a lagging pair: the refresh token it replaced ("" when none)
-	steppedAt time.Time // when this store's 2FA step made the pair; zero for others
-	version   uint64    // counts the store's changes of tokens; see notify
+	known     bool         // the expiry is known
+	lag       *unsavedPair // nil: storage holds tok; else storage was unavailable (lagging)
+	steppedAt time.Time    // when this store's 2FA step made the pair; zero for others
+	version   uint64       // counts the store's changes of tokens; see notify
 }
 
-// saveState says whether storage holds a session's tokens.
-type saveState uint8
-
-const (
-	saved   saveState = iota
-	lagging           // storage unavailable: handed out, saved at the next renewal
-)
-
-// unsavedPair is a rotated pair that storage refused: it holds the only
-// good refresh token, so the next renewal saves it before anything else,
-// and it is never handed out before that.
+// unsavedPair is a pair that storage does not hold: one it refused, kept
+// aside (s.unsaved) and never handed out, or one it could not take,
+// handed out (a lagging session's lag). Either holds the only good refresh
+// token, so the next renewal saves it before anything else. parent and
+// cleared say what storage holds meanwhile, as far as this store knows.
 type unsavedPair struct {
 	tok     *Token
-	parent  string // the refresh token it replaced ("" when none)
-	cleared bool   // this store cleared the storage's spent pair, not a logout
+	parent  string // the refresh token storage holds ("" when none)
+	cleared bool   // this store cleared storage's spent pair, not a logout
 }
 
 // tokenState is what callers do with a session's token.
@@ -52,7 +45,7 @@ func (s *session) state(now time.Time) tokenState {
 	switch {
 	case s == nil || s.tok == nil || s.tok.Requires2FA != "":
 		return stateNone
-	case now.Before(s.refreshAt) && s.save == saved:
+	case now.Before(s.refreshAt) && s.lag == nil:
 		return stateFresh
 	case s.known && now.Before(s.expiresAt), !s.known && now.Before(s.refreshAt):
 		return stateDue // (a lagging pair of unknown expiry: within its trust period)
@@ -66,9 +59,22 @@ func (s *session) freshByTime(now time.Time) bool {
 	return s != nil && s.tok != nil && s.tok.Requires2FA == "" && now.Before(s.refreshAt)
 }
 
-// valid reports whether s can be handed out although a renewal failed: its
-// token is complete and known not to have expired.
-func (s *session) valid(now time.Time) bool { return s.state(now) == stateDue }
+// servedDespiteFailure reports whether s's token is handed out although
+// the renewal callers waited for failed: it is due (complete, not expired,
+// or of unknown expiry within its trust period). A fresh token needs no
+// renewal: a forced one that fails is reported to its caller.
+func (s *session) servedDespiteFailure(now time.Time) bool { return s.state(now) == stateDue }
+
+// token is a copy of s's tokens as the store hands them out: Expiry is the
+// store's (see TokenStore.Token), zero when it counts it unknown.
+func (s *session) token() *Token {
+	t := *s.tok
+	t.Expiry = time.Time{}
+	if s.known {
+		t.Expiry = s.expiresAt
+	}
+	return &t
+}
 
 func (s *session) access() string {
 	if s == nil || s.tok == nil {
@@ -77,29 +83,52 @@ func (s *session) access() string {
 	return s.tok.AccessToken
 }
 
-// save persists tok, which replaced the refresh token parent, and makes it
-// current. The save runs on a context of its own, and is tried again a
-// little while the caller holds the storage's Locker: the pair holds the
-// only good refresh token. When storage is only unavailable and the store
-// may degrade, tok is handed out (lagging) and saved at the next renewal.
-// When storage refuses it, tok is kept aside (unsaved) and the storage
-// cleared, so that no other process spends the refresh token tok
-// replaced; callers keep the last saved token until it expires.
-func (s *TokenStore) save(ctx context.Context, tok *Token, parent string) error {
+// keep saves tok and makes it current. The save runs on a context of its
+// own, and is tried again a little (see withRetries). When storage is only
+// unavailable and the store may degrade, tok is handed out (lagging) and
+// saved at the next renewal; base says what storage holds meanwhile. When
+// storage refuses it, keep changes nothing and returns the error.
+func (s *TokenStore) keep(ctx context.Context, tok *Token, base unsavedPair) error {
 	err := s.saveWithRetries(ctx, tok)
 	switch {
 	case err == nil:
 		s.unsaved = nil
-		s.set(tok, saved, "")
+		s.set(tok, nil)
 	case s.degradable(err):
 		s.unsaved = nil
-		s.set(tok, lagging, parent)
+		base.tok = tok
+		s.set(tok, &base)
 		s.warn(ctx, "userauth: shared storage unavailable; new tokens kept in this process until it returns", err)
 	default:
-		s.unsaved = &unsavedPair{tok: tok, parent: parent, cleared: s.clearWithRetries(ctx) == nil}
 		return err
 	}
 	return nil
+}
+
+// save is keep for a rotated pair, whose refresh token is the only good
+// one: when storage refuses it, tok is kept aside (unsaved) and storage
+// cleared of the spent pair, so that no other process presents its
+// refresh token; callers keep the last saved token until it expires.
+func (s *TokenStore) save(ctx context.Context, tok *Token, base unsavedPair) error {
+	err := s.keep(ctx, tok, base)
+	if err != nil {
+		base.tok, base.cleared = tok, s.clearWithRetries(ctx) == nil
+		s.unsaved = &base
+	}
+	return err
+}
+
+// replacing is what storage holds, as far as this store knows, for a pair
+// that replaces old: what storage held before old, when old is a pair
+// storage does not hold (see notSaved); else old itself.
+func (s *TokenStore) replacing(old *Token) unsavedPair {
+	if p := s.notSaved(); p != nil && sameToken(p.tok, old) {
+		return unsavedPair{parent: p.parent, cleared: p.cleared}
+	}
+	if old == nil {
+		return unsavedPair{}
+	}
+	return unsavedPair{parent: old.RefreshToken}
 }
 
 // writeAttempts is how many times the store tries a storage that refuses
@@ -146,23 +175,24 @@ func (s *TokenStore) degradable(err error) bool {
 	return !s.failClosed && errors.Is(err, ErrStorageUnavailable)
 }
 
-// set publishes the session for tok.
-func (s *TokenStore) set(tok *Token, st saveState, parent string) *session {
+// set publishes the session for tok, lagging when lag is not nil (see
+// unsavedPair). Other tokens get a new version (see notify), and end the
+// 2FA step stepFrom remembers, unless they are that step's.
+func (s *TokenStore) set(tok *Token, lag *unsavedPair) {
 	cur := s.cur.Load()
 	if f := s.stepFrom; f != nil && (tok == nil || tok.RefreshToken != f.pending) {
 		s.stepFrom = nil // the step is over, or another session came
 	}
 	sess := s.sessionFor(tok)
-	if sess.save != st || sess.parent != parent {
+	if sess.lag != lag {
 		c := *sess
-		c.save, c.parent = st, parent
+		c.lag = lag
 		sess = &c
 	}
 	if cur == nil || !sameToken(cur.tok, tok) {
 		sess.version = s.versions.Add(1) // other tokens: sess is new
 	}
 	s.cur.Store(sess)
-	return sess
 }
 
 // stepFrom is a complete pair, and the refresh token of the pending 2FA

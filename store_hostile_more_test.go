@@ -762,10 +762,13 @@ func TestHostileStoreOpsWhileAPairIsAside(t *testing.T) {
 	}
 }
 
-// TestHostileStoreTwoStoresWithAsidePairs: store A keeps a renewed pair aside,
-// store B a login; both flush, in either order. The stores end on one
-// pair, the one storage holds, and no refresh token is presented twice.
-func TestHostileStoreTwoStoresWithAsidePairs(t *testing.T) {
+// TestHostileStoreAsidePairAndARefusedLogin: store A keeps a renewed pair
+// aside (storage refused it, and holds nothing meanwhile); store B's Login
+// is refused too, which spent nothing, so B keeps nothing of it. Whichever
+// renews first, the stores end on A's pair, the one storage then holds:
+// B, first, is told to log in while storage is empty. No refresh token is
+// presented twice.
+func TestHostileStoreAsidePairAndARefusedLogin(t *testing.T) {
 	t.Parallel()
 	for _, aFirst := range []bool{true, false} {
 		e := newAtkEnv(t)
@@ -779,14 +782,18 @@ func TestHostileStoreTwoStoresWithAsidePairs(t *testing.T) {
 		_, err = b.Login(ctx, atkAnn)
 		require.ErrorIs(t, err, errRefused)
 		e.srv.Advance(2 * time.Second)
-		first, second := a, b
-		if !aFirst {
-			first, second = b, a
+		if aFirst {
+			_, err = a.Refresh(ctx)
+			require.NoError(t, err)
+			_, err = b.Refresh(ctx)
+			require.NoError(t, err)
+		} else {
+			_, err = b.Refresh(ctx)
+			require.ErrorIs(t, err, userauth.ErrLoginRequired, "storage is empty while A keeps the pair aside")
+			_, err = a.Refresh(ctx)
+			require.NoError(t, err)
+			e.srv.Advance(2 * time.Second) // past B's failure memory
 		}
-		_, err = first.Refresh(ctx)
-		require.NoError(t, err)
-		_, err = second.Refresh(ctx)
-		require.NoError(t, err)
 		ta, err := a.Token(ctx)
 		require.NoError(t, err)
 		tb, err := b.Token(ctx)
@@ -977,4 +984,148 @@ func TestHostileStoreChaosOfAsidePairsAndBusyLogouts(t *testing.T) {
 		},
 		func(*rand.Rand, context.Context, *userauth.TokenStore) { e.srv.Advance(2 * time.Second) },
 	)
+}
+
+// TestHostileStoreTwoRenewalsDuringAnOutageNeverRespend: storage is
+// unavailable (degraded mode) across two renewals, so both pairs lag.
+// When storage returns, the store saves its newest pair: storage still
+// holds the pair from before the outage, which is no other process's.
+func TestHostileStoreTwoRenewalsDuringAnOutageNeverRespend(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
+	s := e.annStore(t, storage)
+	storage.down.Store(true)
+	for range 2 {
+		e.srv.Advance(16 * time.Minute)
+		_, err := s.AccessToken(ctx)
+		require.NoError(t, err, "degraded: the store renews the pair it holds")
+		e.quiesce()
+	}
+	require.Equal(t, 2, e.srv.Calls(userauthtest.PathRefresh))
+	storage.down.Store(false)
+	e.srv.Advance(2 * time.Second) // past the failure memory
+	_, _ = s.AccessToken(ctx)      // the lagging pair is saved at this renewal
+	e.quiesce()
+	e.srv.Advance(16 * time.Minute)
+	_, err := s.AccessToken(ctx)
+	assert.NoError(t, err, "the session survives the outage")
+	e.quiesce()
+	assert.Equal(t, 0, e.srv.ReuseDetected(), "a spent refresh token was presented again")
+}
+
+// TestHostileStoreAsidePairSurvivesAnOutage: a renewal's new pair is
+// refused by storage (kept aside; this store cleared the spent pair), then
+// storage becomes unavailable and a renewal makes the aside pair a lagging
+// one. When storage returns, its emptiness is this store's own Clear, not
+// a logout: the pair is saved and the session goes on.
+func TestHostileStoreAsidePairSurvivesAnOutage(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
+	s := e.annStore(t, storage)
+	e.srv.Advance(16 * time.Minute)
+	storage.refuseSaves(1, 3)
+	_, err := s.AccessToken(ctx)
+	require.Error(t, err, "the save was refused")
+	require.Nil(t, mustLoad(t, storage.MemoryStorage), "the spent pair was cleared")
+
+	storage.down.Store(true)
+	e.srv.Advance(2 * time.Second)
+	_, err = s.AccessToken(ctx)
+	require.NoError(t, err)
+	storage.down.Store(false)
+	e.srv.Advance(2 * time.Second)
+	_, _ = s.AccessToken(ctx)
+	e.quiesce()
+	_, err = s.AccessToken(ctx)
+	assert.NoError(t, err, "the session survives the outage")
+	assert.NotNil(t, mustLoad(t, storage.MemoryStorage), "the aside pair was saved")
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
+
+// TestHostileStoreRefusedLoginThenLogoutRevokesTheSessionServed: ann's
+// session is in use; Login(bob) fails as storage refuses the new pair. The
+// store goes on serving ann's session, and Logout revokes it.
+func TestHostileStoreRefusedLoginThenLogoutRevokesTheSessionServed(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	_, err := e.srv.AddUser(userauthtest.User{Email: bobLogin.Email, Password: bobLogin.Password})
+	require.NoError(t, err)
+	storage := newRefusingStorage()
+	s := e.annStore(t, storage)
+	annAccess, err := s.AccessToken(ctx)
+	require.NoError(t, err)
+
+	storage.refuseSaves(0, 3)
+	_, err = s.Login(ctx, bobLogin)
+	require.ErrorIs(t, err, errRefused)
+	got, err := s.AccessToken(ctx)
+	require.NoError(t, err)
+	t.Logf("after the failed login the store serves %v's token; storage holds %v", claims(t, got)["email"], storage.stored(t))
+
+	require.NoError(t, s.Logout(ctx))
+	assert.Equal(t, http.StatusUnauthorized, bearerGet(t, e, annAccess, userauthtest.PathAccount),
+		"Logout returned nil, and the access token the store handed out still opens ann's account")
+}
+
+// TestHostileStoreRefusedLoginNeverBecomesTheSession: Login(bob) fails as
+// storage refuses the pair. A login spends no refresh token: ann's pair
+// stays in storage for the processes sharing it, and the store never
+// switches to bob's session later.
+func TestHostileStoreRefusedLoginNeverBecomesTheSession(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	_, err := e.srv.AddUser(userauthtest.User{Email: bobLogin.Email, Password: bobLogin.Password})
+	require.NoError(t, err)
+	storage := newRefusingStorage()
+	s := e.annStore(t, storage)
+
+	storage.refuseSaves(0, 3)
+	_, err = s.Login(ctx, bobLogin)
+	require.ErrorIs(t, err, errRefused)
+	assert.NotNil(t, storage.stored(t), "ann's unspent pair was cleared from storage by a failed Login")
+	e.srv.Advance(16 * time.Minute)
+	got, err := s.AccessToken(ctx)
+	if err == nil {
+		assert.NotEqual(t, bobLogin.Email, claims(t, got)["email"], "a Login that failed became the session")
+	}
+}
+
+// TestHostileStoreFirstLoginDuringAnOutageAcrossALogoutEndsAtFirstUse: a
+// store that has read no session (a replica that just started) logs ann in
+// while storage is unavailable; storage returns, and another store logs
+// out. Nothing tells the logout's empty storage from one that held nothing
+// (RELIABILITY.md, known limits): the login is saved at the next renewal.
+// The server revoked ann's tokens at the logout, so its first use ends in
+// ErrLoginRequired, and storage is empty again.
+func TestHostileStoreFirstLoginDuringAnOutageAcrossALogoutEndsAtFirstUse(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
+	a := e.annStore(t, storage)
+	c := e.store(t, storage) // a new replica
+
+	storage.down.Store(true)
+	_, err := c.Login(ctx, atkAnn)
+	require.NoError(t, err, "degraded: the login is kept in memory")
+	storage.down.Store(false)
+
+	require.NoError(t, a.Logout(ctx))
+	require.Nil(t, mustLoad(t, storage.MemoryStorage))
+
+	_, _ = c.AccessToken(ctx) // c's lagging pair is saved at the next renewal
+	e.quiesce()
+	resp, err := c.HTTPClient().Get(e.srv.URL + userauthtest.PathAccount)
+	if err == nil {
+		resp.Body.Close()
+	}
+	require.ErrorIs(t, err, userauth.ErrLoginRequired, "the login saved after the logout was revoked by it")
+	assert.Nil(t, mustLoad(t, storage.MemoryStorage))
+	assert.Equal(t, 0, e.srv.ReuseDetected())
 }

@@ -1150,14 +1150,14 @@ func TestNotifyNeverTellsAnOlderState(t *testing.T) {
 	var told []Token
 	s := mustStore(t, nil, nil, WithOnTokenChange(func(tok Token) { told = append(told, tok) }))
 	renewed := &Token{AccessToken: "a2", RefreshToken: "r2"}
-	s.set(renewed, saved, "") // a renewal's pair
-	s.set(nil, saved, "")     // a logout, before the renewal told anyone
-	s.notify()                // the logout's notice
-	s.notify()                // the renewal's, late
+	s.set(renewed, nil) // a renewal's pair
+	s.set(nil, nil)     // a logout, before the renewal told anyone
+	s.notify()          // the logout's notice
+	s.notify()          // the renewal's, late
 	assert.Equal(t, []Token{{}}, told)
 
-	s.set(renewed, saved, "") // a login
-	s.set(renewed, lagging, "")
+	s.set(renewed, nil) // a login
+	s.set(renewed, &unsavedPair{tok: renewed})
 	s.notify()
 	s.notify() // nothing new
 	assert.Equal(t, []Token{{}, *renewed}, told)

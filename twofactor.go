@@ -45,7 +45,7 @@ func (s *TokenStore) spendOnTwoFactor(ctx context.Context, pending *Token, code 
 		return nil, false, err
 	}
 	tok := s.tokenFromAnswer(resp, sent)
-	if err := s.save(ctx, tok, pending.RefreshToken); err != nil {
+	if err := s.save(ctx, tok, s.replacing(pending)); err != nil {
 		return nil, false, err
 	}
 	if tok.Requires2FA != "" {
@@ -92,19 +92,19 @@ func (s *TokenStore) adoptLocked(ctx, ask context.Context, tok *Token) (*Token, 
 		return nil, false, err
 	}
 	defer unlock()
-	s.forgetFailure()
-	// The pair this login replaces, so that a logout elsewhere before this
-	// one is saved (while storage is down) is not undone.
-	var parent string
-	if prev := s.notSaved(); prev != nil {
-		parent = prev.tok.RefreshToken
-	} else if cur := s.cur.Load(); cur != nil && cur.tok != nil {
-		parent = cur.tok.RefreshToken
+	// What storage holds, so that a logout elsewhere before this login is
+	// saved (while storage is down) is not undone. A login spends no
+	// refresh token: one that storage refuses leaves the store as it was.
+	var newest *Token
+	if p := s.notSaved(); p != nil {
+		newest = p.tok
+	} else if cur := s.cur.Load(); cur != nil {
+		newest = cur.tok
 	}
-	s.unsaved = nil
-	if err := s.save(ctx, tok, parent); err != nil {
+	if err := s.keep(ctx, tok, s.replacing(newest)); err != nil {
 		return nil, false, err
 	}
+	s.forgetFailure()
 	if tok.Requires2FA == "" {
 		return tok, true, nil
 	}
