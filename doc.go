@@ -33,7 +33,8 @@
 // callers wait, all for the same renewal. Expiry is judged by the lifetime
 // the server stated, not by the local clock. Each rotated pair is saved to
 // a TokenStorage (MemoryStorage, FileStorage or your own) before it is
-// handed out; 2FA steps are completed through a TwoFactorHandler or
+// handed out (while a shared storage is down, a store may hand it out and
+// save it when storage returns, unless WithFailClosed); 2FA steps are completed through a TwoFactorHandler or
 // CompleteTwoFactor; HTTPClient and Transport authenticate requests and
 // recover once from a 401 and once from a 424. A storage that implements
 // Locker lets several processes share one session, spending each refresh

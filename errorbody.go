@@ -30,17 +30,18 @@ func readErrorBody(r io.Reader, forms, secrets []string) (head, kept []byte) {
 	}
 	limit := maxErrorBody + slack
 	head, _ = io.ReadAll(io.LimitReader(r, int64(limit)))
-	kept = scrub(head, forms)
+	scrubbed := scrub(head, forms)
+	// A form that scrub does not know, anywhere in what was read (a piece
+	// of it may end what is kept).
+	if holdsSecret(string(scrubbed), secrets) {
+		return head, []byte(redacted)
+	}
+	kept = scrubbed
 	if len(head) == limit { // cut: a partial secret may end the read
 		kept = kept[:max(len(kept)-slack, 0)]
 	}
 	if len(kept) > maxErrorBody {
 		kept = kept[:maxErrorBody]
-	}
-	// A form that scrub does not know, anywhere in what was read (a piece
-	// of it may end what is kept).
-	if holdsSecret(string(scrub(head, forms)), secrets) {
-		kept = []byte(redacted)
 	}
 	return head, kept
 }
@@ -79,8 +80,8 @@ func parseErrorBody(body []byte, contentType string) (code, message string, fiel
 	}
 	if c, m := nestedError(eb.Error); c != "" || m != "" {
 		code, message = cmp.Or(c, code), cmp.Or(m, message)
-	} else if s := rawString(eb.Error); s != "" && message == "" {
-		message = s // {"error": "text"}
+	} else if s := rawString(eb.Error); s != "" {
+		message = s // {"error": "text"}, the service's own form, first
 	}
 	for name, errs := range eb.Fields {
 		if len(errs) > 0 {

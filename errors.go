@@ -108,7 +108,8 @@ type APIError struct {
 	// RetryAfter is the Retry-After header of the answer (seconds or an HTTP
 	// date), zero when absent.
 	RetryAfter time.Duration
-	// Body is the raw body, at most 4 KiB of it.
+	// Body is the head of the body, at most 4 KiB of it, with the secrets
+	// of the request scrubbed (redacted whole when one shows unescaped).
 	Body []byte
 	// Header is the header of the answer.
 	Header http.Header

@@ -403,8 +403,8 @@ func (r *SuccessResponse) decode(data []byte, _ http.Header, secrets []string) e
 
 // decode reads a 2xx token answer and reports one that lacks a required
 // field (handing out an empty token would only fail later, far from the
-// cause), and keeps the answer's Date, which tells the token's lifetime
-// when it has no iat. A requires_2fa that echoes a secret of the request
+// cause), and keeps the answer's Date, from which, with the token's iat,
+// the store tells its lifetime (see issuedAt). A requires_2fa that echoes a secret of the request
 // is redacted: the method is shown to users and in errors.
 func (r *TokenResponse) decode(data []byte, h http.Header, secrets []string) error {
 	if err := json.Unmarshal(data, r); err != nil {
@@ -438,7 +438,7 @@ func isUUID(s string) bool {
 				return false
 			}
 		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			if !isHex(c) {
 				return false
 			}
 		}

@@ -197,7 +197,8 @@ func nameHolds(name string, forms []string) bool {
 
 // redactText makes text decoded from a server's answer safe to show: the
 // secrets replaced; the whole text redacted when a secret still shows in
-// it once HTML or URL escapes are undone; then cleaned, cut to limit.
+// any view of it a reader may have (see holdsSecret); then cleaned, cut to
+// limit.
 func redactText(s string, secrets []string, limit int) string {
 	s = scrubString(s, secrets)
 	if holdsSecret(s, secrets) {
@@ -239,7 +240,7 @@ func secretViews(s string) []string {
 		s, unescapeJSON(s), unescapeJSON(unescapeJSON(s)), html.UnescapeString(s),
 		unescapeURL(s, false), u, unescapeURL(u, true), latin1(u), unescapeOther(s),
 	}
-	for _, v := range views[:len(views):len(views)] {
+	for _, v := range views { // range reads the slice once: appended views are not revisited
 		if w := dropFormatChars(v); w != v {
 			views = append(views, w)
 		}

@@ -30,8 +30,8 @@ import (
 // from storage before the store has heard from the server is trusted for
 // five minutes at most.
 //
-// A TokenStore starts no goroutine of its own: each renewal and 2FA step
-// runs in a goroutine that ends with it.
+// No goroutine of a TokenStore outlives the operation that started it: a
+// renewal or 2FA step runs in one that ends with it.
 type TokenStore struct {
 	client     *Client
 	storage    TokenStorage
@@ -154,12 +154,7 @@ func (s *TokenStore) Token(ctx context.Context) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := *sess.tok
-	t.Expiry = time.Time{} // unknown
-	if sess.known {
-		t.Expiry = sess.expiresAt // by this store's clock
-	}
-	return &t, nil
+	return sess.token(), nil
 }
 
 // Refresh renews the tokens now, even if the access token is still fresh,
@@ -173,8 +168,7 @@ func (s *TokenStore) Refresh(ctx context.Context) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := *sess.tok
-	return &t, nil
+	return sess.token(), nil
 }
 
 // Login signs the user in and makes the answer the store's session (see

@@ -127,7 +127,7 @@ func (a *apiFlags) remote(e *env, api string) (*remote, error) {
 // isLoopback reports whether host names this machine, as the SDK judges
 // it for plain http.
 func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

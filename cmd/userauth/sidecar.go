@@ -104,13 +104,12 @@ func (s *apiStorage) putBack(ctx context.Context) error {
 	recorded, replaced, api, wrote := s.recorded, s.replaced, s.replacedAPI, s.wrote
 	s.mu.Unlock()
 	cur, err := s.FileStorage.Load(ctx)
-	switch {
-	case err != nil:
-		return err
-	case !recorded:
-		return nil // never written
-	case wrote == nil && cur == nil: // a refused step cleared it
-	case wrote == nil || cur == nil || cur.RefreshToken != wrote.RefreshToken || cur.Requires2FA == "":
+	if err != nil || !recorded {
+		return err // unreadable, or never written
+	}
+	cleared := wrote == nil && cur == nil // by a refused step
+	pending := wrote != nil && cur != nil && cur.RefreshToken == wrote.RefreshToken && cur.Requires2FA != ""
+	if !cleared && !pending {
 		return nil // another process's, or the step completed after all
 	}
 	if replaced == nil {
