@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ type TokenStore struct {
 	now        func() time.Time
 	failClosed bool
 	blocking   bool
+	authPath   string // the API's /auth/ path, cleaned, never sent a bearer
 
 	cur    atomic.Pointer[session]       // nil until the storage was first read
 	offset atomic.Pointer[time.Duration] // the server's clock less the store's, once an answer showed it
@@ -106,6 +108,7 @@ func NewTokenStore(c *Client, storage TokenStorage, opts ...StoreOption) (*Token
 		failClosed: cfg.failClosed,
 		blocking:   cfg.blocking,
 		write:      make(chan struct{}, 1),
+		authPath:   strings.TrimSuffix(cleanPath(c.baseURL.Path), "/") + "/auth/",
 	}
 	s.locker, _ = storage.(Locker)
 	return s, nil

@@ -106,9 +106,9 @@ func (s *TokenStore) authenticates(req *http.Request) bool {
 	if !s.client.ownsURL(req) {
 		return false
 	}
-	p := cleanPath(requestPath(req.URL)) + "/"
-	auth := strings.TrimSuffix(cleanPath(s.client.baseURL.Path), "/") + "/auth/"
-	return len(p) < len(auth) || !strings.EqualFold(p[:len(auth)], auth)
+	p, auth := cleanPath(requestPath(req.URL)), s.authPath
+	underAuth := strings.EqualFold(p, auth[:len(auth)-1]) || len(p) >= len(auth) && strings.EqualFold(p[:len(auth)], auth)
+	return !underAuth
 }
 
 // requestPath is the path u sends: its Path, or, for an opaque URL (which
@@ -126,8 +126,14 @@ func requestPath(u *url.URL) string {
 	return unescapeURL(p, false)
 }
 
-// cleanPath is p with its dot segments and doubled slashes resolved.
-func cleanPath(p string) string { return path.Clean("/" + p) }
+// cleanPath is p, rooted, with its dot segments and doubled slashes
+// resolved (a path already clean is returned as it is).
+func cleanPath(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return path.Clean(p)
+}
 
 // ownsURL reports whether req goes to the scheme and host of the Client's
 // base URL, and names no other host in its Host header (which a proxy or
