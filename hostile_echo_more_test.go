@@ -325,26 +325,11 @@ func TestHostileDoubleEncodedEchoInAMalformedAnswer(t *testing.T) {
 // target, and URL.Path is then empty) carries no bearer.
 func TestTransportBearerNeverToAuthThroughAnOpaqueURL(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	got := map[string]string{}
-	srv := newRawServer(t, func(s *rawServer, c net.Conn, req *http.Request, _ []byte) {
-		mu.Lock()
-		got[req.RequestURI] = req.Header.Get("Authorization")
-		mu.Unlock()
-		io.WriteString(c, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-	})
-	c := newClient(t, srv.URL())
-	store, err := userauth.NewTokenStore(c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.SetToken(context.Background(), &userauth.TokenResponse{AccessToken: "at-secret", RefreshToken: "rt-secret"}); err != nil {
-		t.Fatal(err)
-	}
-	hc := store.HTTPClient()
-	u, _ := url.Parse(srv.URL())
+	spy := newBearerSpy(t)
+	_, hc := storeClient(t, spy.srv.URL())
+	u, _ := url.Parse(spy.srv.URL())
 	for _, opaque := range []string{"/auth/token", "/AUTH/2fa"} {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL()+"/account", nil)
+		req, _ := http.NewRequest(http.MethodPost, spy.srv.URL()+"/account", nil)
 		req.URL = &url.URL{Scheme: u.Scheme, Host: u.Host, Opaque: opaque}
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -352,8 +337,7 @@ func TestTransportBearerNeverToAuthThroughAnOpaqueURL(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	got := spy.bearers()
 	if len(got) == 0 {
 		t.Fatal("no request reached the server")
 	}
@@ -371,38 +355,19 @@ func TestTransportBearerNeverToAuthThroughAnOpaqueURL(t *testing.T) {
 // no bearer.
 func TestTransportBearerNeverToAuthUnderAnUncleanBasePath(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	got := map[string]string{}
-	srv := newRawServer(t, func(s *rawServer, c net.Conn, req *http.Request, _ []byte) {
-		mu.Lock()
-		got[req.RequestURI] = req.Header.Get("Authorization")
-		mu.Unlock()
-		io.WriteString(c, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-	})
-	for _, base := range []string{srv.URL() + "//v1/", srv.URL() + "/v1/./"} {
-		c := newClient(t, base)
-		store, err := userauth.NewTokenStore(c, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.SetToken(context.Background(), &userauth.TokenResponse{AccessToken: "at-secret", RefreshToken: "rt-secret"}); err != nil {
-			t.Fatal(err)
-		}
-		hc := store.HTTPClient()
-		target := c.BaseURL().JoinPath("auth", "token").String()
-		resp, err := hc.Post(target, "application/json", nil)
+	spy := newBearerSpy(t)
+	for _, base := range []string{spy.srv.URL() + "//v1/", spy.srv.URL() + "/v1/./"} {
+		c, hc := storeClient(t, base)
+		resp, err := hc.Post(c.BaseURL().JoinPath("auth", "token").String(), "application/json", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		mu.Lock()
-		for uri, a := range got {
+		for uri, a := range spy.bearers() {
 			if a != "" {
 				t.Errorf("base %q: request to %s (the API's auth endpoint) carried the bearer %q", base, uri, a)
 			}
 		}
-		clear(got)
-		mu.Unlock()
 	}
 }
 

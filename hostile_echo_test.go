@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/tarilabs/userauth"
 )
 
@@ -238,39 +240,64 @@ func TestHostileRequires2FAEchoInOtherForms(t *testing.T) {
 // bearer.
 func TestTransportBearerNeverToAuthThroughDotSegments(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	got := map[string]string{}
-	srv := newRawServer(t, func(s *rawServer, c net.Conn, req *http.Request, _ []byte) {
-		mu.Lock()
-		got[req.RequestURI] = req.Header.Get("Authorization")
-		mu.Unlock()
-		io.WriteString(c, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-	})
-	c := newClient(t, srv.URL())
-	store, err := userauth.NewTokenStore(c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.SetToken(context.Background(), &userauth.TokenResponse{AccessToken: "at-secret", RefreshToken: "rt-secret"}); err != nil {
-		t.Fatal(err)
-	}
-	hc := store.HTTPClient()
+	spy := newBearerSpy(t)
+	_, hc := storeClient(t, spy.srv.URL())
 	paths := []string{"/x/../auth/token", "/./auth/token/refresh", "//auth/2fa"}
 	for _, p := range paths {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL()+p, nil)
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, err := hc.Post(spy.srv.URL()+p, "application/json", nil)
+		require.NoError(t, err)
 		resp.Body.Close()
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	resp, err := hc.Get(spy.srv.URL() + "/x/../account") // not an auth endpoint
+	require.NoError(t, err)
+	resp.Body.Close()
+	got := spy.bearers()
 	for _, p := range paths {
 		if a := got[p]; a != "" {
 			t.Errorf("%s (an /auth/ endpoint once dot segments are resolved) got %q", p, a)
 		}
 	}
+	assert.Equal(t, "Bearer at-secret", got["/x/../account"], "the API's other endpoints get the bearer")
+}
+
+// bearerSpy is a raw server that records the Authorization header of each
+// request, by its request URI, and answers 204.
+type bearerSpy struct {
+	srv *rawServer
+	mu  sync.Mutex
+	got map[string]string
+}
+
+func newBearerSpy(t *testing.T) *bearerSpy {
+	b := &bearerSpy{got: map[string]string{}}
+	b.srv = newRawServer(t, func(_ *rawServer, c net.Conn, req *http.Request, _ []byte) {
+		b.mu.Lock()
+		b.got[req.RequestURI] = req.Header.Get("Authorization")
+		b.mu.Unlock()
+		io.WriteString(c, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+	})
+	return b
+}
+
+// bearers returns the headers recorded so far, and forgets them.
+func (b *bearerSpy) bearers() map[string]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	got := b.got
+	b.got = map[string]string{}
+	return got
+}
+
+// storeClient returns a Client for base, and the HTTPClient of a store of
+// it that holds a session.
+func storeClient(t *testing.T, base string) (*userauth.Client, *http.Client) {
+	t.Helper()
+	c := newClient(t, base)
+	store, err := userauth.NewTokenStore(c, nil)
+	require.NoError(t, err)
+	_, err = store.SetToken(context.Background(), &userauth.TokenResponse{AccessToken: "at-secret", RefreshToken: "rt-secret"})
+	require.NoError(t, err)
+	return c, store.HTTPClient()
 }
 
 // TestHostileMagicLinkNullBody: a 2xx magic-link answer whose body is

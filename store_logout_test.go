@@ -681,59 +681,46 @@ func TestHostileStoreLogoutTellsOnTokenChangeThePairItRenewed(t *testing.T) {
 		"OnTokenChange was last told the pair whose refresh token Logout spent, not the saved one")
 }
 
-// TestHostileStoreLogoutUnreadableRefreshThenFailedClearNeverRespends: the
-// access token expired; Logout renews it first, and the server acts on
-// the refresh but its 200 answer breaks off. The Clear then fails, so
-// storage still holds the spent pair. The store never presents its
-// refresh token again: the session is over.
-func TestHostileStoreLogoutUnreadableRefreshThenFailedClearNeverRespends(t *testing.T) {
+// TestHostileStoreLogoutSpentRefreshThenFailedClearNeverRespends: the
+// access token expired, so Logout renews it first, and the server acts on
+// the refresh; then every attempt to clear storage fails. Whether the
+// refresh's answer breaks off (the token is spent, its successor lost) or
+// is held back past the Logout's context (the refresh runs on a context of
+// its own, and its pair replaces the spent one), the store never presents
+// a refresh token twice.
+func TestHostileStoreLogoutSpentRefreshThenFailedClearNeverRespends(t *testing.T) {
 	t.Parallel()
-	e := newAtkEnv(t)
-	ctx := context.Background()
-	storage := newRefusingStorage()
-	s := e.annStore(t, storage)
+	for name, c := range map[string]struct {
+		fault   userauthtest.Fault
+		timeout time.Duration
+	}{
+		"answer breaks off":                 {userauthtest.Fault{Truncate: true}, time.Minute},
+		"answer held past Logout's context": {userauthtest.Fault{Hold: 2 * time.Second}, 300 * time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newAtkEnv(t)
+			ctx := context.Background()
+			storage := newRefusingStorage()
+			s := e.annStore(t, storage)
 
-	e.srv.Advance(16 * time.Minute)
-	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Truncate: true})
-	storage.refuseClears()
-	err := s.Logout(ctx)
-	t.Logf("Logout: %v", err)
-	require.Error(t, err)
+			e.srv.Advance(16 * time.Minute)
+			e.srv.Fail(userauthtest.PathRefresh, 1, c.fault)
+			storage.refuseClears()
+			lctx, cancel := context.WithTimeout(ctx, c.timeout)
+			defer cancel()
+			err := s.Logout(lctx)
+			t.Logf("Logout: %v", err)
+			require.Error(t, err)
+			e.quiesce()
 
-	e.srv.Advance(2 * time.Second) // past the failure memory
-	_, err = s.AccessToken(ctx)
-	t.Logf("the next call: %v", err)
-	e.quiesce()
-	assert.Equal(t, 0, e.srv.ReuseDetected(), "the refresh token Logout's renewal spent was presented again")
-}
-
-// TestHostileStoreLogoutGivenUpDuringItsRefreshNeverRespends: as above,
-// but the server holds the refresh's answer back after acting on it, and
-// the Logout's context ends meanwhile. The refresh runs on a context of
-// its own, so its answer is read; the Clear fails, the renewed pair takes
-// the spent one's place, and no refresh token is presented twice.
-func TestHostileStoreLogoutGivenUpDuringItsRefreshNeverRespends(t *testing.T) {
-	t.Parallel()
-	e := newAtkEnv(t)
-	ctx := context.Background()
-	storage := newRefusingStorage()
-	s := e.annStore(t, storage)
-
-	e.srv.Advance(16 * time.Minute)
-	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: 2 * time.Second})
-	storage.refuseClears()
-	lctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	err := s.Logout(lctx)
-	t.Logf("Logout: %v", err)
-	require.Error(t, err)
-	e.quiesce()
-
-	e.srv.Advance(2 * time.Second)
-	_, err = s.AccessToken(ctx)
-	t.Logf("the next call: %v", err)
-	e.quiesce()
-	assert.Equal(t, 0, e.srv.ReuseDetected(), "the refresh token Logout's cut renewal spent was presented again")
+			e.srv.Advance(2 * time.Second) // past the failure memory
+			_, err = s.AccessToken(ctx)
+			t.Logf("the next call: %v", err)
+			e.quiesce()
+			assert.Equal(t, 0, e.srv.ReuseDetected(), "a refresh token Logout's renewal spent was presented again")
+		})
+	}
 }
 
 // TestHostileStoreFailedClearDoesNotClaimALogout: the server refuses
