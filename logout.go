@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 )
 
 // This file ends sessions: Logout, which has the server revoke the tokens
@@ -121,7 +122,7 @@ func (s *TokenStore) revoke(ctx context.Context, held *session) (renewed *unsave
 	}
 	access := tok.AccessToken
 	if s.sessionFor(tok).state(now) == stateExpired {
-		if !renewable || tok.RefreshToken == s.ended {
+		if !renewable || slices.Contains(s.ended, tok.RefreshToken) {
 			return nil, nil // nothing usable: its successor, if any, reached nobody
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
@@ -132,7 +133,7 @@ func (s *TokenStore) revoke(ctx context.Context, held *session) (renewed *unsave
 		case refused(err, http.StatusBadRequest, http.StatusUnauthorized):
 			return nil, nil // the server ended the session already
 		case answeredSuccess(err):
-			s.ended = tok.RefreshToken // spent, its successor lost
+			s.endedWith(tok) // spent, its successor lost
 			return nil, err
 		case err != nil:
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -315,7 +316,7 @@ func (s *TokenStore) newestPair(ctx context.Context) (newest *Token, changed boo
 	case stored == nil:
 		s.set(nil, nil)
 		return nil, cur.access() != "", ErrLoginRequired
-	case s.ended != "" && stored.RefreshToken == s.ended: // left by a Clear that failed
+	case slices.Contains(s.ended, stored.RefreshToken): // left by a Clear that failed
 		_, changed, err := s.endSession(ctx, stored, errSessionEnded)
 		return nil, changed, err
 	}
@@ -339,20 +340,26 @@ func (s *TokenStore) notSaved() *unsavedPair {
 // now. A storage cleared since p replaced a pair (and not by this store)
 // was logged out: the logout wins, and p is dropped. A storage holding a
 // pair that is neither p nor the one it replaced was written by another
-// process, whose pair wins.
+// process, whose pair wins over a rotated p; a login's p replaces it, as
+// it would have with storage up, and, spending nothing, is saved as a
+// login is (see keep).
 func (s *TokenStore) flush(ctx context.Context, p *unsavedPair, stored *Token) (*Token, bool, error) {
 	switch {
 	case stored == nil && p.parent != "" && !p.cleared:
 		s.unsaved = nil
 		s.set(nil, nil)
 		return nil, true, ErrLoginRequired
-	case stored != nil && p.parent != "" && stored.RefreshToken != p.parent && stored.RefreshToken != p.tok.RefreshToken:
+	case stored != nil && !p.login && p.parent != "" && stored.RefreshToken != p.parent && stored.RefreshToken != p.tok.RefreshToken:
 		s.unsaved = nil
 		s.set(stored, nil)
 		return stored, true, nil
 	}
 	wasUnsaved := s.unsaved != nil
-	if err := s.save(ctx, p.tok, *p); err != nil {
+	save := s.save
+	if p.login {
+		save = s.keep
+	}
+	if err := save(ctx, p.tok, *p); err != nil {
 		return nil, false, err
 	}
 	return p.tok, wasUnsaved && s.unsaved == nil, nil
@@ -459,13 +466,23 @@ func refused(err error, statuses ...int) bool {
 // good: its refresh token is unknown, spent or revoked, and is never
 // presented again, even if storage cannot be cleared.
 func (s *TokenStore) endSession(ctx context.Context, tok *Token, cause error) (*Token, bool, error) {
-	s.ended = tok.RefreshToken
+	s.endedWith(tok)
 	if err := s.clearWithRetries(ctx); err != nil {
 		s.warn(ctx, "userauth: clearing refused tokens failed", err)
 	}
 	s.unsaved = nil
 	s.set(nil, nil)
 	return nil, true, errLoginRequiredBy(cause)
+}
+
+// endedWith records that the session of tok ended: its refresh token, and
+// the one it replaced when storage never took tok (spent by this store,
+// and maybe still in storage), are never presented again.
+func (s *TokenStore) endedWith(tok *Token) {
+	s.ended = []string{tok.RefreshToken}
+	if p := s.notSaved(); p != nil && sameToken(p.tok, tok) && !p.login && p.parent != "" {
+		s.ended = append(s.ended, p.parent)
+	}
 }
 
 // warn logs a failure the store works around; never a token.

@@ -28,6 +28,7 @@ type unsavedPair struct {
 	tok     *Token
 	parent  string // the refresh token storage holds ("" when none)
 	cleared bool   // this store cleared storage's spent pair, not a logout
+	login   bool   // from a login: parent was not spent, and is no newer session
 }
 
 // tokenState is what callers do with a session's token.
@@ -123,7 +124,7 @@ func (s *TokenStore) save(ctx context.Context, tok *Token, base unsavedPair) err
 // storage does not hold (see notSaved); else old itself.
 func (s *TokenStore) replacing(old *Token) unsavedPair {
 	if p := s.notSaved(); p != nil && sameToken(p.tok, old) {
-		return unsavedPair{parent: p.parent, cleared: p.cleared}
+		return unsavedPair{parent: p.parent, cleared: p.cleared, login: p.login}
 	}
 	if old == nil {
 		return unsavedPair{}

@@ -1129,3 +1129,141 @@ func TestHostileStoreFirstLoginDuringAnOutageAcrossALogoutEndsAtFirstUse(t *test
 	assert.Nil(t, mustLoad(t, storage.MemoryStorage))
 	assert.Equal(t, 0, e.srv.ReuseDetected())
 }
+
+// TestHostileStoreEndedLaggingPairNeverRespendsItsParent: during an
+// outage the store renews P0 into P1, which lags (storage still holds P0,
+// spent). P1's refresh is answered 2xx but cut short, ending the session,
+// and the clear fails as storage is down. When storage returns, the store
+// never presents P0's refresh token, which it spent itself.
+func TestHostileStoreEndedLaggingPairNeverRespendsItsParent(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
+	s := e.annStore(t, storage)
+
+	storage.down.Store(true)
+	e.srv.Advance(16 * time.Minute)
+	_, err := s.AccessToken(ctx)
+	require.NoError(t, err, "degraded: P0 renewed into a lagging P1")
+	e.quiesce()
+	require.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Truncate: true})
+	e.srv.Advance(16 * time.Minute)
+	_, err = s.AccessToken(ctx)
+	require.ErrorIs(t, err, userauth.ErrLoginRequired, "P1 spent, its successor lost")
+	require.Equal(t, 2, e.srv.Calls(userauthtest.PathRefresh))
+
+	storage.down.Store(false)
+	e.srv.Advance(2 * time.Second)
+	_, err = s.AccessToken(ctx)
+	t.Logf("after the outage: %v", err)
+	e.quiesce()
+	assert.Equal(t, 2, e.srv.Calls(userauthtest.PathRefresh), "a refresh token was presented after the session ended")
+	assert.Equal(t, 0, e.srv.ReuseDetected(), "the store presented P0, which it spent itself during the outage")
+}
+
+// TestHostileStoreLoginDuringAnOutageWinsOverARenewalOfTheOldSession:
+// stores A and B share ann's session; storage goes down. B renews ann's
+// pair (lagging), then A logs bob in (lagging too). When storage returns
+// and B saves first, A's login still replaces ann's session, as it would
+// have with storage up.
+func TestHostileStoreLoginDuringAnOutageWinsOverARenewalOfTheOldSession(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	_, err := e.srv.AddUser(userauthtest.User{Email: bobLogin.Email, Password: bobLogin.Password})
+	require.NoError(t, err)
+	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
+	a, b := e.sharedSession(t, storage)
+
+	storage.down.Store(true)
+	e.srv.Advance(16 * time.Minute)
+	_, err = b.AccessToken(ctx)
+	require.NoError(t, err, "degraded: B renews ann's pair")
+	e.quiesce()
+	_, err = a.Login(ctx, bobLogin)
+	require.NoError(t, err, "degraded: A's login is kept in memory")
+
+	storage.down.Store(false)
+	e.srv.Advance(2 * time.Second)
+	_, _ = b.AccessToken(ctx) // B's lagging pair is saved first
+	e.quiesce()
+	_, _ = a.AccessToken(ctx) // A's lagging login is flushed
+	e.quiesce()
+
+	got, err := a.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, bobLogin.Email, claims(t, got)["email"], "Login(bob) returned nil, and the store now serves another user's session")
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
+
+// TestHostileStoreLaggingLoginRefusedAtFlushLeavesTheLiveSession: A and B
+// share ann's pair; A logs bob in during an outage (lagging, nothing
+// spent). Storage returns but refuses A's save: ann's unspent pair stays
+// in storage, and B goes on with it.
+func TestHostileStoreLaggingLoginRefusedAtFlushLeavesTheLiveSession(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	_, err := e.srv.AddUser(userauthtest.User{Email: bobLogin.Email, Password: bobLogin.Password})
+	require.NoError(t, err)
+	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
+	a, b := e.sharedSession(t, storage)
+	annPair := mustLoad(t, storage.MemoryStorage)
+
+	storage.down.Store(true)
+	_, err = a.Login(ctx, bobLogin)
+	require.NoError(t, err, "degraded: A's login is kept in memory")
+	storage.down.Store(false)
+	storage.refuseSaves(0, 3)
+	e.srv.Advance(2 * time.Second)
+	_, _ = a.AccessToken(ctx) // A's flush: the save of bob's pair is refused
+	e.quiesce()
+
+	stored := mustLoad(t, storage.MemoryStorage)
+	assert.NotNil(t, stored, "a login (which spends nothing) cleared ann's unspent pair from storage")
+	if stored != nil {
+		assert.Equal(t, annPair.RefreshToken, stored.RefreshToken)
+	}
+	e.srv.Advance(16 * time.Minute)
+	_, err = b.AccessToken(ctx)
+	assert.NoError(t, err, "B's live session was dropped: ErrLoginRequired although B can renew")
+	e.quiesce()
+	assert.Equal(t, 0, e.srv.ReuseDetected())
+}
+
+// TestHostileStoreSetTokenGivenUpWhileWaitingNeverBecomesTheSession: a
+// renewal holds the store's lock; SetToken gives up while it waits for the
+// lock. Its pair never becomes the session: it had not started.
+func TestHostileStoreSetTokenGivenUpWhileWaitingNeverBecomesTheSession(t *testing.T) {
+	t.Parallel()
+	e := newAtkEnv(t)
+	ctx := context.Background()
+	_, err := e.srv.AddUser(userauthtest.User{Email: bobLogin.Email, Password: bobLogin.Password})
+	require.NoError(t, err)
+	storage := userauth.NewMemoryStorage()
+	s := e.annStore(t, storage)
+	bob, err := e.client.Login(ctx, bobLogin)
+	require.NoError(t, err)
+
+	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: 400 * time.Millisecond})
+	renewal := make(chan error, 1)
+	go func() { _, err := s.Refresh(ctx); renewal <- err }()
+	require.Eventually(t, func() bool { return e.srv.Calls(userauthtest.PathRefresh) == 1 }, 5*time.Second, time.Millisecond)
+
+	sctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	_, err = s.SetToken(sctx, bob)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "SetToken gave up behind the renewal")
+	require.NoError(t, <-renewal)
+	e.quiesce()
+	time.Sleep(100 * time.Millisecond)
+
+	got, err := s.AccessToken(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, bobLogin.Email, claims(t, got)["email"], "SetToken returned an error, and its pair became the session")
+	stored := mustLoad(t, storage)
+	assert.NotEqual(t, bob.RefreshToken, stored.RefreshToken, "SetToken returned an error, and its pair was saved")
+}

@@ -58,11 +58,12 @@ type TokenStore struct {
 	// out before, opens the account until it expires, so Logout revokes
 	// with it. Guarded by write.
 	stepFrom *stepFrom
-	// ended is the refresh token of the last session the server ended
-	// here (refused, or spent with its answer lost). A stored pair that
-	// holds it, left by a Clear that failed, is never presented again.
-	// Guarded by write.
-	ended string
+	// ended are the refresh tokens of the last session the server ended
+	// here (refused, or spent with its answer lost), and of the pair it
+	// replaced when storage never took it. A stored pair that holds one,
+	// left by a Clear that failed, is never presented again. Guarded by
+	// write.
+	ended []string
 
 	versions atomic.Uint64 // the last session version given (see set)
 	told     atomic.Uint64 // the last session version told to onChange
@@ -249,8 +250,10 @@ func (s *TokenStore) adopt(ctx context.Context, tok *Token) (*Token, error) {
 
 // detached runs op under the store's write lock on a context of its own:
 // the caller's values, no cancellation, the refresh timeout. The caller
-// waits for op as long as its context allows; op goes on without it, so a
-// refresh token op spends is never lost halfway. ask, the context for the
+// waits for op as long as its context allows; op, once it has started,
+// goes on without it, so a refresh token op spends is never lost halfway
+// (an op the caller gave up on while it waited for the lock does not
+// start). ask, the context for the
 // 2FA handler, also ends when the caller gives up: nothing is spent yet
 // while the handler runs. op's changes are told to OnTokenChange.
 func (s *TokenStore) detached(ctx context.Context, op func(ctx, ask context.Context) (*Token, bool, error)) (*Token, error) {
@@ -266,6 +269,9 @@ func (s *TokenStore) detached(ctx context.Context, op func(ctx, ask context.Cont
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
 		tok, err := s.underWriteLock(wctx, func(octx context.Context) (*Token, bool, error) {
+			if err := ctx.Err(); err != nil {
+				return nil, false, err // given up while op waited for the lock: nothing started
+			}
 			ask, cancelAsk := context.WithCancel(octx)
 			defer cancelAsk()
 			defer context.AfterFunc(ctx, cancelAsk)()

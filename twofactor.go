@@ -101,7 +101,9 @@ func (s *TokenStore) adoptLocked(ctx, ask context.Context, tok *Token) (*Token, 
 	} else if cur := s.cur.Load(); cur != nil {
 		newest = cur.tok
 	}
-	if err := s.keep(ctx, tok, s.replacing(newest)); err != nil {
+	base := s.replacing(newest)
+	base.login = true
+	if err := s.keep(ctx, tok, base); err != nil {
 		return nil, false, err
 	}
 	s.forgetFailure()
