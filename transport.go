@@ -106,9 +106,13 @@ func (s *TokenStore) authenticates(req *http.Request) bool {
 	if !s.client.ownsURL(req) {
 		return false
 	}
-	p, auth := cleanPath(requestPath(req.URL)), s.authPath
-	underAuth := strings.EqualFold(p, auth[:len(auth)-1]) || len(p) >= len(auth) && strings.EqualFold(p[:len(auth)], auth)
-	return !underAuth
+	p, auth := cleanPath(requestPath(req.URL)), s.authPath // auth ends in "/"
+	return !strings.EqualFold(p, auth[:len(auth)-1]) && !hasPrefixFold(p, auth)
+}
+
+// hasPrefixFold reports whether s begins with prefix, in any case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // requestPath is the path u sends: its Path, or, for an opaque URL (which
@@ -236,11 +240,11 @@ func (ts tokenSource) Token() (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	expiry := sess.refreshAt // unknown expiry: renewed then
-	if sess.known {
-		expiry = sess.expiresAt
+	t := sess.token()
+	if t.Expiry.IsZero() {
+		t.Expiry = sess.refreshAt // unknown: renewed then
 	}
-	return &oauth2.Token{AccessToken: sess.tok.AccessToken, TokenType: "Bearer", Expiry: expiry}, nil
+	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: "Bearer", Expiry: t.Expiry}, nil
 }
 
 // apiKeyHeader carries an API key, the service's alternative to a bearer
