@@ -1,12 +1,10 @@
 module github.com/tarilabs/userauth/bench
 
-go 1.23.0
-
-replace github.com/tarilabs/userauth => ../
+go 1.25.0
 
 require (
 	github.com/oapi-codegen/runtime v1.2.0
-	github.com/tarilabs/userauth v0.0.0-00010101000000-000000000000
+	github.com/tarilabs/userauth v0.1.0
 	golang.org/x/oauth2 v0.30.0
 )
 

@@ -1,16 +1,11 @@
 module github.com/tarilabs/userauth/examples/replicas
 
-go 1.23.0
-
-replace (
-	github.com/tarilabs/userauth => ../..
-	github.com/tarilabs/userauth/redisstore => ../../redisstore
-)
+go 1.25.0
 
 require (
 	github.com/redis/go-redis/v9 v9.18.0
-	github.com/tarilabs/userauth v0.0.0-00010101000000-000000000000
-	github.com/tarilabs/userauth/redisstore v0.0.0-00010101000000-000000000000
+	github.com/tarilabs/userauth v0.1.0
+	github.com/tarilabs/userauth/redisstore v0.1.0
 )
 
 require (
