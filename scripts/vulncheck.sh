@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs govulncheck over every published module, offline: the vulnerability
+# database is built from the golang.org/x/vulndb module at a pinned version
+# (update vulndb_version deliberately, and say so in CHANGELOG.md), because CI
+# cannot reach the public database host.
+#
+# Fails on a vulnerability in a third-party module that our code calls.
+# Prints the standard library's findings for the Go in use without failing:
+# they are fixed by building with a patched Go, which is the user's toolchain.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo/scripts/lib.sh"
+vuln_version=v1.9.0                                    # golang.org/x/vuln
+vulndb_version=v0.0.0-20261105234957-e22db6528018      # golang.org/x/vulndb, 2026-11-05
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export GOWORK=off GOFLAGS=-mod=mod
+
+osv=$(go mod download -json "golang.org/x/vulndb@$vulndb_version" | jq -r .Dir)/data/osv
+go run "golang.org/x/vulndb/cmd/indexdb@$vulndb_version" -vulns "$osv" -out "$work/db"
+echo "vulnerability database: golang.org/x/vulndb@$vulndb_version ($(find "$osv" -name '*.json' | wc -l) entries)"
+
+failed=0
+for dir in $(published_modules); do
+  echo "== govulncheck $(module_path "$repo/$dir")"
+  (cd "$repo/$dir" && GOWORK= GOFLAGS= go run "golang.org/x/vuln/cmd/govulncheck@$vuln_version" \
+    -db "file://$work/db" -format json ./...) >"$work/out.json"
+  # A finding whose trace starts at a function is one our code calls.
+  called=$(jq -r 'select(.finding and .finding.trace[0].module != "stdlib" and .finding.trace[0].function)
+      | .finding | "\(.osv) in \(.trace[0].module)@\(.trace[0].version) (fixed in \(.fixed_version))"' "$work/out.json" | sort -u)
+  stdlib=$(jq -r 'select(.finding and .finding.trace[0].module == "stdlib" and .finding.trace[0].function)
+      | .finding | "\(.osv) (fixed in Go \(.fixed_version))"' "$work/out.json" | sort -u)
+  imported=$(jq -r 'select(.finding and .finding.trace[0].module != "stdlib" and (.finding.trace[0].function | not))
+      | .finding | "\(.osv) in \(.trace[0].module)@\(.trace[0].version)"' "$work/out.json" | sort -u)
+  if [ -n "$called" ]; then
+    echo "called vulnerabilities in third-party modules:"; echo "$called" | sed 's/^/  /'
+    failed=1
+  else
+    echo "no called vulnerability in a third-party module"
+  fi
+  [ -z "$imported" ] || { echo "in modules we require, not called (for information):"; echo "$imported" | sed 's/^/  /'; }
+  [ -z "$stdlib" ] || { echo "called in the standard library of $(go env GOVERSION) (build with a patched Go):"; echo "$stdlib" | sed 's/^/  /'; }
+done
+exit "$failed"
