@@ -60,6 +60,26 @@ var ErrTwoFactorRequired = errors.New("userauth: two-factor authentication requi
 // ErrTwoFactorExpired.
 var ErrTwoFactorExpired = errors.New("userauth: two-factor grace period expired")
 
+// ErrUnsendableToken is matched by the error for an access token that holds
+// a byte no HTTP header can carry (a control character such as CR or LF),
+// whether it came in a server's answer, through SetToken or from storage.
+// Such a token is refused where it enters: presented, it would fail every
+// request in the transport before the server saw it, so no 401 would ever
+// come to renew it.
+var ErrUnsendableToken = errors.New("userauth: access token holds a byte no HTTP header can carry")
+
+// sendable reports whether an access token can go in an Authorization
+// header: no control character (CR and LF above all, which would end the
+// header) and no DEL.
+func sendable(access string) bool {
+	for i := 0; i < len(access); i++ {
+		if c := access[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // TwoFactorRequiredError reports a pending 2FA step that the TokenStore
 // cannot complete by itself, having no TwoFactorHandler: call
 // TokenStore.CompleteTwoFactor with the user's code. It matches
@@ -215,12 +235,18 @@ type ValidationError struct {
 	Field string
 	// Reason says what is wrong with it.
 	Reason string
+	// Err, when set, is a sentinel error the ValidationError matches, such
+	// as ErrUnsendableToken.
+	Err error
 }
 
 // Error formats the field and the reason; it never includes the value.
 func (e *ValidationError) Error() string {
 	return "userauth: invalid request: " + e.Field + " " + e.Reason
 }
+
+// Unwrap returns Err.
+func (e *ValidationError) Unwrap() error { return e.Err }
 
 // TransportError reports a call that got no HTTP answer: the connection
 // could not be made or broke, a timeout fired, or the context ended; or

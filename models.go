@@ -421,6 +421,8 @@ func (r *TokenResponse) decode(data []byte, h http.Header, secrets []string) err
 		return fmt.Errorf("missing access_token")
 	case r.RefreshToken == "":
 		return fmt.Errorf("missing refresh_token")
+	case !sendable(r.AccessToken):
+		return ErrUnsendableToken
 	}
 	return nil
 }

@@ -235,6 +235,7 @@ func TestFileStorageCorrupt(t *testing.T) {
 		"no refresh": `{"access_token":"a"}`,
 		"two values": `{"access_token":"a","refresh_token":"r"} {}`,
 		"wrong type": `{"access_token":1,"refresh_token":"r"}`,
+		"unsendable": `{"access_token":"a\r\nX-Injected: 1","refresh_token":"r"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))

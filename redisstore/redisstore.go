@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bsm/redislock"
@@ -219,6 +220,10 @@ func (s *Store) Load(ctx context.Context) (*userauth.Token, error) {
 	var t userauth.Token
 	if err := json.Unmarshal(data, &t); err != nil || t.AccessToken == "" || t.RefreshToken == "" {
 		return nil, fmt.Errorf("%w: not a complete token", ErrCorrupt)
+	}
+	if strings.ContainsFunc(t.AccessToken, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		// userauth.ErrUnsendableToken: no Authorization header can carry it.
+		return nil, fmt.Errorf("%w: the access token holds a control character, which no HTTP header can carry", ErrCorrupt)
 	}
 	return &t, nil
 }

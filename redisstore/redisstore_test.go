@@ -334,3 +334,17 @@ func (p *proxy) restore(t *testing.T) {
 	require.NoError(t, err)
 	p.serve(ln)
 }
+
+// TestAnUnsendableAccessTokenInRedisIsCorrupt: a stored access token with a
+// control character (CR, LF) could never be presented, so Load refuses it
+// as it refuses any value that is not a complete token.
+func TestAnUnsendableAccessTokenInRedisIsCorrupt(t *testing.T) {
+	rdb := newRedis(t, redisAddr(t))
+	s := newStore(t, rdb)
+	ctx := context.Background()
+	require.NoError(t, rdb.Set(ctx, s.key, `{"access_token":"a\r\nX-Injected: 1","refresh_token":"r"}`, 0).Err())
+	got, err := s.Load(ctx)
+	assert.Nil(t, got)
+	assert.ErrorIs(t, err, ErrCorrupt)
+	assert.NotContains(t, err.Error(), "X-Injected")
+}
