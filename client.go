@@ -287,7 +287,7 @@ func (c *Client) do(ctx context.Context, ep endpoint, in request, out answer) er
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newStatusError(cl.method, cl.path, ep.path, resp, cl.secrets)
+		return newStatusError(cl.method, cl.path, ep.path, resp, cl.echo())
 	}
 	if _, ok := out.(interface{ statusOnly() }); ok {
 		discard(resp) // any 2xx is the answer; the body says nothing more
@@ -340,7 +340,7 @@ func (c *Client) newRequest(ctx context.Context, ep endpoint, in request) (*retr
 func (c *Client) decode(cl *call, resp *http.Response, out answer) error {
 	decodeErr := func(err error) error {
 		return &DecodeError{Method: cl.method, Path: cl.path, StatusCode: resp.StatusCode,
-			ContentType: redactText(resp.Header.Get("Content-Type"), cl.secrets, maxMessageLen), Err: cl.sanitize(err)}
+			ContentType: cl.echo().text(resp.Header.Get("Content-Type"), maxMessageLen), Err: cl.echo().cause(err)}
 	}
 	if resp.ContentLength > c.maxBody {
 		return decodeErr(tooLargeError(c.maxBody))
@@ -355,7 +355,7 @@ func (c *Client) decode(cl *call, resp *http.Response, out answer) error {
 		return decodeErr(tooLargeError(c.maxBody))
 	}
 	if err := out.decode(data, resp.Header, cl.secrets); err != nil {
-		return decodeErr(err)
+		return decodeErr(jsonCause(err))
 	}
 	return nil
 }
@@ -382,3 +382,4 @@ func (e tooLargeError) Error() string {
 }
 
 func (e tooLargeError) Is(target error) bool { return target == ErrResponseTooLarge }
+func (tooLargeError) sdkWords()              {}

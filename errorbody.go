@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -17,33 +18,20 @@ import (
 // (redact.go) before it reaches an APIError.
 
 // readErrorBody reads the head of an error answer: as it came, for
-// parsing, and scrubbed, for APIError.Body. It reads as much past
-// maxErrorBody as the longest form of a secret, so that a secret that
-// starts in the part kept is replaced whole; when the read stops short of
-// the body's end, the last of that margin is not kept, as a secret the end
-// of the read cut in two may lie there. When a secret still shows in what
-// was read once unescaped, the kept body is redacted whole.
-func readErrorBody(r io.Reader, forms, secrets []string) (head, kept []byte) {
+// parsing, and as APIError.Body keeps it: the first maxErrorBody bytes, or
+// the marker when what was read echoes a secret. It reads as far past
+// maxErrorBody as the longest form of a secret, so that a secret the limit
+// cuts is still seen whole.
+func readErrorBody(r io.Reader, e *echo) (head, kept []byte) {
 	slack := 0
-	for _, f := range forms {
-		slack = max(slack, len(f))
+	if e != nil {
+		slack = e.max
 	}
-	limit := maxErrorBody + slack
-	head, _ = io.ReadAll(io.LimitReader(r, int64(limit)))
-	scrubbed := scrub(head, forms)
-	// A form that scrub does not know, anywhere in what was read (a piece
-	// of it may end what is kept).
-	if holdsSecret(string(scrubbed), secrets) {
-		return head, []byte(redacted)
+	head, _ = io.ReadAll(io.LimitReader(r, int64(maxErrorBody+slack)))
+	if e.in(string(head)) {
+		return head, []byte(withheld)
 	}
-	kept = scrubbed
-	if len(head) == limit { // cut: a partial secret may end the read
-		kept = kept[:max(len(kept)-slack, 0)]
-	}
-	if len(kept) > maxErrorBody {
-		kept = kept[:maxErrorBody]
-	}
-	return head, kept
+	return head, head[:min(len(head), maxErrorBody)]
 }
 
 // errorBody is the union of the error shapes the API and its proxies send.
@@ -121,8 +109,33 @@ func firstFieldMessage(fields map[string][]FieldError) string {
 	return ""
 }
 
-// redactFields makes decoded field errors safe to show, names included.
-func redactFields(fields map[string][]FieldError, secrets []string) map[string][]FieldError {
+// header is h, or a copy with each value that echoes a secret withheld and
+// each header whose name does so left out.
+func (e *echo) header(h http.Header) http.Header {
+	out, copied := h, false
+	change := func() {
+		if !copied {
+			out, copied = h.Clone(), true
+		}
+	}
+	for k, vs := range h {
+		for i, v := range vs {
+			if e.in(v) {
+				change()
+				out[k][i] = withheld
+			}
+		}
+		if e.in(k) {
+			change()
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// fields is the decoded field errors as the SDK may show them, names
+// included.
+func (e *echo) fields(fields map[string][]FieldError) map[string][]FieldError {
 	if len(fields) == 0 {
 		return nil
 	}
@@ -130,9 +143,9 @@ func redactFields(fields map[string][]FieldError, secrets []string) map[string][
 	for name, errs := range fields {
 		safe := make([]FieldError, len(errs))
 		for i, fe := range errs {
-			safe[i] = FieldError{Code: redactText(fe.Code, secrets, maxMessageLen), Message: redactText(fe.Message, secrets, maxMessageLen)}
+			safe[i] = FieldError{Code: e.text(fe.Code, maxMessageLen), Message: e.text(fe.Message, maxMessageLen)}
 		}
-		out[redactText(name, secrets, maxMessageLen)] = safe
+		out[e.text(name, maxMessageLen)] = safe
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package userauth
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -66,7 +67,33 @@ var ErrTwoFactorExpired = errors.New("userauth: two-factor grace period expired"
 // Such a token is refused where it enters: presented, it would fail every
 // request in the transport before the server saw it, so no 401 would ever
 // come to renew it.
-var ErrUnsendableToken = errors.New("userauth: access token holds a byte no HTTP header can carry")
+var ErrUnsendableToken error = contractError("userauth: access token holds a byte no HTTP header can carry")
+
+// contractError is the SDK's own account of an answer that breaks the
+// contract: its words hold nothing of the server's, so redaction leaves
+// them as they are.
+type contractError string
+
+func (e contractError) Error() string { return string(e) }
+func (contractError) sdkWords()       {}
+
+// jsonCause is err, or, for an error of encoding/json, the SDK's account
+// of it, which leaves out the character or number of the answer that
+// encoding/json quotes: so no redaction is needed, and none can alter its
+// words.
+func jsonCause(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax) && strings.HasPrefix(syntax.Error(), "invalid character"):
+		return contractError(fmt.Sprintf("invalid character at byte %d of the JSON answer", syntax.Offset))
+	case errors.As(err, &syntax):
+		return contractError(syntax.Error()) // "unexpected end of JSON input"
+	case errors.As(err, &typ):
+		return contractError(fmt.Sprintf("cannot unmarshal %s into field %s of type %s", strings.Fields(typ.Value + " ")[0], typ.Field, typ.Type))
+	}
+	return err
+}
 
 // sendable reports whether an access token can go in an Authorization
 // header: no control character (CR and LF above all, which would end the
@@ -305,23 +332,22 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 
 // newStatusError builds the typed error for a non-2xx answer, reading at
 // most the first bytes of its body (none of a 1xx answer, whose body may be
-// a connection switched to another protocol). secrets are the request's
-// secret values, scrubbed from all that the server sent back.
-func newStatusError(method, path, endpoint string, resp *http.Response, secrets []string) error {
-	forms := secretForms(secrets)
+// a connection switched to another protocol). e tells the server's text
+// that echoes a secret of the request, which is withheld (redact.go); path
+// is the caller's, shown as it is.
+func newStatusError(method, path, endpoint string, resp *http.Response, e *echo) error {
 	ae := APIError{
 		StatusCode: resp.StatusCode,
 		Method:     method,
-		// A path may be a redirect's target, chosen by the server.
-		Path:     redactText(string(scrub([]byte(path), forms)), secrets, maxMessageLen),
-		Header:   scrubHeader(resp.Header, forms, secrets),
-		endpoint: endpoint,
+		Path:       path,
+		Header:     e.header(resp.Header),
+		endpoint:   endpoint,
 	}
 	var head []byte
 	if resp.StatusCode >= 200 && resp.Body != nil {
-		head, ae.Body = readErrorBody(resp.Body, forms, secrets)
+		head, ae.Body = readErrorBody(resp.Body, e)
 	}
-	ae.RequestID = redactText(ae.Header.Get("X-Request-Id"), secrets, maxRequestIDLen)
+	ae.RequestID = e.text(resp.Header.Get("X-Request-Id"), maxRequestIDLen)
 	ae.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	code, message, fields := parseErrorBody(head, resp.Header.Get("Content-Type"))
 	if code == strconv.Itoa(resp.StatusCode) {
@@ -330,9 +356,9 @@ func newStatusError(method, path, endpoint string, resp *http.Response, secrets 
 	if message == "" {
 		message = firstFieldMessage(fields)
 	}
-	ae.Code = redactText(code, secrets, maxMessageLen)
-	ae.Message = redactText(message, secrets, maxMessageLen)
-	ae.Fields = redactFields(fields, secrets)
+	ae.Code = e.text(code, maxMessageLen)
+	ae.Message = e.text(message, maxMessageLen)
+	ae.Fields = e.fields(fields)
 	switch {
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
 		return &ClientError{ae}
@@ -359,21 +385,21 @@ func CheckResponse(resp *http.Response) error {
 		return nil
 	}
 	method, path := http.MethodGet, ""
-	var secrets []string
+	var e *echo
 	if r := resp.Request; r != nil {
 		method = r.Method
+		e = echoOf(requestCredentials(r.Header))
 		if r.URL != nil {
-			path = r.URL.Path
+			path = e.text(r.URL.Path, maxMessageLen) // a redirect's target, chosen by the server
 		}
-		secrets = requestCredentials(r.Header)
 	}
 	if resp.StatusCode < 200 || resp.Body == nil {
-		return newStatusError(method, path, "", resp, secrets)
+		return newStatusError(method, path, "", resp, e)
 	}
 	var head bytes.Buffer
 	body := resp.Body
 	resp.Body = io.NopCloser(io.TeeReader(body, &head)) // newStatusError reads through it
-	err := newStatusError(method, path, "", resp, secrets)
+	err := newStatusError(method, path, "", resp, e)
 	resp.Body = struct {
 		io.Reader
 		io.Closer

@@ -3,7 +3,6 @@ package userauth
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -387,16 +386,15 @@ func (r Confirm2FA) body() ([]byte, error) { return json.Marshal(r) }
 // are shown to users.
 func (r *SuccessResponse) decode(data []byte, _ http.Header, secrets []string) error {
 	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
-		return errors.New("not a JSON object") // json.Unmarshal takes null
+		return contractError("not a JSON object") // json.Unmarshal takes null
 	}
 	if err := json.Unmarshal(data, r); err != nil {
 		return err
 	}
-	if holdsSecret(r.Message, secrets) {
-		r.Message = redacted
-	}
-	if holdsSecret(string(r.Status), secrets) {
-		r.Status = redacted
+	if r.Message != "" || r.Status != "" {
+		e := echoOf(secrets)
+		r.Message = e.withhold(r.Message)
+		r.Status = MagicLinkStatus(e.withhold(string(r.Status)))
 	}
 	return nil
 }
@@ -410,17 +408,17 @@ func (r *TokenResponse) decode(data []byte, h http.Header, secrets []string) err
 	if err := json.Unmarshal(data, r); err != nil {
 		return err
 	}
-	if holdsSecret(string(r.Requires2FA), secrets) {
-		r.Requires2FA = redacted
+	if r.Requires2FA != "" {
+		r.Requires2FA = TwoFactorMethod(echoOf(secrets).withhold(string(r.Requires2FA)))
 	}
 	if d := h.Get("Date"); d != "" {
 		r.date, _ = http.ParseTime(d)
 	}
 	switch {
 	case r.AccessToken == "":
-		return fmt.Errorf("missing access_token")
+		return contractError("missing access_token")
 	case r.RefreshToken == "":
-		return fmt.Errorf("missing refresh_token")
+		return contractError("missing refresh_token")
 	case !sendable(r.AccessToken):
 		return ErrUnsendableToken
 	}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
@@ -74,7 +75,7 @@ type call struct {
 	path     string // as it goes on the wire, with the base URL's prefix
 	policy   retryPolicy
 	secrets  []string  // of the request: never shown
-	forms    []string  // the secrets as an answer may echo them
+	signs    *echo     // of the secrets, made when first needed (see echo)
 	attempts int       // made so far
 	start    time.Time // of the current attempt; set only when logging
 }
@@ -130,16 +131,50 @@ func (cl *call) longestWait(resp *http.Response) time.Duration {
 // text shows a secret or control characters (net/http quotes what it
 // could not parse of an answer) is given a safe text.
 func (cl *call) transportError(err error) *TransportError {
-	return &TransportError{Method: cl.method, Path: cl.path, Attempts: cl.attempts, Err: cl.sanitize(err)}
+	return &TransportError{Method: cl.method, Path: cl.path, Attempts: cl.attempts, Err: cl.echo().cause(err)}
 }
 
-// sanitize returns err, or err behind a text that shows no secret of the
-// call and no control character.
-func (cl *call) sanitize(err error) error {
-	if cl.forms == nil {
-		cl.forms = secretForms(cl.secrets)
+// cause returns err, or err behind a safe text: the text of its innermost
+// cause (net/http's words with the server's bytes inside) withheld whole
+// when it echoes a secret, the words around it kept, control characters
+// cleaned. An innermost cause of the SDK's own (sdkWords) is never checked.
+func (e *echo) cause(err error) error {
+	if err == nil {
+		return nil
 	}
-	return sanitizeCause(err, cl.forms, cl.secrets)
+	root := err
+	for u := errors.Unwrap(root); u != nil; u = errors.Unwrap(root) {
+		root = u
+	}
+	msg, safe := err.Error(), err.Error()
+	if _, ours := root.(interface{ sdkWords() }); !ours && e.in(root.Error()) {
+		if before, after, found := strings.Cut(msg, root.Error()); found {
+			safe = before + withheld + after
+		} else {
+			safe = withheld
+		}
+	}
+	if safe = clean(safe, len(safe)); safe == msg {
+		return err
+	}
+	return &cleanedError{msg: safe, err: err}
+}
+
+// cleanedError is a cause shown by a safe text; it still unwraps to it.
+type cleanedError struct {
+	msg string
+	err error
+}
+
+func (e *cleanedError) Error() string { return e.msg }
+func (e *cleanedError) Unwrap() error { return e.err }
+
+// echo tells the server's text that echoes a secret of the call.
+func (cl *call) echo() *echo {
+	if cl.signs == nil {
+		cl.signs = echoOf(cl.secrets)
+	}
+	return cl.signs
 }
 
 func (cl *call) log(ctx context.Context, l *slog.Logger, resp *http.Response, err error, retry bool) {
@@ -155,7 +190,7 @@ func (cl *call) log(ctx context.Context, l *slog.Logger, resp *http.Response, er
 		slog.Duration("duration", time.Since(cl.start)),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", cl.sanitize(err).Error()))
+		attrs = append(attrs, slog.String("error", cl.echo().cause(err).Error()))
 	}
 	l.LogAttrs(ctx, slog.LevelDebug, "userauth: attempt", attrs...)
 	if retry {

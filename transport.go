@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -127,7 +128,7 @@ func requestPath(u *url.URL) string {
 		_, p, _ = strings.Cut(rest, "/")
 		p = "/" + p
 	}
-	return unescapeURL(p, false)
+	return unescapeURL(p)
 }
 
 // cleanPath is p, rooted, with its dot segments and doubled slashes
@@ -301,3 +302,27 @@ func (t *apiKeyTransport) String() string {
 
 // GoString keeps %#v from printing the key.
 func (t *apiKeyTransport) GoString() string { return t.String() }
+
+// unescapeURL undoes the %XX escapes in s, leaving a % that starts no
+// escape as it is: url.PathUnescape refuses the whole text for one.
+func unescapeURL(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b.WriteByte(byte(v))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
