@@ -1494,108 +1494,6 @@ func TestHostileNoGoroutinesAfterTimeoutsAndCancellation(t *testing.T) {
 // HTTP/2: no retries below the SDK's policy
 // ---------------------------------------------------------------------------
 
-// h2ResetServer is a TLS server that speaks just enough HTTP/2: it reads each
-// request whole (headers and body, so the server has acted on it), counts it,
-// and then answers RST_STREAM with PROTOCOL_ERROR.
-type h2ResetServer struct {
-	ln       net.Listener
-	requests atomic.Int32
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    []net.Conn
-	cert     *x509.Certificate
-}
-
-func newH2ResetServer(t *testing.T) *h2ResetServer {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
-		NextProtos:   []string{"h2"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &h2ResetServer{ln: ln, cert: cert}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns = append(s.conns, c)
-			s.mu.Unlock()
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); defer c.Close(); s.serve(c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		s.mu.Lock()
-		for _, c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	})
-	return s
-}
-
-func h2Frame(typ, flags byte, stream uint32, payload []byte) []byte {
-	n := len(payload)
-	b := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags,
-		byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
-	return append(b, payload...)
-}
-
-func (s *h2ResetServer) serve(c net.Conn) {
-	preface := make([]byte, 24)
-	if _, err := io.ReadFull(c, preface); err != nil {
-		return
-	}
-	c.Write(h2Frame(0x4, 0, 0, nil)) // SETTINGS
-	hdr := make([]byte, 9)
-	for {
-		if _, err := io.ReadFull(c, hdr); err != nil {
-			return
-		}
-		n := int(hdr[0])<<16 | int(hdr[1])<<8 | int(hdr[2])
-		typ, flags := hdr[3], hdr[4]
-		stream := (uint32(hdr[5])<<24 | uint32(hdr[6])<<16 | uint32(hdr[7])<<8 | uint32(hdr[8])) & 0x7fffffff
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(c, payload); err != nil {
-			return
-		}
-		switch {
-		case typ == 0x4 && flags&0x1 == 0: // SETTINGS: acknowledge
-			c.Write(h2Frame(0x4, 0x1, 0, nil))
-		case (typ == 0x1 || typ == 0x0) && flags&0x1 != 0: // HEADERS or DATA ending the request
-			s.requests.Add(1)
-			c.Write(h2Frame(0x3, 0, stream, []byte{0, 0, 0, 1})) // RST_STREAM PROTOCOL_ERROR
-		case typ == 0x6 && flags&0x1 == 0: // PING
-			c.Write(h2Frame(0x6, 0x1, 0, payload))
-		}
-	}
-}
-
 // Over HTTPS the Client's transport negotiates HTTP/2 (cleanhttp sets
 // ForceAttemptHTTP2). net/http's HTTP/2 transport resends by itself a
 // request whose stream the server reset with PROTOCOL_ERROR, when the body
@@ -1607,7 +1505,7 @@ func TestHostileHTTP2StreamResetResendsCalls(t *testing.T) {
 	t.Parallel()
 	for _, ep := range endpoints() {
 		t.Run(ep.name, func(t *testing.T) {
-			srv := newH2ResetServer(t)
+			srv := newH2Server(t, func(int32) h2Answer { return h2Reset })
 			// The Client's default transport, only trusting the test's
 			// certificate.
 			tr := cleanhttp.DefaultPooledTransport()

@@ -22,6 +22,8 @@ import (
 //
 //	failure                                   replay-safe  send-once  at-most-once
 //	request never sent (DNS, refused dial)    retry        retry      retry
+//	HTTP/2 stream never processed (GOAWAY     retry        retry      retry
+//	  NO_ERROR below it, REFUSED_STREAM)
 //	429 Too Many Requests                     retry        retry      retry
 //	503 with Retry-After                      retry        retry      -
 //	502, 504, 503 without Retry-After         retry        -          -
@@ -259,7 +261,23 @@ func neverSent(err error) bool {
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		return true
 	}
-	return errors.Is(err, syscall.ECONNREFUSED)
+	return errors.Is(err, syscall.ECONNREFUSED) || h2Unprocessed(err)
+}
+
+// h2Unprocessed recognises net/http's HTTP/2 errors for a stream the server
+// provably did not process: a graceful shutdown's GOAWAY whose last stream
+// is below the request's (what a server sends on a rolling restart), and
+// REFUSED_STREAM (RFC 9113, 8.7). net/http resends such a request by itself
+// only when it can rewind the body, and GetBody is cleared (newRequest) so
+// that it never resends one after a PROTOCOL_ERROR reset, which the server
+// may have acted on; it then reports these two only as text, which
+// TestAStreamTheServerDidNotProcessIsSentAgainOnEveryEndpoint holds to the
+// Go in use.
+func h2Unprocessed(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "http2: Transport: cannot retry err [") &&
+		(strings.Contains(msg, "[http2: Transport received Server's graceful shutdown GOAWAY]") ||
+			strings.Contains(msg, "; REFUSED_STREAM; received from peer]"))
 }
 
 // brokeWaiting reports a connection that reset, closed or timed out after
