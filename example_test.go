@@ -476,3 +476,27 @@ func (f *flakyStorage) Load(ctx context.Context) (*userauth.Token, error) {
 	}
 	return f.TokenStorage.Load(ctx)
 }
+
+// A service account that holds its TOTP secret completes 2FA steps by
+// itself, at login and whenever the API asks again: no person is needed.
+func ExampleTOTPHandler() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	secret, _ := srv.AddUser(userauthtest.User{Email: "billing-bot@example.com", Password: "s3rvice-pw", TwoFactor: userauthtest.TwoFactorTOTP})
+
+	totp, err := userauth.TOTPHandler(secret) // the ga_secret the vendor issued, from your secret store
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, _ := userauth.NewClient(srv.URL)
+	store, _ := userauth.NewTokenStore(client, nil, userauth.WithTwoFactorHandler(totp))
+	tok, err := store.Login(context.Background(), userauth.LoginRequest{Email: "billing-bot@example.com", Password: "s3rvice-pw"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("logged in, 2FA pending:", tok.Requires2FA != "")
+	fmt.Println("codes checked by the server:", srv.Calls(userauthtest.PathTwoFactor))
+	// Output:
+	// logged in, 2FA pending: false
+	// codes checked by the server: 1
+}
