@@ -100,7 +100,7 @@ func testHelp(t *testing.T) {
 		"token":      append([]string{"force", "json", "token-file"}, api...),
 		"logout":     append([]string{"force", "local", "token-file"}, api...),
 		"magic-link": append([]string{"email", "redirect", "user-id"}, api...),
-		"status":     {"json", "token-file"},
+		"status":     {"base-url", "check", "insecure", "json", "sandbox", "timeout", "token-file"},
 		"serve":      {"addr", "users"},
 		"version":    nil,
 	} {

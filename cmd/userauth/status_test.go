@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tarilabs/userauth"
 	"github.com/tarilabs/userauth/userauthtest"
 )
 
@@ -30,7 +32,7 @@ func TestStatusAndJSON(t *testing.T) {
 	}
 	r = runCLI(t, "", nil, "status", "--token-file", tf, "--json")
 	wantExit(t, r, 1)
-	wantKeys(t, r.stdout, "logged_in", "api", "subject", "email", "expires_at", "expired", "two_factor_pending", "token_file")
+	wantKeys(t, r.stdout, "logged_in", "api", "subject", "email", "expires_at", "expired", "two_factor_pending", "token_file", "server_check")
 	var st statusJSON
 	decodeJSON(t, r.stdout, &st)
 	if want := (statusJSON{TokenFile: tf}); st != want {
@@ -129,5 +131,74 @@ func TestTokenJSONSentinelExp(t *testing.T) {
 		if err != nil || at.After(time.Now().Add(5*time.Minute+time.Second)) {
 			t.Errorf("token --json expires_at %q for a sentinel exp: want \"\" or five minutes ahead at most", got.ExpiresAt)
 		}
+	}
+}
+
+// TestStatusCheckAsksTheServer: status --check asks the API (GET /account)
+// whether it still accepts the session: exit 0 while it does; exit 1 when
+// the server forgot the session (its tokens all refused), where plain
+// status, offline, still says "logged in".
+func TestStatusCheckAsksTheServer(t *testing.T) {
+	t.Parallel()
+	srv := newFake(t)
+	tf := tokenFile(t)
+	login(t, srv, tf)
+
+	r := runCLI(t, "", nil, "status", "--token-file", tf, "--check")
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stdout, "server:      accepts the session") {
+		t.Errorf("status --check: got %v, want it to say the server accepts the session", r)
+	}
+	if n := srv.Calls("/account"); n != 1 {
+		t.Errorf("GET /account called %d times, want 1", n)
+	}
+
+	// Another client logs the session out: the server revokes its tokens.
+	logoutElsewhere := func() {
+		t.Helper()
+		c, err := userauth.NewClient(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Logout(context.Background(), loadToken(t, tf).AccessToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logoutElsewhere()
+	r = runCLI(t, "", nil, "status", "--token-file", tf)
+	wantExit(t, r, 0) // offline: the token file still holds a session
+	r = runCLI(t, "", nil, "status", "--token-file", tf, "--check")
+	wantExit(t, r, 1)
+	if !strings.Contains(r.stdout, "server:      does not accept the session") || !strings.Contains(r.stderr, "run userauth login") {
+		t.Errorf("status --check, session forgotten: got %v, want the server's refusal and a way out", r)
+	}
+	r = runCLI(t, "", nil, "status", "--token-file", tf)
+	wantExit(t, r, 1) // the refused renewal ended the session here too
+
+	login(t, srv, tf)
+	logoutElsewhere()
+	r = runCLI(t, "", nil, "status", "--token-file", tf, "--check", "--json")
+	wantExit(t, r, 1)
+	var st statusJSON
+	decodeJSON(t, r.stdout, &st)
+	if st.ServerCheck != "refused" || !st.LoggedIn {
+		t.Errorf("status --check --json: got %+v, want a session the server refused", st)
+	}
+}
+
+// TestStatusForANamedAPI: status takes --base-url like every other command;
+// the session of another API is not a session there.
+func TestStatusForANamedAPI(t *testing.T) {
+	t.Parallel()
+	srv := newFake(t)
+	tf := tokenFile(t)
+	login(t, srv, tf)
+	r := runCLI(t, "", nil, "status", "--token-file", tf, "--base-url", srv.URL)
+	wantExit(t, r, 0)
+	const other = "http://127.0.0.1:1"
+	r = runCLI(t, "", nil, "status", "--token-file", tf, "--base-url", other)
+	wantExit(t, r, 1)
+	if want := "not logged in to " + other + ": the session in " + tf + " is for " + srv.URL + "\n"; r.stdout != want {
+		t.Errorf("status --base-url OTHER: got %q, want %q", r.stdout, want)
 	}
 }
