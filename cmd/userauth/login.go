@@ -82,6 +82,13 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	sess, err := openSession(ctx, o.sess)
+	var damaged damagedFileError
+	if errors.As(err, &damaged) && (o.email != "" || o.altID != "") {
+		if err := damaged.setAside(e); err != nil {
+			return err
+		}
+		sess, err = openSession(ctx, o.sess)
+	}
 	if err != nil {
 		return err
 	}

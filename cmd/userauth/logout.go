@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/tarilabs/userauth"
 )
@@ -39,7 +40,17 @@ func runLogout(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	sess, err := openSession(ctx, sf)
+	var damaged damagedFileError
 	switch {
+	case errors.As(err, &damaged) && *local:
+		if err := os.Remove(damaged.path); err != nil {
+			return err
+		}
+		if err := os.Remove(apiPath(damaged.path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "removed the damaged token file %s\n", damaged.path)
+		return nil
 	case err != nil:
 		return err
 	case sess.tok == nil:

@@ -53,6 +53,9 @@ func openSession(ctx context.Context, f *sessionFlags) (*session, error) {
 		return nil, err
 	}
 	tok, err := storage.Load(ctx)
+	if errors.Is(err, userauth.ErrCorruptTokenFile) {
+		return nil, damagedFileError{path: storage.Path(), err: err}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +64,33 @@ func openSession(ctx context.Context, f *sessionFlags) (*session, error) {
 		return nil, err
 	}
 	return &session{path: storage.Path(), storage: storage, tok: tok, saved: saved, force: f.force}, nil
+}
+
+// damagedFileError is a token file that holds no readable session (torn
+// by a crash, truncated, edited by hand). It says both ways out.
+type damagedFileError struct {
+	path string
+	err  error
+}
+
+func (d damagedFileError) Error() string {
+	return fmt.Sprintf("the token file %s is damaged (%s): userauth login replaces it (keeping the damaged file as %s), "+
+		"userauth logout --local removes it", d.path, withoutPrefix(d.err), d.path+backupSuffix)
+}
+
+func (d damagedFileError) Unwrap() error { return d.err }
+
+// backupSuffix names the copy of a damaged token file that login keeps.
+const backupSuffix = ".bak"
+
+// setAside moves a damaged token file to its backup, replacing an older
+// backup, so that a login can start anew; it says so on stderr.
+func (d damagedFileError) setAside(e *env) error {
+	if err := os.Rename(d.path, d.path+backupSuffix); err != nil {
+		return fmt.Errorf("setting the damaged token file aside: %w", err)
+	}
+	fmt.Fprintf(e.stderr, "the token file %s was damaged: kept it as %s, and logging in anew\n", d.path, d.path+backupSuffix)
+	return nil
 }
 
 // apiMismatchError is a flag or variable naming another API than the one
