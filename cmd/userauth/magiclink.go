@@ -14,6 +14,10 @@ message and the account's status (Active, RegisteredInactive,
 RegisteredActive or Inactive, when the server says). The login itself
 completes in the browser, outside this program. It uses no saved session.
 
+Exit status: 0 when the server sent the link; 1 when the account's status
+is Inactive (no such user, or not active), whatever the server's message
+says: nothing was sent.
+
 The API: --base-url, else --sandbox (` + sandboxURL + `, the sandbox),
 else $USERAUTH_BASE_URL, else ` + productionURL + ` (production).`
 
@@ -52,6 +56,12 @@ func runMagicLink(ctx context.Context, e *env, args []string) error {
 	req := userauth.MagicLinkLoginRequest{Email: *email, UserID: *userID, Redirect: *redirect}
 	if err := r.do(ctx, func(ctx context.Context) (err error) { res, err = c.MagicLinkLogin(ctx, req); return err }); err != nil {
 		return err
+	}
+	if res.Status == userauth.MagicLinkInactive {
+		// The server answers the same message whoever asks; for an account
+		// that is unknown or not active it sends nothing.
+		fmt.Fprintln(e.stdout, "no magic link was sent: the account's status is Inactive (no such user, or not active)")
+		return exitError(exitFail)
 	}
 	line := printable(res.Message)
 	if res.Status != "" {
