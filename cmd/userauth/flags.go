@@ -48,7 +48,12 @@ func (fs *flagSet) parse(e *env, args []string) error {
 		}
 	}
 	if err := fs.Parse(args); err != nil {
-		return usageError{dashDash(err.Error())}
+		msg := dashDash(err.Error())
+		if strings.HasSuffix(msg, "flag provided but not defined: --password") && fs.Lookup("password-stdin") != nil {
+			msg += " (a password given as a flag shows in the process list and the shell history: " +
+				"use --password-stdin, or let the prompt ask for it)"
+		}
+		return usageError{msg}
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))

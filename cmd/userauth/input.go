@@ -16,6 +16,9 @@ import (
 // errNoInput is stdin ending before the line asked for.
 var errNoInput = errors.New("no input")
 
+// errEmptyAnswer is an empty line where an answer was asked for.
+var errEmptyAnswer = errors.New("empty answer")
+
 // input reads the user's answers from stdin, line by line, so that a
 // password and a code piped one after the other are both found.
 type input struct {
@@ -42,14 +45,20 @@ func (in *input) password(ctx context.Context, fromStdin bool) (string, error) {
 }
 
 // code reads a 2FA code: prompted for on a terminal, else the next line of
-// stdin. An empty answer, or stdin ended, is errNoInput.
+// stdin. An empty answer is errEmptyAnswer; stdin ended, errNoInput. A
+// prompt given up on (Ctrl-C) gets its line ended, so that what follows
+// starts a line of its own.
 func (in *input) code(ctx context.Context, method userauth.TwoFactorMethod) (string, error) {
-	if in.e.stdinIsTerminal() {
+	prompted := in.e.stdinIsTerminal()
+	if prompted {
 		fmt.Fprintf(in.e.stderr, "2FA code (%s): ", method)
 	}
 	s, err := in.line(ctx)
-	if err == nil && strings.TrimSpace(s) == "" {
-		return "", errNoInput
+	switch {
+	case err != nil && prompted && ctx.Err() != nil:
+		fmt.Fprintln(in.e.stderr)
+	case err == nil && strings.TrimSpace(s) == "":
+		return "", errEmptyAnswer
 	}
 	return s, err
 }

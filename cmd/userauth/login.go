@@ -131,10 +131,14 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 // the token file held before comes back.
 func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, sess *session, store *userauth.TokenStore, in *input, method userauth.TwoFactorMethod) error {
 	forget := func(keep bool, cause error) error { return forgetPending(ctx, r, sess, keep, cause) }
-	code := o.code
+	code, why := o.code, "stdin ended"
 	if code == "" {
 		var err error
-		if code, err = in.code(ctx, method); err != nil && !errors.Is(err, errNoInput) {
+		code, err = in.code(ctx, method)
+		switch {
+		case errors.Is(err, errEmptyAnswer):
+			why = "the answer was empty"
+		case err != nil && !errors.Is(err, errNoInput):
 			return forget(o.keepPending, fmt.Errorf("reading the 2FA code: %w", err))
 		}
 	}
@@ -143,7 +147,7 @@ func secondFactor(ctx context.Context, e *env, o *loginOptions, r *remote, sess 
 		return nil
 	}
 	if code == "" {
-		return forget(false, fmt.Errorf("no 2FA code (%s): stdin ended; give --code, or --keep-pending to finish later with userauth login --code CODE", method))
+		return forget(false, fmt.Errorf("no 2FA code (%s): %s; give --code, or --keep-pending to finish later with userauth login --code CODE", method, why))
 	}
 	err := r.do(ctx, func(ctx context.Context) error { _, err := store.CompleteTwoFactor(ctx, code); return err })
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -61,6 +62,22 @@ func TestLoginInput(t *testing.T) {
 		want := "userauth login: no 2FA code (GoogleAuthenticator): stdin ended; give --code, or --keep-pending to finish later with userauth login --code CODE\n"
 		if r.code != 1 || r.stderr != want || exists(t, tf) || exists(t, apiPath(tf)) {
 			t.Errorf("got %v, token file kept %v, want exit 1, %q and no token file", r, exists(t, tf), want)
+		}
+	})
+	t.Run("an empty code", func(t *testing.T) {
+		t.Parallel()
+		srv, tf := newFake(t), tokenFile(t)
+		r := runCLI(t, tomPassword+"\n\n", nil, "login", "--email", tomEmail, "--password-stdin", "--base-url", srv.URL, "--token-file", tf)
+		want := "userauth login: no 2FA code (GoogleAuthenticator): the answer was empty; give --code, or --keep-pending to finish later with userauth login --code CODE\n"
+		if r.code != 1 || r.stderr != want {
+			t.Errorf("got %v, want exit 1 and %q", r, want)
+		}
+	})
+	t.Run("a password given as a flag", func(t *testing.T) {
+		t.Parallel()
+		r := runCLI(t, "", nil, "login", "--email", annEmail, "--password", "x")
+		if r.code != 2 || !strings.Contains(r.stderr, "use --password-stdin") {
+			t.Errorf("got %v, want exit 2 and a hint at --password-stdin", r)
 		}
 	})
 	t.Run("a failed 2FA step keeps the session held before", func(t *testing.T) {
@@ -120,6 +137,30 @@ func TestLoginInput(t *testing.T) {
 		shown := tm.all()
 		if code := exitCode(t, cmd.Wait()); code != 0 || out.String() != "logged in to "+srv.URL+"\n" {
 			t.Errorf("got exit %d, stdout %q, terminal %q; want exit 0 and logged in", code, out.String(), shown)
+		}
+	})
+	t.Run("Ctrl-C at the code prompt", func(t *testing.T) {
+		t.Parallel()
+		srv, tf := newFake(t), tokenFile(t)
+		tm := newTerminal(t)
+		ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+		defer cancel()
+		cmd := binCommand(t, ctx, nil, "login", "--email", tomEmail, "--base-url", srv.URL, "--token-file", tf)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tm.slave, io.Discard, tm.slave
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		tm.started()
+		tm.waitFor("Password: ")
+		tm.typeLine(tomPassword)
+		tm.waitFor("2FA code (GoogleAuthenticator): ")
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		shown := tm.all()
+		code := exitCode(t, cmd.Wait())
+		if code != 130 || !strings.Contains(shown, "2FA code (GoogleAuthenticator): \r\nuserauth login: cancelled") {
+			t.Errorf("got exit %d, terminal %q; want 130 and \"cancelled\" on a line of its own", code, shown)
 		}
 	})
 	t.Run("refused code", func(t *testing.T) {
