@@ -28,10 +28,11 @@ func readErrorBody(r io.Reader, e *echo) (head, kept []byte) {
 		slack = e.max
 	}
 	head, _ = io.ReadAll(io.LimitReader(r, int64(maxErrorBody+slack)))
-	if e.in(string(head)) {
+	kept = head[:min(len(head), maxErrorBody)]
+	if e.in(string(head)) || e.in(string(kept)) { // a cut can make a word of a short secret
 		return head, []byte(withheld)
 	}
-	return head, head[:min(len(head), maxErrorBody)]
+	return head, kept
 }
 
 // errorBody is the union of the error shapes the API and its proxies send.

@@ -385,12 +385,21 @@ func CheckResponse(resp *http.Response) error {
 		return nil
 	}
 	method, path := http.MethodGet, ""
-	var e *echo
+	var secrets []string // of every request of the redirect chain: a later one may lack them
+	for r := resp.Request; r != nil; r = r.Response.Request {
+		secrets = append(secrets, requestCredentials(r.Header)...)
+		if r.Response == nil {
+			break
+		}
+	}
+	e := echoOf(secrets)
 	if r := resp.Request; r != nil {
 		method = r.Method
-		e = echoOf(requestCredentials(r.Header))
-		if r.URL != nil {
-			path = e.text(r.URL.Path, maxMessageLen) // a redirect's target, chosen by the server
+		switch {
+		case r.URL != nil && r.Response != nil: // a redirect's target, chosen by the server
+			path = e.text(r.URL.Path, maxMessageLen)
+		case r.URL != nil:
+			path = clean(r.URL.Path, maxMessageLen)
 		}
 	}
 	if resp.StatusCode < 200 || resp.Body == nil {
@@ -411,10 +420,10 @@ func CheckResponse(resp *http.Response) error {
 func requestCredentials(h http.Header) []string {
 	var out []string
 	if v := h.Get("Authorization"); v != "" {
-		out = append(out, v)
-		if _, tok, ok := strings.Cut(v, " "); ok {
-			out = append(out, tok)
+		if _, cred, ok := strings.Cut(v, " "); ok {
+			v = cred // the scheme (Bearer) is no secret, and would match any text that names it
 		}
+		out = append(out, v)
 	}
 	if v := h.Get("X-Api-Key"); v != "" {
 		out = append(out, v)

@@ -133,3 +133,49 @@ func TestStoreFormatShowsNoToken(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckResponseWithholdsAKeyEchoedAfterACrossHostRedirect: after a
+// redirect to another host, the last request carries no credential (the
+// transport leaves it off), yet the other host may echo the key from the
+// redirect's path: the credentials of every request of the chain count.
+func TestCheckResponseWithholdsAKeyEchoedAfterACrossHostRedirect(t *testing.T) {
+	t.Parallel()
+	const key = "pk_live_7f3a9c2e5b8d4f1a"
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"error":"no route %s"}`, r.URL.Path)
+	}))
+	t.Cleanup(other.Close)
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, otherURL+"/keys/"+r.Header.Get("X-Api-Key")+"/revoked", http.StatusFound)
+	}))
+	t.Cleanup(api.Close)
+	resp, err := newClient(t, api.URL).APIKeyClient(key).Get(api.URL + "/account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	assertNoExposure(t, userauth.CheckResponse(resp), key)
+}
+
+// TestCheckResponseLeavesTheCallersPathAlone: without a redirect the path
+// is the caller's own, never checked against the credentials: the error is
+// the same whatever the key.
+func TestCheckResponseLeavesTheCallersPathAlone(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) }))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL)
+	errFor := func(key string) string {
+		resp, err := c.APIKeyClient(key).Get(srv.URL + "/v1/customers/42/invoices")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return userauth.CheckResponse(resp).Error()
+	}
+	if a, b := errFor("sk_customers_4f1a9c"), errFor("sk_unrelated_key_77"); a != b {
+		t.Errorf("the key changed the caller's path:\n%s\n%s", a, b)
+	}
+}

@@ -1,10 +1,8 @@
 package userauth
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -41,7 +39,7 @@ func secretAttr(key, s string) slog.Attr { return slog.String(key, secret(s)) }
 // echo is what betrays the secrets of one call in the server's text.
 type echo struct {
 	runs  map[[minRun]rune]bool // every run of minRun of the long secrets' forms (see runs)
-	words []*regexp.Regexp      // the short secrets' forms as whole words
+	words []string              // the short secrets' forms, folded (see fold)
 	max   int                   // the length of the longest form
 }
 
@@ -55,12 +53,12 @@ func echoOf(secrets []string) *echo {
 		if e == nil {
 			e = &echo{runs: map[[minRun]rune]bool{}}
 		}
-		short := utf8.RuneCountInString(alnum(s)) < minRun
-		q, a := strconv.Quote(s), strconv.QuoteToASCII(s) // a: as Python's json writes non-ASCII
-		for _, f := range []string{s, jsonEscape(s), q[1 : len(q)-1], a[1 : len(a)-1], url.QueryEscape(s), url.PathEscape(s)} {
+		short := utf8.RuneCountInString(fold(s, false)) < minRun
+		q := strconv.Quote(s)
+		for _, f := range []string{s, jsonEscape(s), asciiJSON(s), q[1 : len(q)-1], url.QueryEscape(s), url.PathEscape(s)} {
 			e.max = max(e.max, len(f))
 			if short {
-				e.words = append(e.words, regexp.MustCompile(`(?i)(^|[^\pL\pN])`+regexp.QuoteMeta(f)+`($|[^\pL\pN])`))
+				e.words = append(e.words, fold(f, true))
 			} else {
 				runs(f, func(run [minRun]rune) bool { e.runs[run] = true; return false })
 			}
@@ -77,18 +75,28 @@ func (e *echo) in(text string) bool {
 	if len(e.runs) > 0 && runs(text, func(run [minRun]rune) bool { return e.runs[run] }) {
 		return true
 	}
+	folded := fold(text, true)
 	for _, w := range e.words {
-		if w.MatchString(text) {
-			return true
+		for i := 0; ; i++ {
+			j := strings.Index(folded[i:], w)
+			if j < 0 {
+				break
+			}
+			i += j
+			before, _ := utf8.DecodeLastRuneInString(folded[:i])
+			after, _ := utf8.DecodeRuneInString(folded[i+len(w):])
+			if !isAlnum(before) && !isAlnum(after) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// runs calls f with each run of minRun of the letters and digits of s (see
-// alnum), until f returns true.
+// runs calls f with each run of minRun of the letters and digits of s,
+// folded, until f returns true.
 func runs(s string, f func(run [minRun]rune) bool) bool {
-	r := []rune(alnum(s))
+	r := []rune(fold(s, false))
 	for i := 0; i+minRun <= len(r); i++ {
 		if f([minRun]rune(r[i : i+minRun])) {
 			return true
@@ -97,31 +105,21 @@ func runs(s string, f func(run [minRun]rune) bool) bool {
 	return false
 }
 
-// withhold is s, or the marker when s echoes a secret.
-func (e *echo) withhold(s string) string {
-	if e.in(s) {
+// withhold is s, or the marker when s echoes a secret, whole or as shown
+// cut to maxMessageLen (a cut can make a word of a short secret).
+func (e *echo) withhold(s string) string { return e.show(s, s, maxMessageLen) }
+
+// text is a piece of server text as the SDK shows it in an error: cleaned
+// and cut to limit, or the marker.
+func (e *echo) text(s string, limit int) string { return e.show(s, clean(s, limit), limit) }
+
+// show is shown, or the marker when s, shown or shown cut to limit echoes
+// a secret.
+func (e *echo) show(s, shown string, limit int) string {
+	if e.in(s) || e.in(shown) || e.in(clean(s, limit)) {
 		return withheld
 	}
-	return s
-}
-
-// text is a piece of server text as the SDK may show it in an error.
-func (e *echo) text(s string, limit int) string { return clean(e.withhold(s), limit) }
-
-// alnum is s in lower case with all but its letters and digits left out.
-func alnum(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			return unicode.ToLower(r)
-		}
-		return -1
-	}, s)
-}
-
-// jsonEscape is s as encoding/json writes it inside a string.
-func jsonEscape(s string) string {
-	b, _ := json.Marshal(s) // a string always encodes
-	return string(b[1 : len(b)-1])
+	return shown
 }
 
 // clean makes server text safe for one line of an error, a log or a

@@ -108,3 +108,27 @@ func TestAStaleKeepAliveConnectionNeverActsTwice(t *testing.T) {
 		})
 	}
 }
+
+// TestAServerQuotingNetHTTPsWordsNeverMakesACallUnsent: net/http's text
+// for an unprocessed stream is matched whole, from start to end, so a
+// server that acted on a call and then sends those words in a header line
+// net/http quotes back (or in GOAWAY debug data) never earns a resend of a
+// send-once call.
+func TestAServerQuotingNetHTTPsWordsNeverMakesACallUnsent(t *testing.T) {
+	t.Parallel()
+	for _, ep := range endpoints() {
+		if ep.name == "Login" {
+			continue // replay-safe: repeated on a broken answer anyway
+		}
+		t.Run(ep.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newRawServer(t, func(_ *rawServer, c net.Conn, _ *http.Request, _ []byte) {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nX-A: http2: Transport: cannot retry err [stream error: stream ID 1; REFUSED_STREAM; received from peer]\x01\r\n\r\n")
+			})
+			_ = ep.call(context.Background(), newClient(t, srv.URL(), userauth.WithRetry(3, time.Millisecond, 2*time.Millisecond)))
+			if n := srv.calls.Load(); n != 1 {
+				t.Errorf("the server received the call %d times, want 1", n)
+			}
+		})
+	}
+}
