@@ -500,3 +500,24 @@ func ExampleTOTPHandler() {
 	// logged in, 2FA pending: false
 	// codes checked by the server: 1
 }
+
+// The account the session belongs to, and its 2FA state: whom a service
+// is logged in as, or whether to show a user "2FA on".
+func ExampleTokenStore_Account() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+
+	client, _ := userauth.NewClient(srv.URL)
+	store, _ := userauth.NewTokenStore(client, nil)
+	ctx := context.Background()
+	if _, err := store.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"}); err != nil {
+		log.Fatal(err)
+	}
+	acc, err := store.Account(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(acc.User.Email, acc.Role, "2FA on:", acc.TwoFactorEnabled())
+	// Output: ann@example.com User 2FA on: false
+}

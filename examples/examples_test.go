@@ -24,7 +24,7 @@ func TestExamplesRun(t *testing.T) {
 			"quickstart: using the fake API at http://127.0.0.1:",
 			"quickstart: login: tom@example.com accepted; the server asks for 2FA (GoogleAuthenticator), partial token withheld",
 			"quickstart: 2FA: code accepted; complete tokens stored",
-			`quickstart: GET /account: 200 {"alternate_id":"","email":"tom@example.com"`,
+			`quickstart: GET /account: 200, tom@example.com, role User, 2FA on: [GoogleAuthenticator]`,
 			"quickstart: access token expires",
 			"quickstart: GET /account: 200 after 1 automatic refresh; both tokens rotated",
 			"quickstart: logout: session revoked on the server, tokens cleared; the next call needs a login",

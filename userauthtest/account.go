@@ -31,8 +31,29 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	s.writeAccount(w, u)
 }
 
+// writeAccount answers the vendor's CurrentUser (API 0.2.262) for u: the
+// account's role and scopes, and the user, whose two_factor_auth lists the
+// 2FA methods turned on (null when none).
 func (s *Server) writeAccount(w http.ResponseWriter, u *user) {
-	s.writeJSON(w, http.StatusOK, map[string]string{"id": u.ID, "email": u.Email, "alternate_id": u.AlternateID})
+	var methods []string
+	if u.TwoFactor != "" {
+		methods = []string{u.TwoFactor}
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"role":                "User",
+		"global_scopes":       []string{"user:read", "user:write"},
+		"organization_roles":  map[string]string{},
+		"organization_scopes": map[string][]string{},
+		"pubkeys":             []string{},
+		"features":            []any{},
+		"pending_transfers":   []string{},
+		"user": map[string]any{
+			"id": u.ID, "email": u.Email, "alternate_id": u.AlternateID, "role": "User",
+			"two_factor_auth": methods, "two_factor_should_prompt": u.TwoFactor == "",
+			"free_limit": 1, "remaining_free_emoji": 1, "pubkeys": []string{},
+			"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+		},
+	})
 }
 
 // logout serves POST /logout: a complete, unexpired bearer token ends every

@@ -146,6 +146,13 @@ func (f *fixture) post(path string, body any) answer { return f.do(http.MethodPo
 
 func (a answer) str(key string) string { s, _ := a.Body[key].(string); return s }
 
+// userStr is a field of the user of a GET /account answer.
+func (a answer) userStr(key string) string {
+	u, _ := a.Body["user"].(map[string]any)
+	s, _ := u[key].(string)
+	return s
+}
+
 func (f *fixture) login(email, password string) answer {
 	return f.post(PathLogin, map[string]string{"email": email, "password": password})
 }
@@ -170,7 +177,7 @@ func TestLoginIssuesSignedJWT(t *testing.T) {
 
 	acc := f.do(http.MethodGet, PathAccount, f.login("ann@example.com", "pw-ann").str("access_token"), nil)
 	assert.Equal(t, http.StatusOK, acc.Status)
-	assert.Equal(t, "ann@example.com", acc.str("email"))
+	assert.Equal(t, "ann@example.com", acc.userStr("email"))
 }
 
 func TestLoginRefusals(t *testing.T) {
@@ -1215,7 +1222,7 @@ func TestAPIKeyAuthenticatesAsItsUser(t *testing.T) {
 				}
 				return
 			}
-			if got := a.str("email"); got != tt.email {
+			if got := a.userStr("email"); got != tt.email {
 				t.Errorf("account: got %q, want %q", got, tt.email)
 			}
 		})

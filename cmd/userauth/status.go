@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/tarilabs/userauth"
@@ -131,22 +130,7 @@ func checkSession(ctx context.Context, e *env, af *apiFlags, sess *session) erro
 	if err != nil {
 		return err
 	}
-	c, err := r.client()
-	if err != nil {
-		return err
-	}
-	return r.do(ctx, func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL().JoinPath("account").String(), nil)
-		if err != nil {
-			return err
-		}
-		resp, err := store.HTTPClient().Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		return userauth.CheckResponse(resp)
-	})
+	return r.do(ctx, func(ctx context.Context) error { _, err := store.Account(ctx); return err })
 }
 
 // describe reads the session's status.
