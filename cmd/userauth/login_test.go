@@ -120,19 +120,7 @@ func TestLoginInput(t *testing.T) {
 	t.Run("terminal prompts", func(t *testing.T) {
 		t.Parallel()
 		srv, tf := newFake(t), tokenFile(t)
-		tm := newTerminal(t)
-		ctx, cancel := context.WithTimeout(context.Background(), hangBound)
-		defer cancel()
-		cmd := binCommand(t, ctx, nil, "login", "--email", tomEmail, "--base-url", srv.URL, "--token-file", tf)
-		var out bytes.Buffer
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = tm.slave, &out, tm.slave
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		tm.started()
-		tm.waitFor("Password: ")
-		tm.typeLine(tomPassword)
-		tm.waitFor("2FA code (GoogleAuthenticator): ")
+		tm, cmd, out := tomAtTheCodePrompt(t, srv, tf)
 		tm.typeLine(tomCode(t, srv))
 		shown := tm.all()
 		if code := exitCode(t, cmd.Wait()); code != 0 || out.String() != "logged in to "+srv.URL+"\n" {
@@ -142,18 +130,7 @@ func TestLoginInput(t *testing.T) {
 	t.Run("Ctrl-C at the code prompt", func(t *testing.T) {
 		t.Parallel()
 		srv, tf := newFake(t), tokenFile(t)
-		tm := newTerminal(t)
-		ctx, cancel := context.WithTimeout(context.Background(), hangBound)
-		defer cancel()
-		cmd := binCommand(t, ctx, nil, "login", "--email", tomEmail, "--base-url", srv.URL, "--token-file", tf)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = tm.slave, io.Discard, tm.slave
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		tm.started()
-		tm.waitFor("Password: ")
-		tm.typeLine(tomPassword)
-		tm.waitFor("2FA code (GoogleAuthenticator): ")
+		tm, cmd, _ := tomAtTheCodePrompt(t, srv, tf)
 		if err := cmd.Process.Signal(os.Interrupt); err != nil {
 			t.Fatal(err)
 		}
@@ -173,6 +150,27 @@ func TestLoginInput(t *testing.T) {
 			t.Errorf("login --code wrong: got %v, token %v, want exit 1 and the step still pending", r, loadToken(t, tf))
 		}
 	})
+}
+
+// tomAtTheCodePrompt starts "userauth login --email tom" on a terminal,
+// types tom's password at its prompt and returns once it asks for the 2FA
+// code, with the command's stdout.
+func tomAtTheCodePrompt(t *testing.T, srv *userauthtest.Server, tf string) (*terminal, *exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	tm := newTerminal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+	t.Cleanup(cancel)
+	cmd := binCommand(t, ctx, nil, "login", "--email", tomEmail, "--base-url", srv.URL, "--token-file", tf)
+	var out bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tm.slave, &out, tm.slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tm.started()
+	tm.waitFor("Password: ")
+	tm.typeLine(tomPassword)
+	tm.waitFor("2FA code (GoogleAuthenticator): ")
+	return tm, cmd, &out
 }
 
 // wrongCode returns a code that differs from code in its last digit.
