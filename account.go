@@ -15,7 +15,7 @@ type Account struct {
 	// Role is the account's role: "User", "Admin", "Bot" and so on.
 	Role string `json:"role"`
 	// GlobalScopes are the scopes the account holds everywhere.
-	GlobalScopes []string `json:"global_scopes"`
+	GlobalScopes []Scope `json:"global_scopes"`
 	// User is the user behind the account.
 	User AccountUser `json:"user"`
 }
@@ -81,26 +81,9 @@ func (m *TwoFactorMethods) UnmarshalJSON(data []byte) error {
 // *ServerError (as CheckResponse makes them), no session ErrLoginRequired,
 // and an answer that is not an account a *DecodeError.
 func (s *TokenStore) Account(ctx context.Context) (*Account, error) {
-	if ctx == nil {
-		return nil, errNilContext
-	}
-	u := s.client.BaseURL().JoinPath("account")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.HTTPClient().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if err := CheckResponse(resp); err != nil {
-		return nil, err
-	}
-	cl := &call{c: s.client, method: http.MethodGet, path: u.Path}
+	u := s.apiURL("account")
 	var a Account
-	if err := s.client.decode(cl, resp, accountAnswer{&a}); err != nil {
+	if err := s.authCall(ctx, http.MethodGet, u, u.Path, nil, accountAnswer{&a}); err != nil {
 		return nil, err
 	}
 	return &a, nil

@@ -521,3 +521,42 @@ func ExampleTokenStore_Account() {
 	fmt.Println(acc.User.Email, acc.Role, "2FA on:", acc.TwoFactorEnabled())
 	// Output: ann@example.com User 2FA on: false
 }
+
+// API keys for a partner backend: created for the session's user with the
+// scopes it needs, used in the X-Api-Key header, listed and deleted.
+func ExampleTokenStore_CreateAPIKey() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+	client, _ := userauth.NewClient(srv.URL)
+	store, _ := userauth.NewTokenStore(client, nil)
+	ctx := context.Background()
+	if _, err := store.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"}); err != nil {
+		log.Fatal(err)
+	}
+
+	key, err := store.CreateAPIKey(ctx, userauth.CreateAPIKeyRequest{Name: "partner-backend", Scopes: []userauth.Scope{userauth.ScopeUserShow}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("created:", key.Name, key.Scopes, "printed with its key:", strings.Contains(fmt.Sprint(key), key.Key))
+	resp, err := client.APIKeyClient(key.Key).Get(client.BaseURL().JoinPath("account").String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println("GET /account with the key:", resp.StatusCode)
+
+	keys, _ := store.APIKeys(ctx)
+	fmt.Println("keys:", len(keys))
+	if _, err := store.DeleteAPIKey(ctx, key.Key); err != nil {
+		log.Fatal(err)
+	}
+	keys, _ = store.APIKeys(ctx)
+	fmt.Println("keys after delete:", len(keys))
+	// Output:
+	// created: partner-backend [user:show] printed with its key: false
+	// GET /account with the key: 200
+	// keys: 1
+	// keys after delete: 0
+}

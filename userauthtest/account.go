@@ -11,12 +11,12 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, sent := r.Header[APIKeyHeader]; sent {
-		id, ok := s.apiKeys[r.Header.Get(APIKeyHeader)]
-		if !ok {
+		k, ok := s.apiKeys[r.Header.Get(APIKeyHeader)]
+		if !ok || (!k.expires.IsZero() && !s.now().Before(k.expires)) {
 			s.unauthorized(w, "Invalid API key")
 			return
 		}
-		s.writeAccount(w, s.findUser("", "", id))
+		s.writeAccount(w, s.findUser("", "", k.userID))
 		return
 	}
 	u, fam, reason := s.authenticate(r)
@@ -41,7 +41,7 @@ func (s *Server) writeAccount(w http.ResponseWriter, u *user) {
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{
 		"role":                "User",
-		"global_scopes":       []string{"user:read", "user:write"},
+		"global_scopes":       []string{"user:show", "user:writeSelf", "user:createApiKey"},
 		"organization_roles":  map[string]string{},
 		"organization_scopes": map[string][]string{},
 		"pubkeys":             []string{},

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,34 +17,43 @@ import (
 	"github.com/pquerna/otp/totp"
 )
 
-// route is what the fake serves on one path: a single method.
-type route struct {
-	method string
-	serve  http.HandlerFunc
-}
+// route is what the fake serves on one path, by method.
+type route map[string]http.HandlerFunc
 
-// routes are the operations the fake serves, by path.
+// routes are the operations the fake serves, by path; a path parameter is
+// written {id}.
 func (s *Server) routes() map[string]route {
 	return map[string]route{
-		PathLogin:     {http.MethodPost, s.login},
-		PathMagicLink: {http.MethodPost, s.magicLink},
-		PathRefresh:   {http.MethodPost, s.refreshTokens},
-		PathTwoFactor: {http.MethodPost, s.twoFactor},
-		PathAccount:   {http.MethodGet, s.account},
-		PathSensitive: {http.MethodGet, s.account},
-		PathLogout:    {http.MethodPost, s.logout},
+		PathLogin:             {http.MethodPost: s.login},
+		PathMagicLink:         {http.MethodPost: s.magicLink},
+		PathRefresh:           {http.MethodPost: s.refreshTokens},
+		PathTwoFactor:         {http.MethodPost: s.twoFactor},
+		PathAccount:           {http.MethodGet: s.account},
+		PathSensitive:         {http.MethodGet: s.account},
+		PathLogout:            {http.MethodPost: s.logout},
+		PathAPIKeys:           {http.MethodGet: s.listAPIKeys, http.MethodPost: s.createAPIKey},
+		PathAPIKeys + "/{id}": {http.MethodDelete: s.deleteAPIKey},
 	}
+}
+
+// routeOf is the route path names: path, or its pattern with {id}.
+func routeOf(path string) string {
+	if id, ok := strings.CutPrefix(path, PathAPIKeys+"/"); ok && id != "" {
+		return PathAPIKeys + "/{id}"
+	}
+	return path
 }
 
 func (s *Server) handler() http.Handler {
 	routes := s.routes()
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt, ok := routes[r.URL.Path]
+		rt, ok := routes[routeOf(r.URL.Path)]
+		serve, allowed := rt[r.Method]
 		switch {
 		case !ok:
 			s.writeError(w, http.StatusNotFound, "Not found")
-		case r.Method != rt.method:
-			w.Header().Set("Allow", rt.method)
+		case !allowed:
+			w.Header().Set("Allow", strings.Join(slices.Sorted(maps.Keys(rt)), ", "))
 			s.writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
 		case s.loadErr != nil:
 			s.writeError(w, http.StatusInternalServerError, s.loadErr.Error())
@@ -53,7 +64,7 @@ func (s *Server) handler() http.Handler {
 				s.writeError(w, http.StatusBadRequest, msg)
 				return
 			}
-			rt.serve(w, r)
+			serve(w, r)
 		}
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -92,6 +92,11 @@ const (
 	// unexpired bearer token and ends every session of its user: all of the
 	// user's access and refresh tokens stop working. It answers 204.
 	PathLogout = "/logout"
+	// PathAPIKeys (API 0.2.262) creates (POST) and lists (GET) the API keys
+	// of the bearer token's user; DELETE PathAPIKeys + "/" + key deletes
+	// one, named by the key itself (the API does not say what its {id} is).
+	// The fake does not check scopes.
+	PathAPIKeys = "/api_keys"
 )
 
 // The 2FA methods of User.TwoFactor, as the API names them.
@@ -121,9 +126,9 @@ type Server struct {
 	access   map[string]*accessToken // by the token as issued
 	refresh  map[string]*refreshToken
 	families map[string]*family
-	usedCode map[string]bool   // user id + code, for single use
-	captchas map[string]bool   // reCAPTCHA answers minted and not yet spent
-	apiKeys  map[string]string // API key -> user ID
+	usedCode map[string]bool    // user id + code, for single use
+	captchas map[string]bool    // reCAPTCHA answers minted and not yet spent
+	apiKeys  map[string]*apiKey // by the key
 	outbox   []Message
 	calls    map[string]int
 	faults   map[string][]Fault
@@ -217,7 +222,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		families: map[string]*family{},
 		usedCode: map[string]bool{},
 		captchas: map[string]bool{},
-		apiKeys:  map[string]string{},
+		apiKeys:  map[string]*apiKey{},
 		calls:    map[string]int{},
 		faults:   map[string][]Fault{},
 		closed:   make(chan struct{}),
@@ -345,7 +350,7 @@ func (s *Server) AddAPIKey(email string) (string, error) {
 		return "", fmt.Errorf("userauthtest: AddAPIKey: no user with e-mail %q", email)
 	}
 	key := "key-" + randomHex(24)
-	s.apiKeys[key] = u.ID
+	s.apiKeys[key] = &apiKey{key: key, userID: u.ID, name: "added by AddAPIKey", scopes: []string{"user:show"}, created: s.now()}
 	return key, nil
 }
 
