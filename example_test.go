@@ -560,3 +560,25 @@ func ExampleTokenStore_CreateAPIKey() {
 	// keys: 1
 	// keys after delete: 0
 }
+
+// A magic link, once the user has it from the e-mail, becomes the store's
+// session: it carries a refresh token that the store exchanges.
+func ExampleTokenStore_CompleteMagicLink() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+	client, _ := userauth.NewClient(srv.URL)
+	ctx := context.Background()
+	if _, err := client.MagicLinkLogin(ctx, userauth.MagicLinkLoginRequest{Email: "ann@example.com"}); err != nil {
+		log.Fatal(err)
+	}
+	link := srv.Outbox()[0].Text // what the user clicked, handed to your backend
+
+	store, _ := userauth.NewTokenStore(client, nil)
+	tok, err := store.CompleteMagicLink(ctx, link)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("session:", tok.Valid())
+	// Output: session: true
+}

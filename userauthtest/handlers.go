@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -425,7 +426,17 @@ func (s *Server) magicLink(w http.ResponseWriter, r *http.Request) {
 	}
 	status := "Inactive"
 	if u := s.findUser(req.Email, "", req.UserID); u != nil {
-		link := s.URL + "/magic?token=" + randomHex(16)
+		// As the vendor's links do, the link carries the refresh token of a
+		// new session (pending its 2FA step for a 2FA user), which
+		// POST /auth/token/refresh turns into tokens.
+		famID, rt := randomHex(8), randomHex(32)
+		s.families[famID] = &family{userID: u.ID}
+		s.refresh[rt] = &refreshToken{family: famID, userID: u.ID, pending: u.TwoFactor}
+		q := url.Values{"refresh_token": {rt}}
+		if req.Redirect != "" {
+			q.Set("redirect_uri", req.Redirect)
+		}
+		link := s.URL + "/magic_link?" + q.Encode()
 		s.send(Message{To: u.Email, Kind: "magic_link", Text: link, Redirect: req.Redirect})
 		status = "Active"
 	}

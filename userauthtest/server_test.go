@@ -306,7 +306,8 @@ func TestMagicLinkOutbox(t *testing.T) {
 	assert.Equal(t, "ann@example.com", out[0].To)
 	assert.Equal(t, "magic_link", out[0].Kind)
 	assert.Equal(t, "/home", out[0].Redirect)
-	assert.True(t, strings.HasPrefix(out[0].Text, f.srv.URL+"/magic?token="))
+	assert.True(t, strings.HasPrefix(out[0].Text, f.srv.URL+"/magic_link?"), out[0].Text)
+	assert.Contains(t, out[0].Text, "refresh_token=")
 
 	assert.Equal(t, http.StatusUnprocessableEntity, f.post(PathMagicLink, map[string]string{"user_id": "not-a-uuid"}).Status)
 	assert.Equal(t, http.StatusUnprocessableEntity, f.post(PathMagicLink, map[string]string{}).Status)

@@ -99,7 +99,7 @@ func testHelp(t *testing.T) {
 		"login":      append([]string{"alternate-id", "code", "email", "force", "keep-pending", "password-stdin", "token-file"}, api...),
 		"token":      append([]string{"force", "json", "token-file"}, api...),
 		"logout":     append([]string{"force", "local", "token-file"}, api...),
-		"magic-link": append([]string{"email", "redirect", "user-id"}, api...),
+		"magic-link": append([]string{"complete", "email", "force", "redirect", "token-file", "user-id"}, api...),
 		"status":     {"base-url", "check", "insecure", "json", "sandbox", "timeout", "token-file"},
 		"serve":      {"addr", "users"},
 		"version":    nil,

@@ -90,7 +90,7 @@ func TestServeSession(t *testing.T) {
 	if want := "Magic link sent (account status: Active)\n"; r.stdout != want {
 		t.Errorf("magic-link: got stdout %q, want %q", r.stdout, want)
 	}
-	if !serverOut.Scan() || !strings.HasPrefix(serverOut.Text(), "outbox: magic_link to "+annEmail+": "+url+"/magic?token=") {
+	if !serverOut.Scan() || !strings.HasPrefix(serverOut.Text(), "outbox: magic_link to "+annEmail+": "+url+"/magic_link?refresh_token=") {
 		t.Errorf("serve: got %q, want the magic link in its outbox", serverOut.Text())
 	}
 
