@@ -102,9 +102,12 @@ func runReplicas(t *testing.T, mode string, rounds int, eachRound func(r *replic
 	for round := 1; round <= rounds; round++ {
 		srv.Advance(16 * time.Minute)
 		r.offset += 16 * time.Minute
-		// A slow refresh makes every replica that refreshes overlap.
-		srv.Fail(userauthtest.PathRefresh, replicas, userauthtest.Fault{Delay: 100 * time.Millisecond})
-		startAt := time.Now().Add(700 * time.Millisecond).UnixNano()
+		// A slow refresh makes every replica that refreshes overlap. The
+		// processes start together at startAt: far enough ahead that all
+		// have started, even on a loaded machine (at 700 ms some had not,
+		// and the contrast run saw no overlap).
+		srv.Fail(userauthtest.PathRefresh, replicas, userauthtest.Fault{Delay: 300 * time.Millisecond})
+		startAt := time.Now().Add(2 * time.Second).UnixNano()
 		r.outputs = make([]string, replicas)
 		var wg sync.WaitGroup
 		for i := range replicas {
