@@ -10,7 +10,7 @@ trap 'chmod -R u+w "$copy" 2>/dev/null; rm -rf "$copy"' EXIT
 cd "$copy"
 git init -q && git add -A
 (cd redisstore && go mod edit -require=github.com/tarilabs/userauth@v0.0.0-00010101000000-000000000000)
-version=$(source scripts/lib.sh && required_root_version examples/replicas)
+version=$(repo=$copy && source scripts/lib.sh && required_version examples/replicas "$root_module")
 if bash scripts/rehearse-release.sh "$version" >"$copy/out.txt" 2>&1; then
   cat "$copy/out.txt"
   echo "the rehearsal passed a redisstore that requires an unreleased root" >&2

@@ -9,38 +9,25 @@
 #
 #   scripts/rehearse-release.sh [VERSION]
 #
-# VERSION defaults to the version of the root that the nested modules require,
-# which is the version the next release tags. TIDY=write copies `go mod tidy`'s
-# go.mod back into the tree instead of failing on a difference.
+# VERSION defaults to the version the next release would tag (see
+# candidate_version in lib.sh): the one the nested modules require before
+# the first release, else the patch after the latest tag. When the nested
+# modules require a released version other than VERSION, the copy gets the
+# edit scripts/release.sh would make (they require VERSION); a requirement
+# that is neither released nor VERSION fails, as it would fail users.
+# TIDY=write copies `go mod tidy`'s go.mod back into the tree instead of
+# failing on a difference.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/scripts/lib.sh"
 
-version=${1:-}
-if [ -z "$version" ]; then
-  for dir in $(published_modules); do
-    [ "$dir" = . ] && continue
-    v=$(required_root_version "$repo/$dir")
-    if [ -n "$version" ] && [ "$v" != "$version" ]; then
-      echo "rehearse: the nested modules require different versions of the root ($version, $v); give one" >&2
-      exit 2
-    fi
-    version=$v
-  done
-fi
+version=${1:-$(candidate_version)}
+required=$(required_root_version)
 echo "== rehearsing $version"
 
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-
-# The tree as a commit of it would be: tracked files only, as they are now.
-mkdir "$work/src"
-(cd "$repo" && git ls-files -z | tar --null -T - -cf -) | tar -x -C "$work/src"
-
-(cd "$repo/tools" && GOWORK=off go build -o "$work/modproxy" ./modproxy)
-dirs=()
-for dir in $(published_modules); do dirs+=("$work/src/$dir"); done
-"$work/modproxy" -out "$work/proxy" -version "$version" "${dirs[@]}"
+release_tree "$work/src" "$work/proxy" "$version"
 
 # A user's machine: nothing cached, no workspace, this repository's modules
 # found only in the proxy (and not in the checksum database, which has never
@@ -53,9 +40,9 @@ echo "== nested modules are tidy against $version"
 untidy=0
 for dir in $(published_modules); do
   [ "$dir" = . ] && continue
-  (cd "$work/src/$dir" && go mod tidy)
-  if ! diff -u "$repo/$dir/go.mod" "$work/src/$dir/go.mod"; then
-    if [ "${TIDY:-}" = write ]; then
+  (cd "$work/src/$dir" && cp go.mod go.mod.before && go mod tidy)
+  if ! diff -u "$work/src/$dir/go.mod.before" "$work/src/$dir/go.mod"; then
+    if [ "${TIDY:-}" = write ] && [ "$required" = "$version" ]; then
       cp "$work/src/$dir/go.mod" "$repo/$dir/go.mod"
       echo "rehearse: wrote the tidy $dir/go.mod"
     else

@@ -4,7 +4,10 @@
 #
 #   scripts/release.sh [--dry-run] VERSION      (VERSION such as v0.1.0)
 #
-# 1. checks VERSION, that the tree is clean, that no tag of VERSION exists,
+# 1. checks VERSION (tools/versioncheck: canonical, not a pseudo-version's
+#    shape, allowed by the module paths, after the latest tag, a new minor
+#    version when CHANGELOG.md declares a breaking change), that the tree is
+#    a clean main with an Unreleased section, that no tag of VERSION exists,
 #    and that CI is green (runs .ci/run; SKIP_CI=1 when it just passed here);
 # 2. sets every go.mod's requirement on a published module, and go.work's
 #    replacements, to VERSION, and dates CHANGELOG.md's Unreleased section;
@@ -20,24 +23,37 @@ cd "$repo"
 
 dry=
 if [ "${1:-}" = --dry-run ]; then dry=1; shift; fi
-version=${1:-}
 if [ $# -ne 1 ]; then
   echo "usage: scripts/release.sh [--dry-run] VERSION" >&2
   exit 2
 fi
-# A release tag: vMAJOR.MINOR.PATCH with an optional pre-release, no build
-# metadata, no leading zeros (what the go command accepts as canonical).
-n='(0|[1-9][0-9]*)'
-if ! [[ $version =~ ^v$n\.$n\.$n(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$ ]]; then
-  echo "release: $version is not a version such as v0.1.0 or v0.2.0-rc.1" >&2
-  exit 2
-fi
+version=$1
 
-# run prints a command that changes something; it runs it unless --dry-run.
+# run prints a command that changes something, quoted so that it can be
+# pasted; it runs it unless --dry-run.
 run() {
-  echo "+ $*"
+  printf '+'
+  printf ' %q' "$@"
+  printf '\n'
   if [ -z "$dry" ]; then "$@"; fi
 }
+
+# refuse stops the release; a dry run only says what it would refuse.
+refuse() {
+  echo "release: $*" >&2
+  [ -n "$dry" ] || exit 1
+  echo "# (--dry-run goes on)"
+}
+
+paths=()
+for dir in $(published_modules); do paths+=(-module "$(module_path "$dir")"); done
+last=$(latest_tag)
+checks=("${paths[@]}")
+[ -z "$last" ] || checks+=(-last "$last")
+! breaking_declared || checks+=(-breaking)
+if ! versioncheck "${checks[@]}" "$version"; then
+  exit 2
+fi
 
 tags=()
 for dir in $(published_modules); do
@@ -49,15 +65,22 @@ for tag in "${tags[@]}"; do
     exit 1
   fi
 done
+if ! grep -q '^## \[Unreleased\]$' CHANGELOG.md; then
+  echo "release: CHANGELOG.md has no '## [Unreleased]' line to date" >&2
+  exit 1
+fi
+if [ "$(git symbolic-ref --short -q HEAD || true)" != main ]; then
+  refuse "releases are made from main, not $(git symbolic-ref --short -q HEAD || echo 'a detached HEAD')"
+fi
 if [ -n "$(git status --porcelain)" ]; then
-  echo "release: the tree has changes; commit or stash them first:" >&2
   git status --short >&2
-  [ -n "$dry" ] || exit 1
-  echo "# (--dry-run goes on)"
+  refuse "the tree has changes; commit or stash them first"
 fi
 
-if [ -n "$dry" ] || [ -n "${SKIP_CI:-}" ]; then
-  echo "# would run: bash .ci/run (skipped: ${dry:+--dry-run}${SKIP_CI:+SKIP_CI})"
+if [ -n "$dry" ]; then
+  echo "# would run: bash .ci/run (skipped by --dry-run)"
+elif [ -n "${SKIP_CI:-}" ]; then
+  echo "# skipped: bash .ci/run (SKIP_CI is set)"
 else
   echo "== CI (bash .ci/run)"
   bash .ci/run
@@ -70,7 +93,7 @@ for gomod in $(git ls-files '*go.mod'); do
   dir=$(dirname "$gomod")
   [ "$dir" = . ] && continue
   for path in "${published_paths[@]}"; do
-    have=$(awk -v m="$path" '$1 == m { print $2 } $1 == "require" && $2 == m { print $3 }' "$gomod")
+    have=$(required_version "$dir" "$path")
     if [ -n "$have" ] && [ "$have" != "$version" ]; then
       run go mod edit -require="$path@$version" "$gomod"
     fi
@@ -93,17 +116,21 @@ for path in "${published_paths[@]}"; do
 done
 
 echo "== CHANGELOG.md: Unreleased becomes $version"
-today=$(date -u +%Y-%m-%d)
+dated="## [$version] - $(date -u +%Y-%m-%d)"
 if [ -z "$dry" ]; then
-  sed -i "s/^## \[Unreleased\]$/## [Unreleased]\n\n## [$version] - $today/" CHANGELOG.md
+  awk -v dated="$dated" '{ print } $0 == "## [Unreleased]" { print ""; print dated }' CHANGELOG.md >CHANGELOG.md.new
+  mv CHANGELOG.md.new CHANGELOG.md
 else
-  echo "+ add '## [$version] - $today' under '## [Unreleased]' in CHANGELOG.md"
+  echo "+ add '$dated' under '## [Unreleased]' in CHANGELOG.md"
 fi
 
 echo "== commit, rehearse, tag"
 run git commit -q -am "Release $version"
 if [ -z "$dry" ]; then
-  bash scripts/rehearse-release.sh "$version"
+  if ! bash scripts/rehearse-release.sh "$version"; then
+    echo "release: the rehearsal failed; nothing is tagged. The commit \"Release $version\" is left for a look: undo it with git reset --hard HEAD~1" >&2
+    exit 1
+  fi
 else
   echo "# would run: scripts/rehearse-release.sh $version"
 fi

@@ -2,7 +2,9 @@
 # Runs govulncheck over every published module, offline: the vulnerability
 # database is built from the golang.org/x/vulndb module at a pinned version
 # (update vulndb_version deliberately, and say so in CHANGELOG.md), because CI
-# cannot reach the public database host.
+# cannot reach the public database host. Each module is checked as a user
+# gets it: outside the workspace, with the versions its own go.mod selects,
+# the root served at the next release's version (see release_tree).
 #
 # Fails on a vulnerability in a third-party module that our code calls.
 # Prints the standard library's findings for the Go in use without failing:
@@ -14,18 +16,20 @@ vuln_version=v1.9.0                                    # golang.org/x/vuln
 vulndb_version=v0.0.0-20261105234957-e22db6528018      # golang.org/x/vulndb, 2026-11-05
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 export GOWORK=off GOFLAGS=-mod=mod
 
 osv=$(go mod download -json "golang.org/x/vulndb@$vulndb_version" | jq -r .Dir)/data/osv
 go run "golang.org/x/vulndb/cmd/indexdb@$vulndb_version" -vulns "$osv" -out "$work/db"
 echo "vulnerability database: golang.org/x/vulndb@$vulndb_version ($(find "$osv" -name '*.json' | wc -l) entries)"
 
+candidate=$(candidate_version)
+release_tree "$work/src" "$work/proxy" "$candidate"
 failed=0
 for dir in $(published_modules); do
   echo "== govulncheck $(module_path "$repo/$dir")"
-  (cd "$repo/$dir" && GOWORK= GOFLAGS= go run "golang.org/x/vuln/cmd/govulncheck@$vuln_version" \
-    -db "file://$work/db" -format json ./...) >"$work/out.json"
+  (cd "$work/src/$dir" && GOPROXY="file://$work/proxy,$(go env GOPROXY)" GONOSUMDB=$root_module \
+    go run "golang.org/x/vuln/cmd/govulncheck@$vuln_version" -db "file://$work/db" -format json ./...) >"$work/out.json"
   # A finding whose trace starts at a function is one our code calls.
   called=$(jq -r 'select(.finding and .finding.trace[0].module != "stdlib" and .finding.trace[0].function)
       | .finding | "\(.osv) in \(.trace[0].module)@\(.trace[0].version) (fixed in \(.fixed_version))"' "$work/out.json" | sort -u)

@@ -106,6 +106,9 @@ func runLogin(ctx context.Context, e *env, args []string) error {
 	in := newInput(e)
 	password, err := in.password(ctx, o.passwordStdin)
 	if err != nil {
+		if errors.Is(err, errNoInput) {
+			return errors.New("no password: stdin ended before its first line; pipe the password in (--password-stdin), or run on a terminal to be asked for it")
+		}
 		return fmt.Errorf("reading the password: %w", err)
 	}
 	store, err := sess.store(r)

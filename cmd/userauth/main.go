@@ -111,7 +111,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"login", "log in with a password and keep the tokens", runLogin},
-		{"status", "show who is logged in, to which API, until when (no network)", runStatus},
+		{"status", "show who is logged in, to which API, until when (--check asks the API)", runStatus},
 		{"token", "print a valid access token, renewing it when needed", runToken},
 		{"logout", "revoke the tokens on the server and forget them", runLogout},
 		{"magic-link", "e-mail a login link", runMagicLink},
