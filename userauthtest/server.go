@@ -234,8 +234,10 @@ func NewUnstartedServer(opts ...Option) *Server {
 
 // Start starts the server on a loopback port and sets URL.
 func (s *Server) Start() {
+	// Set before the server serves: the handlers read it (a magic link
+	// names the server), and a write after would race with them.
+	s.URL = "http://" + s.ts.Listener.Addr().String()
 	s.ts.Start()
-	s.URL = s.ts.URL
 }
 
 // StartAt starts the server listening on addr (host:port) instead of a
