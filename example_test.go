@@ -582,3 +582,34 @@ func ExampleTokenStore_CompleteMagicLink() {
 	fmt.Println("session:", tok.Valid())
 	// Output: session: true
 }
+
+// A service that holds its account's credentials never handles a login:
+// the store logs in on first use and again whenever the session ends (a
+// revocation, a logout elsewhere), once for all callers.
+func ExampleWithCredentials() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "billing-bot@example.com", Password: "s3rvice-pw"})
+
+	client, _ := userauth.NewClient(srv.URL)
+	store, _ := userauth.NewTokenStore(client, nil, userauth.WithCredentials(
+		func(ctx context.Context) (userauth.LoginRequest, error) {
+			// Read them from your secret store each time: a rotated password is picked up.
+			return userauth.LoginRequest{Email: "billing-bot@example.com", Password: "s3rvice-pw"}, nil
+		}))
+	ctx := context.Background()
+	first, err := store.AccessToken(ctx) // no Login: the store logs in
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = client.Logout(ctx, first) // another client ends the session on the server
+	srv.ExpireAccessTokens()
+
+	resp, err := store.HTTPClient().Get(client.BaseURL().JoinPath("account").String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println("GET /account:", resp.StatusCode, "after", srv.Calls(userauthtest.PathLogin), "logins")
+	// Output: GET /account: 200 after 2 logins
+}

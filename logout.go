@@ -49,6 +49,9 @@ func (s *TokenStore) logout(ctx context.Context, revoke bool) error {
 		return err
 	}
 	changed, err := s.logoutUnderLock(ctx, revoke, held)
+	if (err == nil || errors.Is(err, ErrNotRevoked)) && s.relogin != nil {
+		s.relogin.paused = true // logged out on purpose: not logged in again
+	}
 	s.release()
 	if changed {
 		s.notify()

@@ -261,14 +261,18 @@ func (s *TokenStore) renew(ctx context.Context, kind renewKind, stale string) (t
 
 	newest, flushed, err := s.newestPair(ctx)
 	switch {
-	case err != nil:
-		return nil, flushed, err
+	case err != nil: // no pair, or storage failed
 	case s.keepNewest(kind, stale, newest): // never a pending pair
 		tok = newest
 	case newest.Requires2FA != "" || kind == renewStepUp:
 		tok, changed, err = s.secondFactor(ctx, ctx, newest)
 	default:
 		tok, changed, err = s.refreshWith(ctx, newest)
+	}
+	if errors.Is(err, ErrLoginRequired) && s.relogin != nil { // the session ended, or there was none
+		var again bool
+		tok, again, err = s.loginAgain(ctx, err)
+		changed = changed || again
 	}
 	return tok, changed || flushed, err
 }

@@ -184,13 +184,14 @@ type TwoFactorHandler func(ctx context.Context, method TwoFactorMethod) (code st
 type StoreOption func(*storeConfig) error
 
 type storeConfig struct {
-	failClosed bool
-	blocking   bool
-	handler    TwoFactorHandler
-	skew       time.Duration
-	timeout    time.Duration
-	onChange   func(Token)
-	now        func() time.Time
+	failClosed  bool
+	blocking    bool
+	handler     TwoFactorHandler
+	skew        time.Duration
+	timeout     time.Duration
+	onChange    func(Token)
+	now         func() time.Time
+	credentials func(ctx context.Context) (LoginRequest, error)
 }
 
 // WithTwoFactorHandler lets the store complete 2FA steps by itself, asking

@@ -44,7 +44,8 @@ type TokenStore struct {
 	now        func() time.Time
 	failClosed bool
 	blocking   bool
-	authPath   string // the API's /auth/ path, cleaned, never sent a bearer
+	authPath   string   // the API's /auth/ path, cleaned, never sent a bearer
+	relogin    *relogin // WithCredentials; nil without
 
 	cur    atomic.Pointer[session]       // nil until the storage was first read
 	offset atomic.Pointer[time.Duration] // the server's clock less the store's, once an answer showed it
@@ -112,6 +113,9 @@ func NewTokenStore(c *Client, storage TokenStorage, opts ...StoreOption) (*Token
 		authPath:   strings.TrimSuffix(cleanPath(c.baseURL.Path), "/") + "/auth/",
 	}
 	s.locker, _ = storage.(Locker)
+	if cfg.credentials != nil {
+		s.relogin = &relogin{get: cfg.credentials}
+	}
 	return s, nil
 }
 

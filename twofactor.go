@@ -92,6 +92,15 @@ func (s *TokenStore) adoptLocked(ctx, ask context.Context, tok *Token) (*Token, 
 		return nil, false, err
 	}
 	defer unlock()
+	return s.adoptHeld(ctx, ask, tok)
+}
+
+// adoptHeld is adoptLocked's work, with the storage's Locker held already
+// (a login made by a renewal: see loginAgain).
+func (s *TokenStore) adoptHeld(ctx, ask context.Context, tok *Token) (*Token, bool, error) {
+	if s.relogin != nil {
+		s.relogin.paused = false // a new session: it may be logged in again
+	}
 	// What storage holds, so that a logout elsewhere before this login is
 	// saved (while storage is down) is not undone. A login spends no
 	// refresh token: one that storage refuses leaves the store as it was.
