@@ -50,6 +50,12 @@ func TestExamplesRun(t *testing.T) {
 			`"email":"partner@example.com"`,
 			`apikey: another host: X-Api-Key seen: ""`,
 		}},
+		{"backend", []string{
+			"backend: serving http://127.0.0.1:",
+			`backend: GET /healthz: 200 {"expires_at":`,
+			`backend: GET /whoami: 200 {"email":"billing-bot@example.com","two_factor":true}`,
+			"backend: shut down",
+		}},
 		{"service", []string{
 			"service: 150 calls ok, 0 failed, 3 refreshes for 3 expiries, 0 refresh tokens reused",
 		}},
