@@ -933,7 +933,7 @@ func endpoints() []endpointCall {
 	}
 }
 
-// The README's retry table, counted on the server: 4 = retried 3 times,
+// The retry table of docs/retries.md, counted on the server: 4 = retried 3 times,
 // 1 = never repeated.
 func TestHostileRetryTableCountedOnTheWire(t *testing.T) {
 	t.Parallel()

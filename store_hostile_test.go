@@ -513,7 +513,7 @@ func TestHostileStoreFileStorageExpBeforeIatIsUnknownExpiry(t *testing.T) {
 // TestHostileStoreTruncatedRefreshAnswerNotRespent: the server rotates the refresh
 // token and answers 200, but the body arrives cut short. The 200 says the
 // token is spent; the SDK never retries a refresh for exactly that reason
-// (README, Retries). The store must not present it again a failure-memory
+// (docs/retries.md). The store must not present it again a failure-memory
 // later (theft detection would revoke the session).
 func TestHostileStoreTruncatedRefreshAnswerNotRespent(t *testing.T) {
 	t.Parallel()
