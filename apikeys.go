@@ -87,8 +87,9 @@ func (r CreateAPIKeyRequest) validate() error {
 
 // CreateAPIKey creates an API key for the session's user (POST /api_keys;
 // the session needs the user:createApiKey scope) and returns it, the key
-// included. It is never sent twice but after a 401, which the server
-// answers before it acts: a repeat would make a second key.
+// included. It is never sent twice but after a 401 or a 424 (the 2FA step
+// taken), which the server answers before it acts: a repeat would make a
+// second key.
 func (s *TokenStore) CreateAPIKey(ctx context.Context, req CreateAPIKeyRequest) (*APIKey, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
@@ -116,8 +117,11 @@ func (s *TokenStore) APIKeys(ctx context.Context) ([]APIKey, error) {
 // the key itself works with the SDK's fake server): it is sent verbatim, as
 // one path segment, and never shown in an error.
 func (s *TokenStore) DeleteAPIKey(ctx context.Context, id string) (*APIKey, error) {
-	if id == "" {
+	switch id {
+	case "":
 		return nil, &ValidationError{Field: "id", Reason: "is required"}
+	case ".", "..": // a dot segment: servers resolve it to another path
+		return nil, &ValidationError{Field: "id", Reason: "is a dot segment, which names no key"}
 	}
 	u := s.apiURL("api_keys", id)
 	shown := s.apiURL("api_keys").Path + "/{id}"

@@ -135,3 +135,31 @@ func TestAnAPIKeyFormatsWithoutItsKey(t *testing.T) {
 		assert.Contains(t, s, redacted)
 	}
 }
+
+// TestDeleteAPIKeyNeverShowsItsIDWhenNoAnswerCame: with no session, or a
+// dropped connection, the error names the route, not the URL with the id;
+// and a dot segment is no id.
+func TestDeleteAPIKeyNeverShowsItsIDWhenNoAnswerCame(t *testing.T) {
+	t.Parallel()
+	srv, c, _ := fakeAPI(t)
+	store := mustStore(t, c, nil, WithClock(srv.Now))
+	const id = "key-SUPERSECRETKEYVALUE123456"
+	_, err := store.DeleteAPIKey(context.Background(), id)
+	assert.ErrorIs(t, err, ErrLoginRequired)
+	assert.NotContains(t, err.Error(), "SUPERSECRET")
+	for _, dot := range []string{".", ".."} {
+		_, err := store.DeleteAPIKey(context.Background(), dot)
+		var ve *ValidationError
+		assert.ErrorAs(t, err, &ve, dot)
+	}
+}
+
+// TestAnAPIKeyAnswerWithABadTimeNeverShowsTheKey: encoding/json's time
+// error quotes the value; the SDK's does not.
+func TestAnAPIKeyAnswerWithABadTimeNeverShowsTheKey(t *testing.T) {
+	t.Parallel()
+	var k APIKey
+	err := apiKeyAnswer{&k}.decode([]byte(`{"api_key":"key-SECRET-1","name":"n","scopes":[],"created_at":"key-SECRET-1"}`), nil, nil)
+	require.Error(t, err)
+	assert.NotContains(t, jsonCause(err).Error(), "SECRET")
+}

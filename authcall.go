@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -39,6 +40,10 @@ func (s *TokenStore) authCall(ctx context.Context, method string, u *url.URL, sh
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := s.HTTPClient().Do(req)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: shown, Err: ue.Err} // the URL may hold a secret (DeleteAPIKey's id)
+	}
 	if err != nil {
 		return err
 	}

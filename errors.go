@@ -84,7 +84,10 @@ func (contractError) sdkWords()       {}
 func jsonCause(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var when *time.ParseError
 	switch {
+	case errors.As(err, &when): // it quotes the value, which may be a secret of the answer
+		return contractError("a time in the answer is not RFC 3339")
 	case errors.As(err, &syntax) && strings.HasPrefix(syntax.Error(), "invalid character"):
 		return contractError(fmt.Sprintf("invalid character at byte %d of the JSON answer", syntax.Offset))
 	case errors.As(err, &syntax):

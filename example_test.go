@@ -592,7 +592,7 @@ func ExampleWithCredentials() {
 	srv.AddUser(userauthtest.User{Email: "billing-bot@example.com", Password: "s3rvice-pw"})
 
 	client, _ := userauth.NewClient(srv.URL)
-	store, _ := userauth.NewTokenStore(client, nil, userauth.WithCredentials(
+	store, _ := userauth.NewTokenStore(client, nil, userauth.WithClock(srv.Now), userauth.WithCredentials(
 		func(ctx context.Context) (userauth.LoginRequest, error) {
 			// Read them from your secret store each time: a rotated password is picked up.
 			return userauth.LoginRequest{Email: "billing-bot@example.com", Password: "s3rvice-pw"}, nil
@@ -602,8 +602,8 @@ func ExampleWithCredentials() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_ = client.Logout(ctx, first) // another client ends the session on the server
-	srv.ExpireAccessTokens()
+	_ = client.Logout(ctx, first) // another client ends the session on the server,
+	srv.Advance(time.Minute)      // a minute on (the store logs in by itself at most every 30 s)
 
 	resp, err := store.HTTPClient().Get(client.BaseURL().JoinPath("account").String())
 	if err != nil {

@@ -2,6 +2,7 @@ package userauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/url"
 )
 
@@ -31,6 +32,18 @@ func (s *TokenStore) CompleteMagicLink(ctx context.Context, link string) (*Token
 		return nil, &ValidationError{Field: "link", Reason: "holds no refresh_token: not a magic link of this API"}
 	}
 	return s.detached(ctx, func(ctx, ask context.Context) (*Token, bool, error) {
+		// A link is spent once: asked again (its caller gave up while the
+		// exchange went on, say), the store answers with the session the
+		// link made rather than present the spent token, which the server
+		// would take for theft.
+		sum := sha256.Sum256([]byte(rt))
+		if sum == s.lastLink {
+			if cur := s.cur.Load(); cur != nil && cur.tok != nil {
+				return cur.token(), false, nil
+			}
+			return nil, false, &ValidationError{Field: "link", Reason: "was used already: ask for a new one"}
+		}
+		s.lastLink = sum
 		sent := s.now()
 		resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: rt})
 		if err != nil {

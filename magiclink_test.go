@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,4 +75,26 @@ func TestAMagicLinkWorksOnce(t *testing.T) {
 		}
 	}
 	assert.Equal(t, calls, srv.Calls(userauthtest.PathRefresh), "nothing sent")
+}
+
+// TestAMagicLinkAskedAgainAfterGivingUpKeepsTheSession: the caller gives up
+// while the exchange goes on; asked again, the store answers with the
+// session the link made, never presenting the spent token.
+func TestAMagicLinkAskedAgainAfterGivingUpKeepsTheSession(t *testing.T) {
+	t.Parallel()
+	srv, c, _ := fakeAPI(t)
+	store := mustStore(t, c, nil, WithClock(srv.Now))
+	link := lastMagicLink(t, srv, c, ann.Email)
+	srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Hold: 300 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err := store.CompleteMagicLink(ctx, link)
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	tok, err := store.CompleteMagicLink(context.Background(), link)
+	require.NoError(t, err)
+	assert.True(t, tok.Valid())
+	assert.Zero(t, srv.ReuseDetected())
+	acc, err := store.Account(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, ann.Email, acc.User.Email)
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 )
 
 // WithCredentials lets the store log in again by itself when its session
@@ -19,10 +21,16 @@ import (
 // renewal shares one login, and replicas sharing a Locker log in once (the
 // others find its session in storage). Credentials the server refused are
 // not sent again: every caller gets ErrInvalidCredentials, without a call
-// to the API, until get returns others; other failures are remembered
-// like a failed renewal's, so a login is tried at most once a second. After
-// this store's own Logout or LogoutLocal it does not log in again until
-// Login or SetToken starts a session.
+// to the API, until get returns others (so are credentials answered 403 or
+// 423, and a login whose 2FA code was refused); the store logs in by
+// itself at most once every 30 seconds, longer when the server answers 429
+// with a Retry-After. Every error of a failed login still matches
+// ErrLoginRequired, with its cause. After this store's own Logout or
+// LogoutLocal it does not log in again until Login or SetToken starts a
+// session. get runs while the store is locked: it must honour ctx.
+//
+// The memory of refused credentials is the store's: replicas each try them
+// once.
 func WithCredentials(get func(ctx context.Context) (LoginRequest, error)) StoreOption {
 	return func(c *storeConfig) error {
 		if get == nil {
@@ -33,37 +41,78 @@ func WithCredentials(get func(ctx context.Context) (LoginRequest, error)) StoreO
 	}
 }
 
+// reloginInterval is the least time between two logins the store makes by
+// itself: an endpoint that answers 401 to every token must not cost a login
+// a request.
+const reloginInterval = 30 * time.Second
+
 // relogin is what WithCredentials adds to a store. Guarded by the store's
 // write lock.
 type relogin struct {
-	get     func(ctx context.Context) (LoginRequest, error)
-	refused [sha256.Size]byte // of the credentials the server refused; zero for none
-	paused  bool              // this store logged out: no login until a new session
+	get       func(ctx context.Context) (LoginRequest, error)
+	refused   [sha256.Size]byte // of the credentials refused (or whose 2FA step was); zero for none
+	notBefore time.Time         // no login before: reloginInterval after the last, or a 429's Retry-After
+	paused    bool              // this store logged out: no login until a new session
 }
 
 // loginAgain logs in with the store's credentials, under the renewal's
-// locks (see WithCredentials), and makes the answer the session.
-func (s *TokenStore) loginAgain(ctx context.Context, ended error) (*Token, bool, error) {
+// locks (see WithCredentials), and makes the answer the session. Its
+// errors still match ErrLoginRequired (ended), with the cause.
+func (s *TokenStore) loginAgain(ctx context.Context, ended error) (tok *Token, changed bool, err error) {
 	r := s.relogin
 	if r == nil || r.paused {
 		return nil, false, ended
 	}
-	req, err := r.get(ctx)
+	defer func() {
+		if err != nil && !errors.Is(err, ErrLoginRequired) {
+			err = fmt.Errorf("%w (logging in again: %w)", ended, err)
+		}
+	}()
+	req, err := r.credentials(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("userauth: logging in again: the credentials: %w", err)
+		return nil, false, err
 	}
 	sum := sha256.Sum256([]byte(req.Email + "\x00" + req.AlternateID + "\x00" + req.Password))
-	if sum == r.refused {
-		return nil, false, fmt.Errorf("userauth: logging in again: %w (the same credentials as last time)", ErrInvalidCredentials)
+	switch {
+	case sum == r.refused:
+		return nil, false, fmt.Errorf("%w: the same credentials as last time", ErrInvalidCredentials)
+	case s.now().Before(r.notBefore):
+		return nil, false, fmt.Errorf("not before %s (the last login was less than %v ago, or the server asked to wait)",
+			r.notBefore.UTC().Format(time.RFC3339), reloginInterval)
 	}
+	r.notBefore = s.now().Add(reloginInterval)
 	sent := s.now()
 	resp, err := s.client.Login(ctx, req)
-	if errors.Is(err, ErrInvalidCredentials) {
-		r.refused = sum
+	var ae *APIError
+	switch {
+	case err == nil:
+	case errors.As(err, &ae) && ae.StatusCode == http.StatusTooManyRequests:
+		r.notBefore = s.now().Add(max(ae.RetryAfter, reloginInterval))
+	case errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 && ae.StatusCode != http.StatusRequestTimeout:
+		r.refused = sum // wrong, locked, forbidden: the same credentials will not do
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	r.refused = [sha256.Size]byte{}
-	return s.adoptHeld(ctx, ctx, s.tokenFromAnswer(resp, sent))
+	tok, changed, err = s.adoptHeld(ctx, ctx, s.tokenFromAnswer(resp, sent))
+	if errors.Is(err, ErrInvalidCode) {
+		r.refused = sum // the 2FA step's code was refused: a new login would ask again
+	}
+	return tok, changed, err
+}
+
+// credentials asks get for them; a panic in get is its error, not the
+// process's end (get runs in the renewal's goroutine).
+func (r *relogin) credentials(ctx context.Context) (req LoginRequest, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = errors.New("the credentials function panicked")
+		}
+	}()
+	req, err = r.get(ctx)
+	if err != nil {
+		return req, fmt.Errorf("the credentials: %w", err)
+	}
+	return req, nil
 }

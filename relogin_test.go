@@ -115,6 +115,8 @@ func TestWrongCredentialsNeverLoop(t *testing.T) {
 	for range 5 {
 		_, err := e.store.AccessToken(ctx)
 		assert.ErrorIs(t, err, ErrInvalidCredentials)
+		assert.ErrorIs(t, err, ErrLoginRequired, "the session ended all the same")
+		assert.NotContains(t, err.Error(), "wrong")
 		e.srv.Advance(2 * failureMemory) // past the failure's memory: a real try each time
 	}
 	assert.Equal(t, logins+1, e.srv.Calls(userauthtest.PathLogin), "refused credentials are sent once")
@@ -122,6 +124,7 @@ func TestWrongCredentialsNeverLoop(t *testing.T) {
 	mu.Lock()
 	creds = ann
 	mu.Unlock()
+	e.srv.Advance(reloginInterval)
 	_, err = e.store.AccessToken(ctx)
 	require.NoError(t, err, "new credentials are tried")
 }
@@ -159,4 +162,51 @@ func TestNoLoginAgainAfterLogout(t *testing.T) {
 	assert.ErrorIs(t, err, ErrLoginRequired)
 	assert.Equal(t, logins, e.srv.Calls(userauthtest.PathLogin))
 	assert.False(t, errors.Is(err, ErrInvalidCredentials))
+}
+
+// TestLoginsAgainAreSpacedOut: an endpoint that answers 401 to every token
+// costs a login at most every reloginInterval, not one a request; a 429's
+// Retry-After is waited for.
+func TestLoginsAgainAreSpacedOut(t *testing.T) {
+	t.Parallel()
+	e := newStoreEnv(t, nil, nil, WithCredentials(credentialsOf(ann)))
+	ctx := context.Background()
+	_, err := e.store.Login(ctx, ann)
+	require.NoError(t, err)
+	logins := e.srv.Calls(userauthtest.PathLogin)
+	// Every request and every refresh refused, as by a misrouted proxy.
+	e.srv.Fail(userauthtest.PathAccount, 100, userauthtest.Fault{Status: 401})
+	e.srv.Fail(userauthtest.PathRefresh, 100, userauthtest.Fault{Status: 401})
+	for range 20 {
+		e.srv.Advance(time.Second) // 20 requests within 20 s
+		_, _ = e.store.Account(ctx)
+	}
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathLogin)-logins, "one login in 20 s, not one a request")
+
+	e.srv.Advance(reloginInterval)
+	e.srv.Fail(userauthtest.PathLogin, 8, userauthtest.Fault{Status: 429, RetryAfter: "600"})
+	before := e.srv.Calls(userauthtest.PathLogin)
+	e.srv.Advance(16 * time.Minute)
+	for range 3 {
+		_, err := e.store.AccessToken(ctx)
+		assert.ErrorIs(t, err, ErrLoginRequired)
+		e.srv.Advance(time.Minute)
+	}
+	assert.LessOrEqual(t, e.srv.Calls(userauthtest.PathLogin)-before, 4, "one login (with its client retries), then the Retry-After is waited for")
+}
+
+// TestACredentialsFunctionThatFailsOrPanics: its error matches
+// ErrLoginRequired with the cause; a panic is an error, not a crash.
+func TestACredentialsFunctionThatFailsOrPanics(t *testing.T) {
+	t.Parallel()
+	vaultDown := errors.New("vault down")
+	for _, get := range []func(context.Context) (LoginRequest, error){
+		func(context.Context) (LoginRequest, error) { return LoginRequest{}, vaultDown },
+		func(context.Context) (LoginRequest, error) { panic("boom") },
+	} {
+		e := newStoreEnv(t, nil, nil, WithCredentials(get))
+		_, err := e.store.AccessToken(context.Background())
+		assert.ErrorIs(t, err, ErrLoginRequired)
+		assert.Zero(t, e.srv.Calls(userauthtest.PathLogin))
+	}
 }

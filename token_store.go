@@ -2,6 +2,7 @@ package userauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,9 @@ type TokenStore struct {
 	blocking   bool
 	authPath   string   // the API's /auth/ path, cleaned, never sent a bearer
 	relogin    *relogin // WithCredentials; nil without
+	// lastLink is the hash of the refresh token of the last magic link
+	// exchanged (see CompleteMagicLink). Guarded by write.
+	lastLink [sha256.Size]byte
 
 	cur    atomic.Pointer[session]       // nil until the storage was first read
 	offset atomic.Pointer[time.Duration] // the server's clock less the store's, once an answer showed it

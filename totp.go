@@ -20,10 +20,15 @@ const totpPeriod = 30 * time.Second
 // secret the service holds: asked for a GoogleAuthenticator code, it
 // computes the current one (RFC 6238: 6 digits, SHA-1, 30-second steps),
 // from secret in base32 as the vendor issues it (ga_secret; case, spaces and
-// missing padding do not matter). It never sends a code twice: asked again
+// missing padding do not matter). It never gives a code twice: asked again
 // within a step whose code it has given, it waits for the next step (at most
-// 30 s, as long as ctx allows), since a server refuses a code used once. An
-// SMS step is an error: a TOTP secret cannot answer it.
+// 30 s for one ask, as long as ctx allows), since a server refuses a code
+// used once. An SMS step is an error: a TOTP secret cannot answer it.
+//
+// It knows the codes it gave, not those of another process: replicas that
+// share a session take their 2FA steps one at a time under the storage's
+// Locker, and one whose code the server refuses as used gets the next
+// step's when the store asks again.
 //
 // It is right for a service account, whose second factor is the machine
 // that holds the secret. It is wrong for a person's account: a secret kept
@@ -65,34 +70,26 @@ func totpKey(secret string) ([]byte, error) {
 	return key, nil
 }
 
-// code is the TwoFactorHandler.
+// code is the TwoFactorHandler. A step is taken only when its code is
+// given: an ask given up while it waits takes none, and concurrent asks
+// each wait for a step of their own.
 func (h *totpHandler) code(ctx context.Context, method TwoFactorMethod) (string, error) {
-	if method != TwoFactorGoogleAuthenticator {
+	if method != TwoFactorGoogleAuthenticator && method != "" { // "": a step whose method the store did not see
 		return "", fmt.Errorf("userauth: TOTPHandler: the API asks for a %s code, which a TOTP secret cannot give", method)
 	}
-	h.mu.Lock()
-	step, wait := totpStep(h.now(), h.last)
-	h.last = step // taken: a concurrent ask waits for the step after
-	h.mu.Unlock()
-	if wait > 0 {
+	for {
+		h.mu.Lock()
+		step, wait := totpStep(h.now(), h.last)
+		if wait <= 0 {
+			h.last = step
+			h.mu.Unlock()
+			return totpCode(h.key, step), nil
+		}
+		h.mu.Unlock()
 		if err := h.sleep(ctx, wait); err != nil {
 			return "", err
 		}
 	}
-	return totpCode(h.key, step), nil
-}
-
-// totpCode is the 6-digit code of key for a time step: RFC 4226's HOTP with
-// HMAC-SHA-1 over the step number (RFC 6238). It is written here, in a few
-// lines, rather than taken from github.com/pquerna/otp, which would link a
-// QR-code library into every program that uses the SDK; the tests check it
-// against that library and the RFC's test values.
-func totpCode(key []byte, step int64) string {
-	mac := hmac.New(sha1.New, key)
-	mac.Write(binary.BigEndian.AppendUint64(nil, uint64(step)))
-	sum := mac.Sum(nil)
-	off := sum[len(sum)-1] & 0x0f
-	return fmt.Sprintf("%06d", binary.BigEndian.Uint32(sum[off:off+4])&0x7fffffff%1_000_000)
 }
 
 // totpStep is the step whose code to give at now when the code of step last
@@ -117,4 +114,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// totpCode is the 6-digit code of key for a time step: RFC 4226's HOTP with
+// HMAC-SHA-1 over the step number (RFC 6238). It is written here, in a few
+// lines, rather than taken from github.com/pquerna/otp, which would link a
+// QR-code library into every program that uses the SDK; the tests check it
+// against that library and the RFC's test values.
+func totpCode(key []byte, step int64) string {
+	mac := hmac.New(sha1.New, key)
+	mac.Write(binary.BigEndian.AppendUint64(nil, uint64(step)))
+	sum := mac.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	return fmt.Sprintf("%06d", binary.BigEndian.Uint32(sum[off:off+4])&0x7fffffff%1_000_000)
 }

@@ -98,9 +98,6 @@ func (s *TokenStore) adoptLocked(ctx, ask context.Context, tok *Token) (*Token, 
 // adoptHeld is adoptLocked's work, with the storage's Locker held already
 // (a login made by a renewal: see loginAgain).
 func (s *TokenStore) adoptHeld(ctx, ask context.Context, tok *Token) (*Token, bool, error) {
-	if s.relogin != nil {
-		s.relogin.paused = false // a new session: it may be logged in again
-	}
 	// What storage holds, so that a logout elsewhere before this login is
 	// saved (while storage is down) is not undone. A login spends no
 	// refresh token: one that storage refuses leaves the store as it was.
@@ -114,6 +111,9 @@ func (s *TokenStore) adoptHeld(ctx, ask context.Context, tok *Token) (*Token, bo
 	base.login = true
 	if err := s.keep(ctx, tok, base); err != nil {
 		return nil, false, err
+	}
+	if s.relogin != nil {
+		s.relogin.paused = false // a new session: it may be logged in again
 	}
 	s.forgetFailure()
 	if tok.Requires2FA == "" {

@@ -71,8 +71,9 @@ func configFromEnv() (cfg config, stop func(), err error) {
 }
 
 // newStore is the service's session: a token file, the account's
-// credentials for logging in again, its TOTP secret for 2FA steps.
-func newStore(cfg config) (*userauth.TokenStore, error) {
+// credentials for logging in again, its TOTP secret for 2FA steps; extra
+// options after those (a test gives the fake's clock).
+func newStore(cfg config, extra ...userauth.StoreOption) (*userauth.TokenStore, error) {
 	client, err := userauth.NewClient(cfg.baseURL)
 	if err != nil {
 		return nil, err
@@ -91,7 +92,7 @@ func newStore(cfg config) (*userauth.TokenStore, error) {
 		}
 		opts = append(opts, userauth.WithTwoFactorHandler(totp))
 	}
-	return userauth.NewTokenStore(client, storage, opts...)
+	return userauth.NewTokenStore(client, storage, append(opts, extra...)...)
 }
 
 // handler is the service: /healthz reports the session, /whoami calls the

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tarilabs/userauth"
 	"github.com/tarilabs/userauth/userauthtest"
@@ -29,7 +30,7 @@ func serviceOnFake(t *testing.T, password string, twoFactor bool) (string, *user
 		t.Fatal(err)
 	}
 	cfg := config{fake.URL, "bot@example.com", password, secret, filepath.Join(t.TempDir(), "tokens.json")}
-	store, err := newStore(cfg)
+	store, err := newStore(cfg, userauth.WithClock(fake.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,8 @@ func TestTheServiceRunsUnattended(t *testing.T) {
 		t.Fatalf("/whoami: %d %v", code, body)
 	}
 
-	// An operator revokes the session elsewhere.
+	// A minute on, an operator revokes the session elsewhere.
+	fake.Advance(time.Minute)
 	storage, err := userauth.NewFileStorage(cfg.tokenFile)
 	if err != nil {
 		t.Fatal(err)
