@@ -37,9 +37,8 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, _, reason := s.authenticate(r)
+	u := s.signedIn(w, r)
 	if u == nil {
-		s.unauthorized(w, reason)
 		return
 	}
 	if req.Scopes == nil {
@@ -55,9 +54,8 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, _, reason := s.authenticate(r)
+	u := s.signedIn(w, r)
 	if u == nil {
-		s.unauthorized(w, reason)
 		return
 	}
 	var mine []*apiKey
@@ -84,9 +82,8 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, _, reason := s.authenticate(r)
+	u := s.signedIn(w, r)
 	if u == nil {
-		s.unauthorized(w, reason)
 		return
 	}
 	k, ok := s.apiKeys[strings.TrimPrefix(r.URL.Path, PathAPIKeys+"/")]
@@ -96,4 +93,14 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	delete(s.apiKeys, k.key)
 	s.writeJSON(w, http.StatusOK, k.display())
+}
+
+// signedIn is the user of r's bearer token, or nil after answering 401.
+// Called with s.mu held.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request) *user {
+	u, _, reason := s.authenticate(r)
+	if u == nil {
+		s.unauthorized(w, reason)
+	}
+	return u
 }
