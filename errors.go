@@ -98,18 +98,6 @@ func jsonCause(err error) error {
 	return err
 }
 
-// sendable reports whether an access token can go in an Authorization
-// header: no control character (CR and LF above all, which would end the
-// header) and no DEL.
-func sendable(access string) bool {
-	for i := 0; i < len(access); i++ {
-		if c := access[i]; c < 0x20 || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // TwoFactorRequiredError reports a pending 2FA step that the TokenStore
 // cannot complete by itself, having no TwoFactorHandler: call
 // TokenStore.CompleteTwoFactor with the user's code. It matches

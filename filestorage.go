@@ -263,7 +263,7 @@ func decodeTokenFile(r io.Reader) (*Token, error) {
 	if t.AccessToken == "" || t.RefreshToken == "" {
 		return nil, &sentinelError{ErrCorruptTokenFile, "missing access or refresh token"}
 	}
-	if !sendable(t.AccessToken) {
+	if !validHeaderValue(t.AccessToken) {
 		return nil, &sentinelError{ErrCorruptTokenFile, "the access token holds a control character, which no HTTP header can carry"}
 	}
 	if t.Expiry.IsZero() {

@@ -419,7 +419,7 @@ func (r *TokenResponse) decode(data []byte, h http.Header, secrets []string) err
 		return contractError("missing access_token")
 	case r.RefreshToken == "":
 		return contractError("missing refresh_token")
-	case !sendable(r.AccessToken):
+	case !validHeaderValue(r.AccessToken):
 		return ErrUnsendableToken
 	}
 	return nil

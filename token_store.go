@@ -239,7 +239,7 @@ func (s *TokenStore) SetToken(ctx context.Context, t *TokenResponse) (*Token, er
 		return nil, &ValidationError{Field: "access_token", Reason: "is required"}
 	case t.RefreshToken == "":
 		return nil, &ValidationError{Field: "refresh_token", Reason: "is required"}
-	case !sendable(t.AccessToken):
+	case !validHeaderValue(t.AccessToken):
 		return nil, &ValidationError{Field: "access_token", Reason: "holds a control character (such as CR or LF), which no HTTP header can carry", Err: ErrUnsendableToken}
 	}
 	// Not tokenFromAnswer: a pair from elsewhere may be old, and tells
