@@ -147,7 +147,7 @@ func (o *clientOptions) httpClients() (hc, attempts *http.Client) {
 // by each call rather than parsed again.
 func newTemplates(base *url.URL) (map[string]*http.Request, error) {
 	templates := make(map[string]*http.Request)
-	for _, ep := range []endpoint{epLogin, epMagicLink, epRefresh, epTwoFactor, epLogout} {
+	for _, ep := range []endpoint{epLogin, epMagicLink, epRefresh, epTwoFactor, epLogout, epBackupDisable} {
 		r, err := http.NewRequest(ep.method, base.String()+ep.path, nil)
 		if err != nil {
 			return nil, fmt.Errorf("userauth: invalid base URL: %w", err)
@@ -224,6 +224,8 @@ var (
 	epRefresh   = endpoint{http.MethodPost, "auth/token/refresh", retrySendOnce}
 	epTwoFactor = endpoint{http.MethodPost, "auth/2fa", retrySendOnce}
 	epLogout    = endpoint{http.MethodPost, "logout", retryAtMostOnce}
+	// A backup code works once.
+	epBackupDisable = endpoint{http.MethodPost, "account/2fa/backup_disable", retrySendOnce}
 )
 
 // request is a call's input.

@@ -613,3 +613,30 @@ func ExampleWithCredentials() {
 	fmt.Println("GET /account:", resp.StatusCode, "after", srv.Calls(userauthtest.PathLogin), "logins")
 	// Output: GET /account: 200 after 2 logins
 }
+
+// Turning 2FA on for the session's user: enable answers the new secret (a
+// person scans QRCodeSVG; a service account keeps Secret for TOTPHandler)
+// and backup codes; a code of the new secret commits it.
+func ExampleTokenStore_Enable2FA() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+	client, _ := userauth.NewClient(srv.URL)
+	store, _ := userauth.NewTokenStore(client, nil)
+	ctx := context.Background()
+	if _, err := store.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"}); err != nil {
+		log.Fatal(err)
+	}
+
+	setup, err := store.Enable2FA(ctx, userauth.Enable2FARequest{Provider: userauth.TwoFactorGoogleAuthenticator, Default: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	code, _ := srv.Code(setup.Secret) // what the user's app shows now
+	if err := store.Confirm2FASetup(ctx, code); err != nil {
+		log.Fatal(err)
+	}
+	acc, _ := store.Account(ctx)
+	fmt.Println("2FA on:", acc.TwoFactorEnabled(), "backup codes:", len(setup.BackupCodes))
+	// Output: 2FA on: true backup codes: 8
+}

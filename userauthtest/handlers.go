@@ -33,6 +33,10 @@ func (s *Server) routes() map[string]route {
 		PathSensitive:         {http.MethodGet: s.account},
 		PathLogout:            {http.MethodPost: s.logout},
 		PathAPIKeys:           {http.MethodGet: s.listAPIKeys, http.MethodPost: s.createAPIKey},
+		PathEnable2FA:         {http.MethodPost: s.enable2FA},
+		PathConfirm2FA:        {http.MethodPost: s.confirm2FA},
+		PathDisable2FA:        {http.MethodPost: s.disable2FA},
+		PathBackupDisable2FA:  {http.MethodPost: s.backupDisable2FA},
 		PathAPIKeys + "/{id}": {http.MethodDelete: s.deleteAPIKey},
 	}
 }

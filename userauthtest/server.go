@@ -92,6 +92,16 @@ const (
 	// unexpired bearer token and ends every session of its user: all of the
 	// user's access and refresh tokens stop working. It answers 204.
 	PathLogout = "/logout"
+	// PathEnable2FA, PathConfirm2FA and PathDisable2FA (API 0.2.262, bearer)
+	// turn TOTP 2FA on (enable answers a new secret and backup codes;
+	// confirm, with a code of the new secret, commits it) and off.
+	// PathBackupDisable2FA turns it off without a session, with a backup
+	// code (single use) and the user's e-mail or alternate ID. The fake
+	// serves the GoogleAuthenticator method only.
+	PathEnable2FA        = "/account/2fa/enable"
+	PathConfirm2FA       = "/account/2fa/confirm"
+	PathDisable2FA       = "/account/2fa/disable"
+	PathBackupDisable2FA = "/account/2fa/backup_disable"
 	// PathAPIKeys (API 0.2.262) creates (POST) and lists (GET) the API keys
 	// of the bearer token's user; DELETE PathAPIKeys + "/" + key deletes
 	// one, named by the key itself (the API does not say what its {id} is).
@@ -155,7 +165,9 @@ type User struct {
 
 type user struct {
 	User
-	secret string // TOTP secret
+	secret  string          // TOTP secret
+	pending string          // the TOTP secret of a 2FA enable not yet confirmed
+	backup  map[string]bool // unused backup codes
 }
 
 type family struct {
