@@ -32,7 +32,10 @@ release_tree "$work/src" "$work/proxy" "$version"
 # A user's machine: nothing cached, no workspace, this repository's modules
 # found only in the proxy (and not in the checksum database, which has never
 # seen them), everything else from the usual proxy.
-export GOPROXY="file://$work/proxy,$(go env GOPROXY)"
+# The machine's own module cache serves as a proxy too (its cache/download
+# is one), so that the third-party modules come from disk when they can: a
+# user's empty cache is still empty, and a stalled download is less likely.
+export GOPROXY="file://$work/proxy,file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)"
 export GONOSUMDB=$root_module GOMODCACHE=$work/modcache GOFLAGS=-modcacherw GOWORK=off
 unset GOPRIVATE GONOPROXY
 

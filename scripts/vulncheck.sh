@@ -28,7 +28,7 @@ release_tree "$work/src" "$work/proxy" "$candidate"
 failed=0
 for dir in $(published_modules); do
   echo "== govulncheck $(module_path "$repo/$dir")"
-  (cd "$work/src/$dir" && GOPROXY="file://$work/proxy,$(go env GOPROXY)" GONOSUMDB=$root_module \
+  (cd "$work/src/$dir" && GOPROXY="file://$work/proxy,file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)" GONOSUMDB=$root_module \
     go run "golang.org/x/vuln/cmd/govulncheck@$vuln_version" -db "file://$work/db" -format json ./...) >"$work/out.json"
   # A finding whose trace starts at a function is one our code calls.
   called=$(jq -r 'select(.finding and .finding.trace[0].module != "stdlib" and .finding.trace[0].function)
