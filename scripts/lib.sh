@@ -18,15 +18,18 @@ required_version() {
   awk -v m="$2" '$1 == m { print $2 } $1 == "require" && $2 == m { print $3 }' "$1/go.mod"
 }
 
-# required_root_version prints the version of the root that the published
-# nested modules require; it fails when they disagree.
+# required_root_version prints the version of the root that the nested
+# modules require (every go.mod of the tree that requires it: the published
+# ones, and bench and the examples, which a release edits alike); it fails
+# when they disagree.
 required_root_version() {
-  local dir v version=""
-  for dir in $(published_modules); do
-    [ "$dir" = . ] && continue
-    v=$(required_version "$repo/$dir" "$root_module")
+  local gomod v version=""
+  for gomod in $(git -C "$repo" ls-files '*go.mod'); do
+    [ "$gomod" = go.mod ] && continue
+    v=$(required_version "$repo/$(dirname "$gomod")" "$root_module")
+    [ -n "$v" ] || continue
     if [ -n "$version" ] && [ "$v" != "$version" ]; then
-      echo "the published nested modules require different versions of the root ($version, $v)" >&2
+      echo "the nested modules require different versions of the root: $root_module@$version, and $root_module@$v in $gomod" >&2
       return 1
     fi
     version=$v
