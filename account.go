@@ -92,11 +92,8 @@ func (s *TokenStore) Account(ctx context.Context) (*Account, error) {
 // accountAnswer decodes an Account as a Client call decodes its answer.
 type accountAnswer struct{ a *Account }
 
-func (r accountAnswer) decode(data []byte, _ http.Header, _ []string) error {
-	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
-		return contractError("not a JSON object")
-	}
-	if err := json.Unmarshal(data, r.a); err != nil {
+func (r accountAnswer) decode(data []byte, h http.Header, secrets []string) error {
+	if err := (jsonObject{r.a}).decode(data, h, secrets); err != nil {
 		return err
 	}
 	if r.a.User.ID == "" {

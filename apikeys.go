@@ -135,11 +135,8 @@ func (s *TokenStore) DeleteAPIKey(ctx context.Context, id string) (*APIKey, erro
 // apiKeyAnswer decodes one APIKey.
 type apiKeyAnswer struct{ k *APIKey }
 
-func (r apiKeyAnswer) decode(data []byte, _ http.Header, _ []string) error {
-	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
-		return contractError("not a JSON object")
-	}
-	if err := json.Unmarshal(data, r.k); err != nil {
+func (r apiKeyAnswer) decode(data []byte, h http.Header, secrets []string) error {
+	if err := (jsonObject{r.k}).decode(data, h, secrets); err != nil {
 		return err
 	}
 	if r.k.Key == "" {

@@ -71,3 +71,13 @@ func (s *TokenStore) apiURL(segments ...string) *url.URL {
 	}
 	return u
 }
+
+// jsonObject decodes a 2xx answer that must be a JSON object into v.
+type jsonObject struct{ v any }
+
+func (r jsonObject) decode(data []byte, _ http.Header, _ []string) error {
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
+		return contractError("not a JSON object")
+	}
+	return json.Unmarshal(data, r.v)
+}

@@ -1,7 +1,6 @@
 package userauth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -152,14 +151,4 @@ func (r BackupDisable2FARequest) GoString() string { return r.String() }
 func (c *Client) Disable2FAWithBackupCode(ctx context.Context, req BackupDisable2FARequest) error {
 	_, err := post[SuccessResponse](ctx, c, epBackupDisable, req)
 	return err
-}
-
-// jsonObject decodes a 2xx answer that must be a JSON object into v.
-type jsonObject struct{ v any }
-
-func (r jsonObject) decode(data []byte, _ http.Header, _ []string) error {
-	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
-		return contractError("not a JSON object")
-	}
-	return json.Unmarshal(data, r.v)
 }
