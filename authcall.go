@@ -20,6 +20,9 @@ import (
 // errors may show it (with what in it is secret left out); secrets are
 // withheld from what the server sends back.
 func (s *TokenStore) authCall(ctx context.Context, method string, u *url.URL, shown string, body any, out answer, secrets ...string) error {
+	if err := s.made(); err != nil {
+		return err
+	}
 	if ctx == nil {
 		return errNilContext
 	}
@@ -57,6 +60,9 @@ func (s *TokenStore) authCall(ctx context.Context, method string, u *url.URL, sh
 // apiURL is the API's base URL joined with the path segments, each sent
 // verbatim: a slash inside one is escaped, never a new segment.
 func (s *TokenStore) apiURL(segments ...string) *url.URL {
+	if s.made() != nil {
+		return &url.URL{} // authCall refuses the call
+	}
 	u := s.client.BaseURL()
 	for _, seg := range segments {
 		raw := u.EscapedPath()

@@ -38,6 +38,9 @@ func (s *TokenStore) Logout(ctx context.Context) error { return s.logout(ctx, tr
 func (s *TokenStore) LogoutLocal(ctx context.Context) error { return s.logout(ctx, false) }
 
 func (s *TokenStore) logout(ctx context.Context, revoke bool) error {
+	if err := s.made(); err != nil {
+		return err
+	}
 	if ctx == nil {
 		return errNilContext
 	}

@@ -20,6 +20,9 @@ import (
 // refusal (a *ClientError, status 401), and the store's session, if it
 // had one, is left as it was.
 func (s *TokenStore) CompleteMagicLink(ctx context.Context, link string) (*Token, error) {
+	if err := s.made(); err != nil {
+		return nil, err
+	}
 	if ctx == nil {
 		return nil, errNilContext
 	}

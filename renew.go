@@ -81,6 +81,9 @@ type failure struct {
 // usableSession returns a session whose token can be used now, renewing it
 // first when callers must wait.
 func (s *TokenStore) usableSession(ctx context.Context) (*session, error) {
+	if s == nil || s.write == nil {
+		return nil, errNotMade
+	}
 	sess := s.cur.Load()
 	switch sess.state(s.now()) {
 	case stateFresh:
@@ -124,8 +127,10 @@ func (s *TokenStore) awaitRenewal(ctx context.Context, sess *session) (*session,
 	if err == nil {
 		return got, nil
 	}
-	if ctx.Err() == nil && !loginOrTwoFactorRequired(err) && sess.servedDespiteFailure(s.now()) && s.cur.Load() == sess {
-		return sess, nil // runRenewal logged the failure, once for all callers
+	// The renewal may have found a newer pair in storage before it failed:
+	// the token served is the current one.
+	if cur := s.cur.Load(); ctx.Err() == nil && !loginOrTwoFactorRequired(err) && cur.servedDespiteFailure(s.now()) {
+		return cur, nil // runRenewal logged the failure, once for all callers
 	}
 	return nil, err
 }

@@ -57,6 +57,7 @@ type TokenStore struct {
 	// write admits one state-changing operation at a time: a renewal, a
 	// login, a 2FA step, a logout. Readers never take it.
 	write   chan struct{}
+	closed  atomic.Bool  // Shutdown was called: no new state-changing operation starts
 	unsaved *unsavedPair // a rotated pair storage refused; guarded by write
 	// stepFrom is the complete pair that a renewal answered with a 2FA
 	// step replaced, while that step is pending: its access token, handed
@@ -126,8 +127,57 @@ func NewTokenStore(c *Client, storage TokenStorage, opts ...StoreOption) (*Token
 // Client returns the Client the store calls the API with.
 func (s *TokenStore) Client() *Client { return s.client }
 
+// errNotMade is the error of every call on a TokenStore that
+// NewTokenStore did not make (the zero value, say).
+var errNotMade = &ValidationError{Field: "TokenStore", Reason: "was not made by NewTokenStore"}
+
+// made returns errNotMade for a store that NewTokenStore did not make.
+func (s *TokenStore) made() error {
+	if s == nil || s.write == nil {
+		return errNotMade
+	}
+	return nil
+}
+
+// ErrStoreShutDown is returned by a TokenStore after Shutdown for any call
+// that would change its session (a renewal, a login, a 2FA step, a
+// logout). A fresh token is still handed out.
+var ErrStoreShutDown = errors.New("userauth: token store shut down")
+
+// Shutdown stops the store from starting any new renewal, login, 2FA step
+// or logout, and waits, as long as ctx allows, for the one under way to
+// end, with its rotated pair saved. Call it on a service's way out (on
+// SIGTERM, say) before the process exits: a process that exits while a
+// renewal's answer is on its way keeps the spent refresh token in storage,
+// and whoever presents it next ends the session (the server takes reuse
+// for theft). After Shutdown, those calls return ErrStoreShutDown; a fresh
+// token is still handed out. When ctx ends first, Shutdown returns ctx's
+// error; calling it again waits again. It is safe to call more than once
+// and from several goroutines.
+func (s *TokenStore) Shutdown(ctx context.Context) error {
+	if err := s.made(); err != nil {
+		return err
+	}
+	if ctx == nil {
+		return errNilContext
+	}
+	s.closed.Store(true)
+	// The lock is free once the operation holding it has ended; those
+	// queued behind it see closed and start nothing.
+	select {
+	case s.write <- struct{}{}:
+		s.release()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // String describes the store by the API it speaks to, never by its tokens.
 func (s *TokenStore) String() string {
+	if s.made() != nil {
+		return "userauth.TokenStore{not made by NewTokenStore}"
+	}
 	return "userauth.TokenStore{" + s.client.BaseURL().String() + "}"
 }
 
@@ -173,6 +223,9 @@ func (s *TokenStore) Token(ctx context.Context) (*Token, error) {
 // unless another caller or process renewed them since this store last
 // looked. Concurrent calls share one renewal.
 func (s *TokenStore) Refresh(ctx context.Context) (*Token, error) {
+	if err := s.made(); err != nil {
+		return nil, err
+	}
 	if ctx == nil {
 		return nil, errNilContext
 	}
@@ -189,8 +242,13 @@ func (s *TokenStore) Refresh(ctx context.Context) (*Token, error) {
 // saves the pending step and returns a *TwoFactorRequiredError: call
 // CompleteTwoFactor with the user's code.
 func (s *TokenStore) Login(ctx context.Context, req LoginRequest) (*Token, error) {
-	if ctx == nil {
+	switch {
+	case s.made() != nil:
+		return nil, errNotMade
+	case ctx == nil:
 		return nil, errNilContext
+	case s.closed.Load():
+		return nil, ErrStoreShutDown // before a login whose answer nobody would keep
 	}
 	sent := s.now()
 	resp, err := s.client.Login(ctx, req)
@@ -214,6 +272,9 @@ func (s *TokenStore) Login(ctx context.Context, req LoginRequest) (*Token, error
 // the answer is on its way returns at once, and the rotated pair is still
 // saved.
 func (s *TokenStore) CompleteTwoFactor(ctx context.Context, code string) (*Token, error) {
+	if err := s.made(); err != nil {
+		return nil, err
+	}
 	if ctx == nil {
 		return nil, errNilContext
 	}
@@ -231,6 +292,8 @@ func (s *TokenStore) CompleteTwoFactor(ctx context.Context, code string) (*Token
 // it a pair you just received, or let a 401 renew it.
 func (s *TokenStore) SetToken(ctx context.Context, t *TokenResponse) (*Token, error) {
 	switch {
+	case s.made() != nil:
+		return nil, errNotMade
 	case ctx == nil:
 		return nil, errNilContext
 	case t == nil:
@@ -324,10 +387,14 @@ func (s *TokenStore) acquire(ctx context.Context) error {
 	}
 	select {
 	case s.write <- struct{}{}:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if s.closed.Load() {
+		s.release()
+		return ErrStoreShutDown
+	}
+	return nil
 }
 
 func (s *TokenStore) release() { <-s.write }

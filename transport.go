@@ -32,7 +32,8 @@ import (
 //
 // A request is repeated only when its body can be replayed (no body, or
 // GetBody set, as http.NewRequest does for in-memory bodies); otherwise the
-// 401 or 424 answer is returned as it is. Errors of the token store
+// renewal or 2FA step still runs, so that the next request carries a good
+// token, and the 401 or 424 answer is returned as it is. Errors of the token store
 // (ErrLoginRequired, *TwoFactorRequiredError, ...) are returned as the
 // RoundTrip error, so the http.Client's *url.Error wraps them for errors.Is.
 //
@@ -40,7 +41,7 @@ import (
 // it a Timeout, or its requests a context with a deadline (HTTPClient does
 // the first).
 func (s *TokenStore) Transport(base http.RoundTripper) http.RoundTripper {
-	if base == nil {
+	if base == nil && s.made() == nil {
 		base = s.client.httpClient.Transport
 	}
 	return &transport{s: s, base: base}
@@ -54,6 +55,9 @@ func (s *TokenStore) Transport(base http.RoundTripper) http.RoundTripper {
 // it, or build your own http.Client around Transport. It follows redirects
 // as http.Client does; the bearer token never goes to another host.
 func (s *TokenStore) HTTPClient() *http.Client {
+	if s.made() != nil {
+		return &http.Client{Transport: s.Transport(nil)} // its requests fail with the store's error
+	}
 	return &http.Client{Transport: s.Transport(nil), Timeout: s.client.httpClient.Timeout}
 }
 
@@ -63,6 +67,10 @@ type transport struct {
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.s.made(); err != nil {
+		closeBody(req)
+		return nil, err
+	}
 	if !t.s.authenticates(req) {
 		return t.base.RoundTrip(req)
 	}
@@ -86,6 +94,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		body, ok := replayableBody(req)
 		if !ok {
+			// The request cannot be repeated, but the token stays refused:
+			// renew it now, so that the next request carries a good one,
+			// and hand this one its answer.
+			_, _ = t.s.renewAfterRefusal(ctx, kind, sess.tok.AccessToken)
 			return resp, nil
 		}
 		discard(resp)
