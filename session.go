@@ -228,9 +228,21 @@ func (s *TokenStore) sessionFor(tok *Token) *session {
 		// trust it for a while only; the renewal's answer tells.
 		expiry = minTime(expiry, now.Add(unknownExpiryLifetime))
 	}
-	skew := min(s.skew, max(expiry.Sub(now)/2, 0))
-	sess.refreshAt, sess.expiresAt, sess.known = expiry.Add(-skew), expiry, true
+	sess.refreshAt, sess.expiresAt, sess.known = expiry.Add(-s.refreshSkew(tok, expiry.Sub(now))), expiry, true
 	return sess
+}
+
+// refreshSkew is how long before its expiry tok is renewed: the store's
+// skew, capped at half the token's lifetime, so that a short-lived token
+// is not renewed as soon as it arrives. The lifetime is the token's exp
+// less its iat, wherever the pair comes from, so a stored token with
+// little left is due, not fresh. Without an iat the store knows only
+// left, what the token has left now, and takes it for the lifetime.
+func (s *TokenStore) refreshSkew(tok *Token, left time.Duration) time.Duration {
+	if exp, iat := jwtTimes(tok.AccessToken); !exp.IsZero() && !iat.IsZero() && exp.After(iat) {
+		return min(s.skew, exp.Sub(iat)/2)
+	}
+	return min(s.skew, max(left/2, 0))
 }
 
 // localExpiry is when tok's access token expires by the store's clock:
