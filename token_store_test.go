@@ -466,6 +466,7 @@ func TestTransport401ConcurrentShareOneRefresh(t *testing.T) {
 
 func TestTransportReplaysBody(t *testing.T) {
 	t.Parallel()
+	var refreshes atomic.Int32
 	var bodies []string
 	var mu sync.Mutex
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -476,7 +477,8 @@ func TestTransportReplaysBody(t *testing.T) {
 		mu.Unlock()
 		switch {
 		case r.URL.Path == "/auth/token/refresh":
-			io.WriteString(w, `{"access_token":"at2","refresh_token":"rt2"}`)
+			i := refreshes.Add(1) + 1
+			fmt.Fprintf(w, `{"access_token":"at%d","refresh_token":"rt%d"}`, i, i)
 		case n == 1:
 			w.WriteHeader(http.StatusUnauthorized)
 		}
@@ -494,14 +496,15 @@ func TestTransportReplaysBody(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, []string{"Bearer at1 payload", ` {"refresh_token":"rt1"}`, "Bearer at2 payload"}, bodies)
 
-	// A body that cannot be replayed: the 401 comes back as it is.
+	// A body that cannot be replayed: the 401 comes back as it is, and
+	// the refused token is renewed for the next request.
 	bodies = nil
 	req, _ := http.NewRequest(http.MethodPost, api.URL+"/things", io.NopCloser(strings.NewReader("once")))
 	resp, err = store.HTTPClient().Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	assert.Equal(t, []string{"Bearer at2 once"}, bodies)
+	assert.Equal(t, []string{"Bearer at2 once", ` {"refresh_token":"rt2"}`}, bodies)
 }
 
 func TestTransport424StepUpWithHandler(t *testing.T) {
