@@ -372,6 +372,28 @@ func ExampleTokenStore_Logout() {
 	// logged out here: true
 }
 
+// A service shuts its store down on its way out, after its HTTP server:
+// a renewal under way saves its rotated pair first, and none starts after.
+func ExampleTokenStore_Shutdown() {
+	srv := userauthtest.NewServer()
+	defer srv.Close()
+	srv.AddUser(userauthtest.User{Email: "ann@example.com", Password: "correct-horse"})
+	c, _ := userauth.NewClient(srv.URL)
+	store, _ := userauth.NewTokenStore(c, nil)
+	ctx := context.Background()
+	store.Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"})
+
+	// On SIGTERM, say:
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	fmt.Println(store.Shutdown(sctx))
+	_, err := store.Refresh(ctx)
+	fmt.Println(errors.Is(err, userauth.ErrStoreShutDown))
+	// Output:
+	// <nil>
+	// true
+}
+
 // TokenSource adapts the store to libraries that take an
 // oauth2.TokenSource. For requests to the API itself, prefer HTTPClient,
 // which also renews once after a 401.

@@ -70,7 +70,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/tarilabs/userauth"
 	"golang.org/x/term"
 )
 
@@ -97,6 +99,26 @@ type env struct {
 	// stderrIsTerminal reports whether stderr is a terminal, where a
 	// status line may show while a command waits.
 	stderrIsTerminal func() bool
+	// stores are the token stores the command made: run shuts them down
+	// when it returns (see shutdownStores).
+	stores []*userauth.TokenStore
+}
+
+// shutdownWait bounds how long the program waits, on its way out, for a
+// renewal under way to save its pair (see shutdownStores).
+const shutdownWait = 30 * time.Second
+
+// shutdownStores waits, shutdownWait at most, for a renewal or 2FA step of
+// the command's stores to save its pair. A command cancelled by SIGINT or
+// SIGTERM returns while its renewal goes on: exiting then would leave the
+// spent refresh token in the file, and the next run would present it
+// again, which the server takes for theft and ends the session.
+func (e *env) shutdownStores() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	for _, s := range e.stores {
+		_ = s.Shutdown(ctx) // an error is ctx's: the wait is over
+	}
 }
 
 // command is one subcommand: its name, its one-line summary and what it
@@ -156,7 +178,9 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return exitStatus(ctx, e, c.name, c.run(ctx, e, args[1:]))
+			err := c.run(ctx, e, args[1:])
+			e.shutdownStores()
+			return exitStatus(ctx, e, c.name, err)
 		}
 	}
 	fmt.Fprintf(e.stderr, "userauth: unknown command %q\n\n", args[0])

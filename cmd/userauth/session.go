@@ -146,6 +146,7 @@ func (s *session) storeFor(e *env, a *apiFlags, hint string) (*remote, *userauth
 	if err != nil {
 		return nil, nil, err
 	}
+	e.stores = append(e.stores, store)
 	return r, store, nil
 }
 

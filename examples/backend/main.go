@@ -152,6 +152,10 @@ func run(ctx context.Context, addr string) error {
 		sctx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancelShutdown()
 		_ = srv.Shutdown(sctx)
+		// Then the store: a renewal under way saves its rotated pair
+		// before the process exits, so the next start does not present
+		// a spent refresh token.
+		_ = store.Shutdown(sctx)
 	}()
 	fmt.Printf("backend: serving http://%s for the API at %s, session in %s\n", ln.Addr(), cfg.baseURL, cfg.tokenFile)
 	if os.Getenv("USERAUTH_BASE_URL") == "" {

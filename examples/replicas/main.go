@@ -68,6 +68,9 @@ func run() error {
 		if stores[i], err = userauth.NewTokenStore(client, storage, userauth.WithClock(srv.Now)); err != nil {
 			return err
 		}
+		// On the way out (deferred calls run last first), each replica
+		// lets a renewal under way save its pair before its storage closes.
+		defer stores[i].Shutdown(context.Background())
 	}
 	if _, err := stores[0].Login(ctx, userauth.LoginRequest{Email: "ann@example.com", Password: "correct-horse"}); err != nil {
 		return err
