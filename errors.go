@@ -447,3 +447,17 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// answeredSuccess reports an error that came after a 2xx status: the
+// server acted on the call, but its answer could not be read.
+func answeredSuccess(err error) bool {
+	var de *DecodeError
+	var te *TransportError
+	return (errors.As(err, &de) && de.StatusCode/100 == 2) || (errors.As(err, &te) && te.StatusCode/100 == 2)
+}
+
+// refused reports an API answer with the status.
+func refused(err error, status int) bool {
+	var ce *ClientError
+	return errors.As(err, &ce) && ce.StatusCode == status
+}

@@ -492,7 +492,7 @@ type flakyStorage struct {
 	down bool
 }
 
-func (f *flakyStorage) Load(ctx context.Context) (*userauth.Token, error) {
+func (f *flakyStorage) Load(ctx context.Context) (*userauth.Record, error) {
 	if f.down {
 		return nil, fmt.Errorf("%w: connection refused", userauth.ErrStorageUnavailable)
 	}

@@ -148,17 +148,18 @@ func (e *sentinelError) Unwrap() error { return e.sentinel }
 // Load reads the token file: (nil, nil) when it does not exist, an error
 // matching ErrTokenFileExposed when its mode lets others read it (unless
 // WithInsecureFileMode), and one matching ErrCorruptTokenFile when it does
-// not hold a complete token. Errors read "userauth: loading tokens from
-// <path>: ...".
-func (f *FileStorage) Load(ctx context.Context) (*Token, error) {
-	tok, err := f.load(ctx)
+// not hold a record (see DecodeRecord; a file of an earlier version, a bare
+// token, is read as a record, and the next save upgrades it). Errors read
+// "userauth: loading tokens from <path>: ...".
+func (f *FileStorage) Load(ctx context.Context) (*Record, error) {
+	rec, err := f.load(ctx)
 	if err != nil {
 		return nil, f.fail(opLoad, err)
 	}
-	return tok, nil
+	return rec, nil
 }
 
-func (f *FileStorage) load(ctx context.Context) (*Token, error) {
+func (f *FileStorage) load(ctx context.Context) (*Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -250,48 +251,49 @@ func notRegular(mode fs.FileMode) error {
 // maxTokenFile bounds what Load reads; a token file is a few KiB.
 const maxTokenFile = 1 << 20
 
-func decodeTokenFile(r io.Reader) (*Token, error) {
-	var t Token
-	dec := json.NewDecoder(io.LimitReader(r, maxTokenFile))
-	if err := dec.Decode(&t); err != nil {
-		// The JSON error names an offset, never the content.
+func decodeTokenFile(r io.Reader) (*Record, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxTokenFile+1))
+	switch {
+	case err != nil:
+		return nil, err
+	case len(data) > maxTokenFile:
+		return nil, &sentinelError{ErrCorruptTokenFile, "larger than a token file is"}
+	}
+	rec, err := DecodeRecord(data)
+	if err != nil {
 		return nil, &sentinelError{ErrCorruptTokenFile, err.Error()}
 	}
-	if dec.More() {
-		return nil, &sentinelError{ErrCorruptTokenFile, "data after the token"}
-	}
-	if t.AccessToken == "" || t.RefreshToken == "" {
-		return nil, &sentinelError{ErrCorruptTokenFile, "missing access or refresh token"}
-	}
-	if !validHeaderValue(t.AccessToken) {
-		return nil, &sentinelError{ErrCorruptTokenFile, "the access token holds a control character, which no HTTP header can carry"}
-	}
-	if t.Expiry.IsZero() {
-		t.Expiry = jwtExpiry(t.AccessToken)
-	}
-	return &t, nil
+	return rec, nil
 }
 
-// Save writes t atomically: temporary file, fsync, rename, directory fsync.
-// The rename replaces whatever else is at the path, a symbolic link
-// included, without writing through it. When ctx ends before the rename,
-// Save leaves the old token in place and its error matches ctx.Err().
-// Errors read "userauth: saving tokens to <path>: ...".
-func (f *FileStorage) Save(ctx context.Context, t *Token) error {
-	if err := f.save(ctx, t); err != nil {
+// Save writes r atomically: temporary file, fsync, rename, directory
+// fsync. The rename replaces whatever else is at the path, a symbolic link
+// included, without writing through it. It first reads the file: one that
+// holds a record of r's generation or a higher one is left as it is
+// (ErrConflict), as is one it cannot read. The check and the rename are one
+// step for callers that hold the Lock, as a TokenStore does. When ctx ends
+// before the rename, Save leaves the old record in place and its error
+// matches ctx.Err(). Errors read "userauth: saving tokens to <path>: ...".
+func (f *FileStorage) Save(ctx context.Context, r *Record) error {
+	if err := f.save(ctx, r); err != nil {
 		return f.fail(opSave, err)
 	}
 	return nil
 }
 
-func (f *FileStorage) save(ctx context.Context, t *Token) error {
-	if t == nil {
-		return errors.New("nil token")
+func (f *FileStorage) save(ctx context.Context, r *Record) error {
+	if r == nil {
+		return errors.New("nil record")
+	}
+	// What cannot be read as a record (nothing, something damaged, not a
+	// regular file) has no generation to keep.
+	if old, err := f.load(ctx); err == nil && old != nil && old.Generation >= r.Generation {
+		return fmt.Errorf("generation %d over %d: %w", r.Generation, old.Generation, ErrConflict)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	data, err := json.Marshal(t)
+	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
@@ -345,7 +347,9 @@ func syncDir(dir string) {
 }
 
 // Clear removes the token file, or a symbolic link at its path (never the
-// link's target). It refuses to remove anything else, such as a directory,
+// link's target): for a file a TokenStore should no longer read (a damaged
+// one, say). A TokenStore never calls it; its logout writes a logged-out
+// record. It refuses to remove anything else, such as a directory,
 // and removes nothing when ctx has ended (then its error matches
 // ctx.Err()). Errors read "userauth: clearing tokens at <path>: ...".
 func (f *FileStorage) Clear(ctx context.Context) error {

@@ -1,6 +1,6 @@
 module github.com/tarilabs/userauth
 
-go 1.25.0
+go 1.26.0
 
 require (
 	github.com/getkin/kin-openapi v0.153.0
@@ -13,6 +13,7 @@ require (
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 	golang.org/x/oauth2 v0.30.0
+	golang.org/x/sync v0.25.0
 	golang.org/x/term v0.34.0
 )
 

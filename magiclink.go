@@ -34,24 +34,24 @@ func (s *TokenStore) CompleteMagicLink(ctx context.Context, link string) (*Token
 	if rt == "" {
 		return nil, &ValidationError{Field: "link", Reason: "holds no refresh_token: not a magic link of this API"}
 	}
-	return s.detached(ctx, func(ctx, ask context.Context) (*Token, bool, error) {
+	return tokenOf(s.detached(ctx, func(ctx, ask context.Context) (*snapshot, error) {
 		// A link is spent once: asked again (its caller gave up while the
 		// exchange went on, say), the store answers with the session the
 		// link made rather than present the spent token, which the server
 		// would take for theft.
 		sum := sha256.Sum256([]byte(rt))
 		if sum == s.lastLink {
-			if cur := s.cur.Load(); cur != nil && cur.tok != nil {
-				return cur.token(), false, nil
+			if sn := s.snap.Load(); sn.rec.complete() != nil {
+				return sn, nil
 			}
-			return nil, false, &ValidationError{Field: "link", Reason: "was used already: ask for a new one"}
+			return nil, &ValidationError{Field: "link", Reason: "was used already: ask for a new one"}
 		}
 		s.lastLink = sum
-		sent := s.now()
+		sent := s.cfg.now()
 		resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: rt})
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		return s.adoptLocked(ctx, ask, s.tokenFromAnswer(resp, sent))
-	})
+		return s.transact(ctx, ask, goal{kind: goalAdopt, resp: resp, sent: sent})
+	}))
 }

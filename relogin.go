@@ -25,9 +25,10 @@ import (
 // 423, and a login whose 2FA code was refused); the store logs in by
 // itself at most once every 30 seconds, longer when the server answers 429
 // with a Retry-After. Every error of a failed login still matches
-// ErrLoginRequired, with its cause. After this store's own Logout or
-// LogoutLocal it does not log in again until Login or SetToken starts a
-// session. get runs while the store is locked: it must honour ctx.
+// ErrLoginRequired, with its cause. After a Logout or LogoutLocal (of any
+// store sharing the storage: the session is recorded as logged out) it
+// does not log in again until Login or SetToken starts a session. get runs
+// while the store is locked: it must honour ctx.
 //
 // The memory of refused credentials is the store's: replicas each try them
 // once.
@@ -47,60 +48,58 @@ func WithCredentials(get func(ctx context.Context) (LoginRequest, error)) StoreO
 const reloginInterval = 30 * time.Second
 
 // relogin is what WithCredentials adds to a store. Guarded by the store's
-// write lock.
+// lock.
 type relogin struct {
 	get       func(ctx context.Context) (LoginRequest, error)
+	last      [sha256.Size]byte // of the credentials of the last login
 	refused   [sha256.Size]byte // of the credentials refused (or whose 2FA step was); zero for none
 	notBefore time.Time         // no login before: reloginInterval after the last, or a 429's Retry-After
-	paused    bool              // this store logged out: no login until a new session
 }
 
-// loginAgain logs in with the store's credentials, under the renewal's
-// locks (see WithCredentials), and makes the answer the session. Its
-// errors still match ErrLoginRequired (ended), with the cause.
-func (s *TokenStore) loginAgain(ctx context.Context, ended error) (tok *Token, changed bool, err error) {
-	r := s.relogin
-	if r == nil || r.paused {
-		return nil, false, ended
+// loginAgain logs in with the store's credentials, for a transaction that
+// found no session (see WithCredentials), and returns the answer's pair.
+// Its errors match ErrLoginRequired, with the cause.
+func (s *TokenStore) loginAgain(t *txn) (*Token, error) {
+	pair, err := s.relogin.login(t)
+	if err != nil && !errors.Is(err, ErrLoginRequired) {
+		err = fmt.Errorf("%w (logging in again: %w)", ErrLoginRequired, err)
 	}
-	defer func() {
-		if err != nil && !errors.Is(err, ErrLoginRequired) {
-			err = fmt.Errorf("%w (logging in again: %w)", ended, err)
-		}
-	}()
-	req, err := r.credentials(ctx)
+	return pair, err
+}
+
+func (r *relogin) login(t *txn) (*Token, error) {
+	s := t.s
+	req, err := r.credentials(t.ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	sum := sha256.Sum256([]byte(req.Email + "\x00" + req.AlternateID + "\x00" + req.Password))
 	switch {
 	case sum == r.refused:
-		return nil, false, fmt.Errorf("%w: the same credentials as last time", ErrInvalidCredentials)
-	case s.now().Before(r.notBefore):
-		return nil, false, fmt.Errorf("not before %s (the last login was less than %v ago, or the server asked to wait)",
+		return nil, fmt.Errorf("%w: the same credentials as last time", ErrInvalidCredentials)
+	case s.cfg.now().Before(r.notBefore):
+		return nil, fmt.Errorf("not before %s (the last login was less than %v ago, or the server asked to wait)",
 			r.notBefore.UTC().Format(time.RFC3339), reloginInterval)
 	}
-	r.notBefore = s.now().Add(reloginInterval)
-	sent := s.now()
-	resp, err := s.client.Login(ctx, req)
+	r.notBefore, r.last = s.cfg.now().Add(reloginInterval), sum
+	sent := s.cfg.now()
+	resp, err := s.client.Login(t.ctx, req)
 	var ae *APIError
 	switch {
 	case err == nil:
+		r.refused = [sha256.Size]byte{}
+		return t.fromAnswer(resp, sent), nil
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusTooManyRequests:
-		r.notBefore = s.now().Add(max(ae.RetryAfter, reloginInterval))
+		r.notBefore = s.cfg.now().Add(max(ae.RetryAfter, reloginInterval))
 	case errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 && ae.StatusCode != http.StatusRequestTimeout:
 		r.refused = sum // wrong, locked, forbidden: the same credentials will not do
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	r.refused = [sha256.Size]byte{}
-	tok, changed, err = s.adoptHeld(ctx, ctx, s.tokenFromAnswer(resp, sent))
-	if errors.Is(err, ErrInvalidCode) {
-		r.refused = sum // the 2FA step's code was refused: a new login would ask again
-	}
-	return tok, changed, err
+	return nil, err
 }
+
+// codeRefused records that the 2FA step of the last login was refused: a
+// new login with the same credentials would ask again.
+func (r *relogin) codeRefused() { r.refused = r.last }
 
 // credentials asks get for them; a panic in get is its error, not the
 // process's end (get runs in the renewal's goroutine).

@@ -30,7 +30,7 @@ func newGatedStorage() *gatedStorage {
 	return &gatedStorage{TokenStorage: NewMemoryStorage(), entered: make(chan struct{}, 16), gate: make(chan struct{})}
 }
 
-func (g *gatedStorage) Load(ctx context.Context) (*Token, error) {
+func (g *gatedStorage) Load(ctx context.Context) (*Record, error) {
 	if g.armed.Load() {
 		g.entered <- struct{}{}
 		<-g.gate
@@ -188,7 +188,7 @@ func TestStoreExpInMilliseconds(t *testing.T) {
 	tok, err := e.store.Login(ctx, ann)
 	require.NoError(t, err, "login and save")
 	assert.True(t, tok.Expiry.IsZero(), "got expiry %v, want unknown", tok.Expiry)
-	saved, err := storage.Load(ctx)
+	saved, err := loadPair(ctx, storage)
 	require.NoError(t, err)
 	assert.Equal(t, tok.AccessToken, saved.AccessToken)
 
@@ -362,7 +362,7 @@ func TestStoreTwoFactorRefusedEndsTheSession(t *testing.T) {
 	var ce *ClientError
 	require.ErrorAs(t, err, &ce, "the server's answer is kept")
 	assert.Equal(t, http.StatusUnauthorized, ce.StatusCode)
-	saved, _ := e.storage.Load(ctx)
+	saved, _ := loadPair(ctx, e.storage)
 	assert.Nil(t, saved, "the pending session is cleared")
 	for range 3 {
 		e.srv.Advance(failureMemory)
@@ -425,7 +425,7 @@ func TestStoreLogoutWinsOverARenewalElsewhere(t *testing.T) {
 	require.NoError(t, e.store.Logout(ctx))
 	<-renewed
 
-	saved, err := storage.Load(ctx)
+	saved, err := loadPair(ctx, storage)
 	require.NoError(t, err)
 	assert.Nil(t, saved, "the logout wins: storage stays empty")
 	e.srv.Advance(16 * time.Minute)

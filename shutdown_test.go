@@ -66,7 +66,7 @@ func TestShutdownWaitsForTheRenewalToSaveItsPair(t *testing.T) {
 	close(gate.open)
 	require.NoError(t, <-done)
 
-	saved, err := storage.Load(ctx)
+	saved, err := loadPair(ctx, storage)
 	require.NoError(t, err)
 	require.NotNil(t, saved)
 	assert.NotEqual(t, first.RefreshToken, saved.RefreshToken, "the rotated pair is saved before Shutdown returns")

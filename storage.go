@@ -7,22 +7,29 @@ import (
 	"sync"
 )
 
-// TokenStorage persists the tokens of one session. It mirrors the Kotlin
-// client's TokenStorage, with a context and errors. TokenStore is its only
-// caller and serialises its writes within a process; implementations shared
-// between processes should also implement Locker.
+// TokenStorage keeps the Record of one session. It is the Kotlin
+// client's TokenStorage, with a context, errors, and a generation that
+// tells who wrote last. TokenStore is its only caller.
+//
+// Save must never store a record over one of the same or a higher
+// generation. A storage shared between processes either implements Locker
+// (TokenStore holds the lock around every load and save, so the check may
+// be a plain read before the write), or makes the check and the write one
+// atomic step (a compare-and-set).
 //
 // A TokenStore returns a storage's errors as they are, so each error should
 // say, once, which operation failed and on what, prefixed with the
 // implementation's package: "userauth: saving tokens to <path>: ...".
 type TokenStorage interface {
-	// Load returns the saved token, or (nil, nil) when there is none.
-	Load(ctx context.Context) (*Token, error)
-	// Save replaces the saved token, all fields together, atomically.
-	Save(ctx context.Context, t *Token) error
-	// Clear removes the saved token. Clearing an empty storage is not an
-	// error.
-	Clear(ctx context.Context) error
+	// Load returns the stored record, or (nil, nil) when there is none.
+	// DecodeRecord reads what json.Marshal of a Record wrote, and the bare
+	// Token that versions before records stored.
+	Load(ctx context.Context) (*Record, error)
+	// Save stores r, all fields together, atomically, unless storage holds
+	// a record of generation r.Generation or higher: then it stores
+	// nothing and returns an error matching ErrConflict. An empty storage
+	// takes any record.
+	Save(ctx context.Context, r *Record) error
 }
 
 // ErrStorageUnavailable is what a TokenStorage or Locker wraps (for
@@ -42,47 +49,41 @@ type Locker interface {
 	Lock(ctx context.Context) (unlock func(), err error)
 }
 
-// MemoryStorage keeps the token in memory. It is the storage of a
+// MemoryStorage keeps the record in memory. It is the storage of a
 // TokenStore made with a nil storage. It implements Locker with a lock of
 // its own, so TokenStores sharing one MemoryStorage renew once. Safe for
 // concurrent use; the zero value is an empty storage.
 type MemoryStorage struct {
 	mu   sync.Mutex
-	tok  *Token
+	rec  *Record
 	slot chan struct{} // the Locker's one-slot semaphore, made on first use
 }
 
 // NewMemoryStorage returns an empty MemoryStorage.
 func NewMemoryStorage() *MemoryStorage { return &MemoryStorage{} }
 
-// Load returns a copy of the saved token, or nil.
-func (m *MemoryStorage) Load(context.Context) (*Token, error) {
+// Load returns a copy of the stored record, or nil.
+func (m *MemoryStorage) Load(context.Context) (*Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.tok == nil {
+	if m.rec == nil {
 		return nil, nil
 	}
-	t := *m.tok
-	return &t, nil
+	return m.rec.clone(), nil
 }
 
-// Save keeps a copy of t.
-func (m *MemoryStorage) Save(_ context.Context, t *Token) error {
-	if t == nil {
-		return errors.New("userauth: saving tokens: nil token")
+// Save keeps a copy of r, unless it holds a record of r's generation or a
+// higher one (ErrConflict).
+func (m *MemoryStorage) Save(_ context.Context, r *Record) error {
+	if r == nil {
+		return errors.New("userauth: saving tokens: nil record")
 	}
-	c := *t
 	m.mu.Lock()
-	m.tok = &c
-	m.mu.Unlock()
-	return nil
-}
-
-// Clear forgets the token.
-func (m *MemoryStorage) Clear(context.Context) error {
-	m.mu.Lock()
-	m.tok = nil
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	if m.rec != nil && m.rec.Generation >= r.Generation {
+		return fmt.Errorf("userauth: saving tokens: generation %d over %d: %w", r.Generation, m.rec.Generation, ErrConflict)
+	}
+	m.rec = r.clone()
 	return nil
 }
 

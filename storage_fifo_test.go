@@ -57,7 +57,7 @@ func TestFileStorageRefusesFIFOAtTokenPath(t *testing.T) {
 
 	var tok *Token
 	err = returnsDespiteFIFO(t, "Load", f.Path(), func() (err error) {
-		tok, err = f.Load(ctx)
+		tok, err = loadPair(ctx, f)
 		return err
 	})
 	if err == nil || tok != nil {
@@ -78,11 +78,11 @@ func TestFileStorageRefusesFIFOAtTokenPath(t *testing.T) {
 
 	// Save never opens the path: its rename replaces the pipe.
 	want := &Token{AccessToken: "a", RefreshToken: "r"}
-	err = returnsDespiteFIFO(t, "Save", f.Path(), func() error { return f.Save(ctx, want) })
+	err = returnsDespiteFIFO(t, "Save", f.Path(), func() error { return savePair(ctx, f, want) })
 	if err != nil {
 		t.Fatalf("Save over a named pipe: got %v, want nil", err)
 	}
-	if got, err := f.Load(ctx); err != nil || got == nil || got.AccessToken != want.AccessToken {
+	if got, err := loadPair(ctx, f); err != nil || got == nil || got.AccessToken != want.AccessToken {
 		t.Errorf("Load after Save: got %v, %v, want the saved token", got, err)
 	}
 }

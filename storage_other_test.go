@@ -23,14 +23,14 @@ func TestFileStorageLoadsDespiteSynthesisedModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Save(ctx, &Token{AccessToken: "a", RefreshToken: "r"}); err != nil {
+	if err := savePair(ctx, f, &Token{AccessToken: "a", RefreshToken: "r"}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := os.Stat(f.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := f.Load(ctx)
+	tok, err := loadPair(ctx, f)
 	if errors.Is(err, ErrTokenFileExposed) {
 		t.Fatalf("Load of a file whose synthesised mode is %v: got %v, want the token", info.Mode(), err)
 	}

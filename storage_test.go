@@ -30,21 +30,22 @@ func TestMemoryStorage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	m := NewMemoryStorage()
-	got, err := m.Load(ctx)
+	got, err := loadPair(ctx, m)
 	require.NoError(t, err)
 	assert.Nil(t, got)
 	tok := &Token{AccessToken: "a", RefreshToken: "r"}
-	require.NoError(t, m.Save(ctx, tok))
+	require.NoError(t, savePair(ctx, m, tok))
 	tok.AccessToken = "changed by the caller"
-	got, _ = m.Load(ctx)
+	got, _ = loadPair(ctx, m)
 	assert.Equal(t, "a", got.AccessToken, "Save keeps a copy")
 	got.AccessToken = "changed again"
-	again, _ := m.Load(ctx)
+	again, _ := loadPair(ctx, m)
 	assert.Equal(t, "a", again.AccessToken, "Load hands out a copy")
-	assert.Error(t, m.Save(ctx, nil))
-	require.NoError(t, m.Clear(ctx))
-	got, _ = m.Load(ctx)
-	assert.Nil(t, got)
+	assert.Error(t, savePair(ctx, m, nil))
+	older := recordOf(&Token{AccessToken: "older", RefreshToken: "r"})
+	assert.ErrorIs(t, m.Save(ctx, older), ErrConflict, "a record of a generation it holds already is refused")
+	got, _ = loadPair(ctx, m)
+	assert.Equal(t, "a", got.AccessToken)
 }
 
 // memoryLocker returns m as a Locker, failing the test when it is none.
@@ -170,19 +171,19 @@ func TestFileStorageRoundTrip(t *testing.T) {
 		assert.Equal(t, fs.FileMode(0o700), info.Mode().Perm(), "directory created 0700")
 	}
 
-	got, err := f.Load(ctx)
+	got, err := loadPair(ctx, f)
 	require.NoError(t, err)
 	assert.Nil(t, got, "no file: no token")
 
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	tok := &Token{AccessToken: "a", RefreshToken: "r", Requires2FA: TwoFactorSMS, Expiry: exp}
-	require.NoError(t, f.Save(ctx, tok))
+	require.NoError(t, savePair(ctx, f, tok))
 	info, err = os.Stat(f.Path())
 	require.NoError(t, err)
 	if modesAreReal {
 		assert.Equal(t, fs.FileMode(0o600), info.Mode().Perm())
 	}
-	got, err = f.Load(ctx)
+	got, err = loadPair(ctx, f)
 	require.NoError(t, err)
 	assert.Equal(t, tok, got)
 
@@ -191,7 +192,7 @@ func TestFileStorageRoundTrip(t *testing.T) {
 
 	require.NoError(t, f.Clear(ctx))
 	require.NoError(t, f.Clear(ctx), "clearing twice is fine")
-	got, err = f.Load(ctx)
+	got, err = loadPair(ctx, f)
 	require.NoError(t, err)
 	assert.Nil(t, got)
 }
@@ -241,7 +242,7 @@ func TestFileStorageCorrupt(t *testing.T) {
 			f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(f.Path(), []byte(content), 0o600))
-			_, err = f.Load(ctx)
+			_, err = loadPair(ctx, f)
 			assert.ErrorIs(t, err, ErrCorruptTokenFile)
 		})
 	}
@@ -258,7 +259,7 @@ func TestFileStorageFillsExpiryFromJWT(t *testing.T) {
 	require.NoError(t, err)
 	f, _ := NewFileStorage(filepath.Join(t.TempDir(), "t.json"))
 	require.NoError(t, os.WriteFile(f.Path(), []byte(fmt.Sprintf(`{"access_token":%q,"refresh_token":"r"}`, tr.AccessToken)), 0o600))
-	got, err := f.Load(context.Background())
+	got, err := loadPair(context.Background(), f)
 	require.NoError(t, err)
 	assert.WithinDuration(t, time.Now().Add(15*time.Minute), got.Expiry, 2*time.Second)
 }
@@ -346,7 +347,7 @@ func helperRefresh() {
 		fmt.Println("ERR", err)
 		return
 	}
-	fmt.Println("TOKEN", digest(tok))
+	fmt.Println("TOKEN", digestOf(tok))
 }
 
 // helperWriter saves tokens to the file as fast as it can, forever.
@@ -359,7 +360,7 @@ func helperWriter() {
 	for i := 0; ; i++ {
 		// Tokens of varying length, so a torn write would show.
 		tok := &Token{AccessToken: strings.Repeat("a", 100+i%900), RefreshToken: fmt.Sprint("r", i), Expiry: time.Now()}
-		if err := storage.Save(context.Background(), tok); err != nil {
+		if err := savePair(context.Background(), storage, tok); err != nil {
 			fmt.Println("ERR", err)
 			return
 		}
@@ -369,7 +370,7 @@ func helperWriter() {
 	}
 }
 
-func digest(s string) string {
+func digestOf(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:8])
 }
@@ -457,7 +458,7 @@ func TestFileStorageSurvivesSIGKILL(t *testing.T) {
 		require.NoError(t, cmd.Process.Kill()) // SIGKILL: no chance to clean up
 		_ = cmd.Wait()
 
-		tok, err := storage.Load(ctx)
+		tok, err := loadPair(ctx, storage)
 		require.NoError(t, err, "after kill %d", i)
 		require.NotNil(t, tok)
 		require.True(t, strings.HasPrefix(tok.RefreshToken, "r"))
@@ -477,7 +478,7 @@ func TestFileStorageSurvivesSIGKILL(t *testing.T) {
 	require.NoError(t, err)
 	left, _ := filepath.Glob(path + ".tmp-*")
 	assert.Len(t, left, len(tmps)-len(tmps)/2, "only stale temporary files are removed")
-	tok, err := storage.Load(ctx)
+	tok, err := loadPair(ctx, storage)
 	require.NoError(t, err)
 	assert.NotNil(t, tok)
 }
@@ -490,17 +491,17 @@ func TestFileStorageErrorsAreTyped(t *testing.T) {
 	f, err := NewFileStorage(filepath.Join(dir, "tokens.json"))
 	require.NoError(t, err)
 	require.NoError(t, os.Mkdir(f.Path(), 0o700)) // a directory where the file should be
-	_, err = f.Load(context.Background())
+	_, err = loadPair(context.Background(), f)
 	assert.Error(t, err)
 	assert.False(t, errors.Is(err, ErrCorruptTokenFile))
-	assert.Error(t, f.Save(context.Background(), &Token{AccessToken: "a", RefreshToken: "r"}))
+	assert.Error(t, savePair(context.Background(), f, &Token{AccessToken: "a", RefreshToken: "r"}))
 }
 
 func TestFileStorageHonoursEndedContext(t *testing.T) {
 	t.Parallel()
 	f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
 	require.NoError(t, err)
-	require.NoError(t, f.Save(context.Background(), &Token{AccessToken: "old", RefreshToken: "r"}))
+	require.NoError(t, savePair(context.Background(), f, &Token{AccessToken: "old", RefreshToken: "r"}))
 	before, err := os.ReadFile(f.Path())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -510,9 +511,9 @@ func TestFileStorageHonoursEndedContext(t *testing.T) {
 		op, prefix string
 		err        error
 	}{
-		{"Save", "userauth: saving tokens to ", f.Save(ctx, &Token{AccessToken: "new", RefreshToken: "r"})},
+		{"Save", "userauth: saving tokens to ", savePair(ctx, f, &Token{AccessToken: "new", RefreshToken: "r"})},
 		{"Clear", "userauth: clearing tokens at ", f.Clear(ctx)},
-		{"Load", "userauth: loading tokens from ", func() error { _, err := f.Load(ctx); return err }()},
+		{"Load", "userauth: loading tokens from ", func() error { _, err := loadPair(ctx, f); return err }()},
 	} {
 		if !errors.Is(c.err, context.Canceled) {
 			t.Errorf("%s with a cancelled context: got %v, want an error matching context.Canceled", c.op, c.err)
@@ -592,8 +593,8 @@ func TestStorageErrorsNameTheOperationOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tok := &Token{AccessToken: "a", RefreshToken: "r"}
-	save := func(f *FileStorage) error { return f.Save(ctx, tok) }
-	load := func(f *FileStorage) error { _, err := f.Load(ctx); return err }
+	save := func(f *FileStorage) error { return savePair(ctx, f, tok) }
+	load := func(f *FileStorage) error { _, err := loadPair(ctx, f); return err }
 	lock := func(f *FileStorage) error { return lockOnce(ctx, f) }
 	for _, c := range []struct {
 		name    string
@@ -604,7 +605,7 @@ func TestStorageErrorsNameTheOperationOnce(t *testing.T) {
 	}{
 		{"save over a directory", plantDir(""), save, "userauth: saving tokens to ", nil},
 		{"save into a read-only directory", makeDirReadOnly, save, "userauth: saving tokens to ", nil},
-		{"save a nil token", nil, func(f *FileStorage) error { return f.Save(ctx, nil) }, "userauth: saving tokens to ", nil},
+		{"save a nil token", nil, func(f *FileStorage) error { return savePair(ctx, f, nil) }, "userauth: saving tokens to ", nil},
 		{"load a corrupt file", writeCorrupt, load, "userauth: loading tokens from ", ErrCorruptTokenFile},
 		{"load a directory", plantDir(""), load, "userauth: loading tokens from ", nil},
 		{"clear a directory", plantDir(""), func(f *FileStorage) error { return f.Clear(ctx) }, "userauth: clearing tokens at ", nil},
@@ -644,18 +645,21 @@ func FuzzDecodeTokenFile(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tok, err := decodeTokenFile(bytes.NewReader(data))
+		rec, err := decodeTokenFile(bytes.NewReader(data))
 		if err != nil {
 			if !errors.Is(err, ErrCorruptTokenFile) {
 				t.Fatalf("got %v, want an error matching ErrCorruptTokenFile", err)
 			}
-			if tok != nil {
-				t.Fatal("a token with an error")
+			if rec != nil {
+				t.Fatal("a record with an error")
 			}
 			return
 		}
-		if tok.AccessToken == "" || tok.RefreshToken == "" {
-			t.Fatalf("accepted an incomplete token: %v", tok)
+		if rec.hasPair() && (rec.Token.AccessToken == "" || rec.Token.RefreshToken == "") {
+			t.Fatalf("accepted an incomplete token: %v", rec)
+		}
+		if rec.Generation == 0 {
+			t.Fatalf("accepted a record of generation 0: %v", rec)
 		}
 	})
 }

@@ -22,15 +22,15 @@ func TestFileStorageRefusesExposedFile(t *testing.T) {
 	ctx := context.Background()
 	f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
 	require.NoError(t, err)
-	require.NoError(t, f.Save(ctx, &Token{AccessToken: "a", RefreshToken: "r"}))
+	require.NoError(t, savePair(ctx, f, &Token{AccessToken: "a", RefreshToken: "r"}))
 	require.NoError(t, os.Chmod(f.Path(), 0o644))
-	_, err = f.Load(ctx)
+	_, err = loadPair(ctx, f)
 	assert.ErrorIs(t, err, ErrTokenFileExposed)
 	assert.Contains(t, err.Error(), "0644")
 
 	told, err := NewFileStorage(f.Path(), WithInsecureFileMode())
 	require.NoError(t, err)
-	tok, err := told.Load(ctx)
+	tok, err := loadPair(ctx, told)
 	require.NoError(t, err, "unless told to")
 	assert.Equal(t, "a", tok.AccessToken)
 }
@@ -43,20 +43,20 @@ func TestFileStorageDoesNotFollowSymlinks(t *testing.T) {
 	ctx := context.Background()
 	elsewhere, err := NewFileStorage(filepath.Join(t.TempDir(), "target.json"))
 	require.NoError(t, err)
-	require.NoError(t, elsewhere.Save(ctx, &Token{AccessToken: "theirs", RefreshToken: "r"}))
+	require.NoError(t, savePair(ctx, elsewhere, &Token{AccessToken: "theirs", RefreshToken: "r"}))
 	targetBefore, err := os.ReadFile(elsewhere.Path())
 	require.NoError(t, err)
 
 	f, err := NewFileStorage(filepath.Join(t.TempDir(), "tokens.json"))
 	require.NoError(t, err)
 	require.NoError(t, os.Symlink(elsewhere.Path(), f.Path()))
-	tok, err := f.Load(ctx)
+	tok, err := loadPair(ctx, f)
 	if err == nil || tok != nil {
 		t.Fatalf("Load through a symbolic link: got %v, %v, want no token and an error", tok, err)
 	}
 	checkNamesOnce(t, err, "userauth: loading tokens from "+f.Path()+": ")
 
-	require.NoError(t, f.Save(ctx, &Token{AccessToken: "ours", RefreshToken: "r"}))
+	require.NoError(t, savePair(ctx, f, &Token{AccessToken: "ours", RefreshToken: "r"}))
 	info, err := os.Lstat(f.Path())
 	require.NoError(t, err)
 	if !info.Mode().IsRegular() {
@@ -65,7 +65,7 @@ func TestFileStorageDoesNotFollowSymlinks(t *testing.T) {
 	if got, _ := os.ReadFile(elsewhere.Path()); !bytes.Equal(got, targetBefore) {
 		t.Errorf("link target after Save: got %q, want it unchanged %q", got, targetBefore)
 	}
-	if got, err := f.Load(ctx); err != nil || got == nil || got.AccessToken != "ours" {
+	if got, err := loadPair(ctx, f); err != nil || got == nil || got.AccessToken != "ours" {
 		t.Errorf("Load after Save: got %v, %v, want the token saved", got, err)
 	}
 

@@ -50,7 +50,7 @@ var bobLogin = userauth.LoginRequest{Email: "bob@attack.test", Password: "pw-bob
 
 var errRefused = errors.New("attack: saving tokens: no space left on device")
 
-func (s *refusingStorage) Load(ctx context.Context) (*userauth.Token, error) {
+func (s *refusingStorage) Load(ctx context.Context) (*userauth.Record, error) {
 	if s.blockLoad.CompareAndSwap(true, false) {
 		s.loadBlocked.Store(true)
 		<-ctx.Done()
@@ -59,8 +59,16 @@ func (s *refusingStorage) Load(ctx context.Context) (*userauth.Token, error) {
 	return s.MemoryStorage.Load(ctx)
 }
 
-func (s *refusingStorage) Save(ctx context.Context, t *userauth.Token) error {
-	s.saves.Add(1)
+func (s *refusingStorage) Save(ctx context.Context, t *userauth.Record) error {
+	if t.Token == nil { // a logout's (or an ended session's) record: what was a Clear
+		s.clears.Add(1)
+		if s.failClears.Add(-1) >= 0 {
+			return errors.New("attack: clearing tokens: device busy")
+		}
+		s.failClears.Store(0)
+	} else {
+		s.saves.Add(1)
+	}
 	if s.blockSaves.Load() {
 		s.saveBlocked.Store(true)
 		<-ctx.Done()
@@ -69,32 +77,20 @@ func (s *refusingStorage) Save(ctx context.Context, t *userauth.Token) error {
 	if s.readOnly.Load() {
 		return errors.New("attack: saving tokens: read-only file system")
 	}
-	if s.refuse() {
+	if t.Token != nil && s.refuse() {
 		return errRefused
 	}
 	return s.MemoryStorage.Save(ctx, t)
 }
 
-// refuseClears has the storage refuse the next Clear, every attempt the
-// store makes at it (three).
+// refuseClears has the storage refuse the next write of a record without
+// a pair (a logout's), every attempt the store makes at it.
 func (s *refusingStorage) refuseClears() { s.failClears.Store(3) }
-
-func (s *refusingStorage) Clear(ctx context.Context) error {
-	s.clears.Add(1)
-	if s.readOnly.Load() {
-		return errors.New("attack: clearing tokens: read-only file system")
-	}
-	if s.failClears.Add(-1) >= 0 {
-		return errors.New("attack: clearing tokens: device busy")
-	}
-	s.failClears.Store(0)
-	return s.MemoryStorage.Clear(ctx)
-}
 
 // stored is what the storage holds, bypassing the knobs.
 func (s *refusingStorage) stored(t *testing.T) *userauth.Token {
 	t.Helper()
-	tok, err := s.MemoryStorage.Load(context.Background())
+	tok, err := loadPair(context.Background(), s.MemoryStorage)
 	require.NoError(t, err)
 	return tok
 }
@@ -121,27 +117,23 @@ func TestHostileStoreLogoutElsewhereWhileAPairIsAside(t *testing.T) {
 			storage := newRefusingStorage()
 			a, b := e.sharedSession(t, storage)
 
-			storage.refuseSaves(1, 3) // the check that storage takes writes passes; every attempt to save the new pair is refused
+			storage.refuseSaves(1, 3) // the spending record is written; every attempt to save the new pair is refused
 			_, err := a.Refresh(ctx)
-			require.ErrorIs(t, err, errRefused)
-			require.Nil(t, storage.stored(t), "the spent pair was cleared")
+			require.ErrorIs(t, err, errRefused, "Refresh says storage refused the pair it keeps here")
+			rec, err := storage.Load(ctx)
+			require.NoError(t, err)
+			require.Equal(t, userauth.PhaseSpending, rec.Phase, "storage says the spent token is in flight")
 
 			if how == "Logout" {
 				require.NoError(t, b.Logout(ctx))
 			} else {
 				require.NoError(t, b.LogoutLocal(ctx))
 			}
-			e.srv.Advance(2 * time.Second)  // past A's failure memory
-			written, errA := a.Refresh(ctx) // A's next renewal saves the aside pair first
-			require.NoError(t, errA)
-			if how == "Logout" {
-				assert.Equal(t, http.StatusUnauthorized, bearerGet(t, e, written.AccessToken, userauthtest.PathAccount),
-					"the pair written back was revoked by B's Logout")
-				assertLoggedOut(t, e, b)
-			} else {
-				assert.Equal(t, http.StatusOK, bearerGet(t, e, written.AccessToken, userauthtest.PathAccount),
-					"LogoutLocal revokes nothing: the documented limit")
-			}
+			e.srv.Advance(2 * time.Second) // past A's failure memory
+			_, errA := a.Refresh(ctx)      // A's unsaved pair is older than the logout's record
+			require.ErrorIs(t, errA, userauth.ErrLoginRequired, "the logout wins: A's pair is never written back")
+			assert.Nil(t, storage.stored(t))
+			assertLoggedOut(t, e, b)
 			e.quiesce()
 			assert.Equal(t, 0, e.srv.ReuseDetected())
 		})
@@ -165,7 +157,7 @@ func TestHostileStoreLogoutAfterABusyAsidePair(t *testing.T) {
 
 	storage.refuseSaves(1, 3)
 	_, err = a.Refresh(ctx)
-	require.ErrorIs(t, err, errRefused)
+	require.ErrorIs(t, err, errRefused, "the rotated pair is kept here, unsaved")
 	e.srv.Advance(2 * time.Second)
 
 	storage.blockLoad.Store(true)
@@ -202,9 +194,9 @@ func TestHostileStoreOutageWhileAPairIsAside(t *testing.T) {
 	storage := &failingStorage{MemoryStorage: userauth.NewMemoryStorage()}
 	s := e.annStore(t, storage)
 	e.srv.Advance(16 * time.Minute)
-	storage.refuseSaves(1, 3) // the check that storage takes writes passes; the new pair is refused
+	storage.refuseSaves(1, 3) // the spending record is written; the new pair is refused
 	_, err := s.AccessToken(ctx)
-	require.Error(t, err, "the save was refused")
+	require.NoError(t, err, "the rotated pair is kept here, unsaved")
 	require.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
 
 	storage.down.Store(true)
@@ -277,9 +269,9 @@ func TestHostileStoreLogoutWaitsForAStuckSave(t *testing.T) {
 	require.ErrorIs(t, s.Logout(lctx), context.DeadlineExceeded)
 	assert.Equal(t, first.RefreshToken, storage.stored(t).RefreshToken, "a Logout that gave up changes nothing")
 
-	require.NoError(t, s.Logout(ctx))
 	assert.Error(t, <-renewal, "the stuck save failed the renewal")
-	storage.blockSaves.Store(false)
+	storage.blockSaves.Store(false) // a logout writes too
+	require.NoError(t, s.Logout(ctx))
 	assert.Nil(t, storage.stored(t))
 	_, err = s.AccessToken(ctx)
 	assert.ErrorIs(t, err, userauth.ErrLoginRequired)
@@ -450,7 +442,7 @@ func (e *atkEnv) sharedSession(t *testing.T, storage userauth.TokenStorage) (a, 
 
 func mustLoad(t *testing.T, s userauth.TokenStorage) *userauth.Token {
 	t.Helper()
-	tok, err := s.Load(context.Background())
+	tok, err := loadPair(context.Background(), s)
 	require.NoError(t, err)
 	return tok
 }
@@ -642,10 +634,11 @@ func TestHostileStoreRenewalFailureServesTheValidStoredToken(t *testing.T) {
 }
 
 // TestHostileStoreSaveFailureForeverServesUntilExpiry: storage refuses every
-// save for good. Callers keep the last saved token until it expires, then
-// get errors; the aside pair's refresh token is not spent while it waits,
-// even once it has expired itself; when storage takes saves again the
-// aside pair is saved, then renewed once.
+// save for good. Callers are served the rotated pair, kept unsaved, until
+// it expires, then get storage's error; its refresh token is not spent
+// while it is unsaved, even once it has expired; storage holds the spending
+// record meanwhile. When storage takes saves again the pair is written
+// back, then renewed once.
 func TestHostileStoreSaveFailureForeverServesUntilExpiry(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t)
@@ -655,27 +648,29 @@ func TestHostileStoreSaveFailureForeverServesUntilExpiry(t *testing.T) {
 	first, err := s.Login(ctx, atkAnn)
 	require.NoError(t, err)
 	e.srv.Advance(15*time.Minute - 20*time.Second) // due
-	storage.refuseSaves(1, 1<<30)                  // the check passes, then storage refuses every save
+	storage.refuseSaves(1, 1<<30)                  // the spending record is written, then storage refuses every save
+	served := map[string]bool{}
 	for i := range 30 {
 		tok, err := s.AccessToken(ctx)
-		if assert.NoError(t, err, "call %d: the last saved token is still valid", i) {
-			assert.Equal(t, first.AccessToken, tok)
+		if assert.NoError(t, err, "call %d: a valid token is served", i) {
+			served[tok] = true
 		}
 		e.srv.Advance(500 * time.Millisecond)
 		time.Sleep(5 * time.Millisecond)
 	}
 	e.quiesce()
-	e.srv.Advance(10 * time.Second) // the saved token expired
-	_, err = s.AccessToken(ctx)
-	assert.ErrorIs(t, err, errRefused)
-	e.srv.Advance(20 * time.Minute) // the aside pair expired too
+	assert.Len(t, served, 2, "the due token, then the rotated one")
+	assert.True(t, served[first.AccessToken])
+	rec, err := storage.MemoryStorage.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, userauth.PhaseSpending, rec.Phase)
+	e.srv.Advance(20 * time.Minute) // the rotated pair expired too
 	for range 5 {
 		e.srv.Advance(2 * time.Second)
 		_, err = s.AccessToken(ctx)
 		assert.ErrorIs(t, err, errRefused)
 	}
-	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh), "the aside pair's refresh token is not spent while unsaved")
-	assert.Nil(t, storage.stored(t))
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh), "the unsaved pair's refresh token is not spent")
 	storage.refuseSaves(0, 0)
 	e.srv.Advance(2 * time.Second)
 	tok, err := s.AccessToken(ctx)
@@ -763,11 +758,11 @@ func TestHostileStoreOpsWhileAPairIsAside(t *testing.T) {
 }
 
 // TestHostileStoreAsidePairAndARefusedLogin: store A keeps a renewed pair
-// aside (storage refused it, and holds nothing meanwhile); store B's Login
-// is refused too, which spent nothing, so B keeps nothing of it. Whichever
-// renews first, the stores end on A's pair, the one storage then holds:
-// B, first, is told to log in while storage is empty. No refresh token is
-// presented twice.
+// unsaved (storage refused it, and holds A's spending record meanwhile);
+// store B's Login is refused too, which spent nothing, so B keeps nothing
+// of it. Whichever renews first, the stores end on A's pair, the one
+// storage then holds: B, first, is served the valid token A spends. No
+// refresh token is presented twice.
 func TestHostileStoreAsidePairAndARefusedLogin(t *testing.T) {
 	t.Parallel()
 	for _, aFirst := range []bool{true, false} {
@@ -789,10 +784,12 @@ func TestHostileStoreAsidePairAndARefusedLogin(t *testing.T) {
 			require.NoError(t, err)
 		} else {
 			_, err = b.Refresh(ctx)
-			require.ErrorIs(t, err, userauth.ErrLoginRequired, "storage is empty while A keeps the pair aside")
+			require.NoError(t, err, "A's renewal is in flight: B is served the valid token it spends")
 			_, err = a.Refresh(ctx)
 			require.NoError(t, err)
-			e.srv.Advance(2 * time.Second) // past B's failure memory
+			e.srv.Advance(2 * time.Second)
+			_, err = b.Refresh(ctx)
+			require.NoError(t, err, "B finds A's pair")
 		}
 		ta, err := a.Token(ctx)
 		require.NoError(t, err)
@@ -816,17 +813,17 @@ type completeRefusing struct {
 	n atomic.Int32
 }
 
-func (c *completeRefusing) Save(ctx context.Context, t *userauth.Token) error {
-	if t.Requires2FA == "" && c.n.Add(-1) >= 0 {
+func (c *completeRefusing) Save(ctx context.Context, t *userauth.Record) error {
+	if t.Phase == userauth.PhaseActive && c.n.Add(-1) >= 0 {
 		return errRefused
 	}
 	return c.MemoryStorage.Save(ctx, t)
 }
 
 // TestHostileStoreTwoFactorStepWhoseSaveFails: a Login's 2FA step is answered,
-// and storage refuses the complete pair. The step's answer is kept aside
-// and saved by the next renewal: the handler is not asked again, the
-// partial token is never handed out, and no refresh token is reused.
+// and storage refuses the complete pair. The step's answer is kept unsaved
+// and written back by the next renewal: the handler is not asked again,
+// the partial token is never handed out, and no refresh token is reused.
 func TestHostileStoreTwoFactorStepWhoseSaveFails(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t, userauthtest.WithTwoFactorGrace(time.Minute))
@@ -839,14 +836,13 @@ func TestHostileStoreTwoFactorStepWhoseSaveFails(t *testing.T) {
 	_, err := s.Login(ctx, atkTom)
 	require.ErrorIs(t, err, errRefused)
 	_, err = other.AccessToken(ctx)
-	assert.ErrorIs(t, err, userauth.ErrLoginRequired, "the partial pair was cleared; nothing to hand out")
+	assert.ErrorIs(t, err, userauth.ErrStorageUnavailable, "storage says the step is in flight; nothing to hand out")
 	tok, err := s.AccessToken(ctx)
-	require.NoError(t, err, "the step's answer, kept aside, is saved by the next renewal")
+	require.NoError(t, err, "the step's answer, kept unsaved, is served and written back behind")
 	assert.Equal(t, "ok", claims(t, tok)["2fa"])
 	assert.Equal(t, int32(1), calls.Load(), "handler asked once")
-	e.srv.Advance(2 * time.Second) // past other's memory of ErrLoginRequired
-	_, err = other.AccessToken(ctx)
-	assert.NoError(t, err)
+	e.srv.Advance(2 * time.Second) // past other's failure memory
+	require.Eventually(t, func() bool { _, err := other.AccessToken(ctx); return err == nil }, 5*time.Second, 5*time.Millisecond)
 	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathRefresh))
 	assert.Equal(t, 0, e.srv.ReuseDetected())
 }
@@ -907,7 +903,7 @@ func TestHostileStoreBasicsUnderRace(t *testing.T) {
 		wg.Wait()
 		e.quiesce()
 		assert.Equal(t, round, e.srv.Calls(userauthtest.PathRefresh), "round %d: one refresh", round)
-		if tok, _ := storage.Load(ctx); tok != nil {
+		if tok, _ := loadPair(ctx, storage); tok != nil {
 			secrets = append(secrets, tok.AccessToken, tok.RefreshToken)
 		}
 	}
@@ -1016,10 +1012,9 @@ func TestHostileStoreTwoRenewalsDuringAnOutageNeverRespend(t *testing.T) {
 }
 
 // TestHostileStoreAsidePairSurvivesAnOutage: a renewal's new pair is
-// refused by storage (kept aside; this store cleared the spent pair), then
-// storage becomes unavailable and a renewal makes the aside pair a lagging
-// one. When storage returns, its emptiness is this store's own Clear, not
-// a logout: the pair is saved and the session goes on.
+// refused by storage (kept unsaved; storage holds the spending record),
+// then storage becomes unavailable. When storage returns, the pair is
+// written back and the session goes on.
 func TestHostileStoreAsidePairSurvivesAnOutage(t *testing.T) {
 	t.Parallel()
 	e := newAtkEnv(t)
@@ -1029,8 +1024,7 @@ func TestHostileStoreAsidePairSurvivesAnOutage(t *testing.T) {
 	e.srv.Advance(16 * time.Minute)
 	storage.refuseSaves(1, 3)
 	_, err := s.AccessToken(ctx)
-	require.Error(t, err, "the save was refused")
-	require.Nil(t, mustLoad(t, storage.MemoryStorage), "the spent pair was cleared")
+	require.NoError(t, err, "the rotated pair is kept unsaved, and served")
 
 	storage.down.Store(true)
 	e.srv.Advance(2 * time.Second)
@@ -1038,11 +1032,12 @@ func TestHostileStoreAsidePairSurvivesAnOutage(t *testing.T) {
 	require.NoError(t, err)
 	storage.down.Store(false)
 	e.srv.Advance(2 * time.Second)
-	_, _ = s.AccessToken(ctx)
-	e.quiesce()
-	_, err = s.AccessToken(ctx)
+	tok, err := s.AccessToken(ctx)
 	assert.NoError(t, err, "the session survives the outage")
-	assert.NotNil(t, mustLoad(t, storage.MemoryStorage), "the aside pair was saved")
+	require.Eventually(t, func() bool {
+		saved := mustLoad(t, storage.MemoryStorage)
+		return saved != nil && saved.AccessToken == tok
+	}, 5*time.Second, 5*time.Millisecond, "the unsaved pair is written back")
 	assert.Equal(t, 0, e.srv.ReuseDetected())
 }
 
@@ -1125,6 +1120,7 @@ func TestHostileStoreFirstLoginDuringAnOutageAcrossALogoutEndsAtFirstUse(t *test
 	if err == nil {
 		resp.Body.Close()
 	}
+	t.Logf("first use: %v", err)
 	require.ErrorIs(t, err, userauth.ErrLoginRequired, "the login saved after the logout was revoked by it")
 	assert.Nil(t, mustLoad(t, storage.MemoryStorage))
 	assert.Equal(t, 0, e.srv.ReuseDetected())

@@ -88,7 +88,7 @@ func (t Token) LogValue() slog.Value {
 func tokenFrom(r *TokenResponse, sent time.Time) *Token {
 	t := &Token{AccessToken: r.AccessToken, RefreshToken: r.RefreshToken, Requires2FA: r.Requires2FA}
 	if life, ok := accessLifetime(r.AccessToken, r.date, sent); ok {
-		t.Expiry = sent.Add(life)
+		t.Expiry = sent.Add(life).Round(0) // no monotonic reading: a saved copy compares equal
 	}
 	return t
 }

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // TokenStore keeps one session's tokens fresh for any number of goroutines,
@@ -35,50 +35,21 @@ import (
 // No goroutine of a TokenStore outlives the operation that started it: a
 // renewal or 2FA step runs in one that ends with it.
 type TokenStore struct {
-	client     *Client
-	storage    TokenStorage
-	locker     Locker // storage's, when it has one
-	handler    TwoFactorHandler
-	skew       time.Duration
-	timeout    time.Duration
-	onChange   func(Token)
-	now        func() time.Time
-	failClosed bool
-	blocking   bool
-	authPath   string   // the API's /auth/ path, cleaned, never sent a bearer
-	relogin    *relogin // WithCredentials; nil without
-	// lastLink is the hash of the refresh token of the last magic link
-	// exchanged (see CompleteMagicLink). Guarded by write.
+	client  *Client
+	storage TokenStorage
+	locker  Locker // storage's, when it has one
+	cfg     storeConfig
+	relogin *relogin // WithCredentials; nil without
+
+	snap     atomic.Pointer[snapshot] // what readers are served
+	lock     chan struct{}            // one transaction of this store at a time; see engine.go
+	flights  singleflight.Group       // callers asking for the same transaction share one
+	renewing atomic.Bool              // a renewal behind the callers of a due token is in flight
+	closed   atomic.Bool              // Shutdown was called: no new transaction starts
+
+	// lastLink is the digest of the refresh token of the last magic link
+	// exchanged (see CompleteMagicLink). Guarded by lock.
 	lastLink [sha256.Size]byte
-
-	cur    atomic.Pointer[session]       // nil until the storage was first read
-	offset atomic.Pointer[time.Duration] // the server's clock less the store's, once an answer showed it
-
-	// write admits one state-changing operation at a time: a renewal, a
-	// login, a 2FA step, a logout. Readers never take it.
-	write   chan struct{}
-	closed  atomic.Bool  // Shutdown was called: no new state-changing operation starts
-	unsaved *unsavedPair // a rotated pair storage refused; guarded by write
-	// stepFrom is the complete pair that a renewal answered with a 2FA
-	// step replaced, while that step is pending: its access token, handed
-	// out before, opens the account until it expires, so Logout revokes
-	// with it. Guarded by write.
-	stepFrom *stepFrom
-	// ended are the refresh tokens of the last session the server ended
-	// here (refused, or spent with its answer lost), and of the pair it
-	// replaced when storage never took it. A stored pair that holds one,
-	// left by a Clear that failed, is never presented again. Guarded by
-	// write.
-	ended []string
-
-	versions atomic.Uint64 // the last session version given (see set)
-	told     atomic.Uint64 // the last session version told to onChange
-
-	renewing   atomic.Bool // a renewal is in flight; read without mu by due callers
-	mu         sync.Mutex  // guards the fields below
-	flight     *flight     // the renewal in progress, if any
-	failed     *failure    // the last failed renewal, for failureMemory
-	lastMethod TwoFactorMethod
 }
 
 // NewTokenStore returns a store for one session, using c for the API calls
@@ -104,23 +75,12 @@ func NewTokenStore(c *Client, storage TokenStorage, opts ...StoreOption) (*Token
 	if storage == nil {
 		storage = NewMemoryStorage()
 	}
-	s := &TokenStore{
-		client:     c,
-		storage:    storage,
-		handler:    cfg.handler,
-		skew:       cfg.skew,
-		timeout:    cfg.timeout,
-		onChange:   cfg.onChange,
-		now:        cfg.now,
-		failClosed: cfg.failClosed,
-		blocking:   cfg.blocking,
-		write:      make(chan struct{}, 1),
-		authPath:   strings.TrimSuffix(cleanPath(c.baseURL.Path), "/") + "/auth/",
-	}
+	s := &TokenStore{client: c, storage: storage, cfg: cfg, lock: make(chan struct{}, 1)}
 	s.locker, _ = storage.(Locker)
 	if cfg.credentials != nil {
 		s.relogin = &relogin{get: cfg.credentials}
 	}
+	s.snap.Store(&snapshot{})
 	return s, nil
 }
 
@@ -133,7 +93,7 @@ var errNotMade = &ValidationError{Field: "TokenStore", Reason: "was not made by 
 
 // made returns errNotMade for a store that NewTokenStore did not make.
 func (s *TokenStore) made() error {
-	if s == nil || s.write == nil {
+	if s == nil || s.lock == nil {
 		return errNotMade
 	}
 	return nil
@@ -165,7 +125,7 @@ func (s *TokenStore) Shutdown(ctx context.Context) error {
 	// The lock is free once the operation holding it has ended; those
 	// queued behind it see closed and start nothing.
 	select {
-	case s.write <- struct{}{}:
+	case s.lock <- struct{}{}:
 		s.release()
 		return nil
 	case <-ctx.Done():
@@ -190,11 +150,11 @@ func (s *TokenStore) LogValue() slog.Value { return slog.StringValue(s.String())
 // AccessToken returns a complete access token that can be used now. On a
 // fresh token it takes no lock and allocates nothing.
 func (s *TokenStore) AccessToken(ctx context.Context) (string, error) {
-	sess, err := s.usableSession(ctx)
+	sn, err := s.usable(ctx)
 	if err != nil {
 		return "", err
 	}
-	return sess.tok.AccessToken, nil
+	return sn.rec.Token.AccessToken, nil
 }
 
 // Token returns a copy of the current complete token that can be used now,
@@ -212,11 +172,11 @@ func (s *TokenStore) AccessToken(ctx context.Context) (string, error) {
 // failed for a passing reason. When such a failure hits a token that has
 // not expired yet, the token is returned instead, and a warning logged.
 func (s *TokenStore) Token(ctx context.Context) (*Token, error) {
-	sess, err := s.usableSession(ctx)
+	sn, err := s.usable(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return sess.token(), nil
+	return sn.token(), nil
 }
 
 // Refresh renews the tokens now, even if the access token is still fresh,
@@ -229,11 +189,11 @@ func (s *TokenStore) Refresh(ctx context.Context) (*Token, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
-	sess, err := s.joinOrStartRenewal(ctx, renewForced, s.cur.Load().access())
+	sn, err := s.shared(ctx, goal{kind: goalForced, used: s.snap.Load().paired()})
 	if err != nil {
 		return nil, err
 	}
-	return sess.token(), nil
+	return sn.token(), nil
 }
 
 // Login signs the user in and makes the answer the store's session (see
@@ -250,12 +210,12 @@ func (s *TokenStore) Login(ctx context.Context, req LoginRequest) (*Token, error
 	case s.closed.Load():
 		return nil, ErrStoreShutDown // before a login whose answer nobody would keep
 	}
-	sent := s.now()
+	sent := s.cfg.now()
 	resp, err := s.client.Login(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return s.adopt(ctx, s.tokenFromAnswer(resp, sent))
+	return s.adopt(ctx, resp, sent)
 }
 
 // CompleteTwoFactor completes the pending 2FA step with the user's code. On
@@ -278,9 +238,7 @@ func (s *TokenStore) CompleteTwoFactor(ctx context.Context, code string) (*Token
 	if ctx == nil {
 		return nil, errNilContext
 	}
-	return s.detached(ctx, func(ctx, _ context.Context) (*Token, bool, error) {
-		return s.completeTwoFactor(ctx, code)
-	})
+	return tokenOf(s.detached(ctx, s.run(goal{kind: goalCode, code: code})))
 }
 
 // SetToken makes a token pair obtained outside the store (a registration
@@ -305,123 +263,75 @@ func (s *TokenStore) SetToken(ctx context.Context, t *TokenResponse) (*Token, er
 	case !validHeaderValue(t.AccessToken):
 		return nil, &ValidationError{Field: "access_token", Reason: "holds a control character (such as CR or LF), which no HTTP header can carry", Err: ErrUnsendableToken}
 	}
-	// Not tokenFromAnswer: a pair from elsewhere may be old, and tells
-	// nothing of the server's clock now.
-	return s.adopt(ctx, tokenFrom(t, s.now()))
+	// Not an answer's: a pair from elsewhere may be old, and tells nothing
+	// of the server's clock now.
+	return tokenOf(s.detached(ctx, s.run(goal{kind: goalAdopt, pair: tokenFrom(t, s.cfg.now())})))
 }
 
 // errNilContext is returned for a nil context.
 var errNilContext = &ValidationError{Field: "ctx", Reason: "must not be nil"}
 
-// adopt makes tok, from an answer the caller got, the store's session, on
-// a context detached from the caller's (see detached).
-func (s *TokenStore) adopt(ctx context.Context, tok *Token) (*Token, error) {
-	return s.detached(ctx, func(ctx, ask context.Context) (*Token, bool, error) {
-		return s.adoptLocked(ctx, ask, tok)
-	})
+// adopt makes resp, an answer to a request sent at sent, the session.
+func (s *TokenStore) adopt(ctx context.Context, resp *TokenResponse, sent time.Time) (*Token, error) {
+	return tokenOf(s.detached(ctx, func(ctx, ask context.Context) (*snapshot, error) {
+		return s.transact(ctx, ask, goal{kind: goalAdopt, resp: resp, sent: sent})
+	}))
 }
 
-// detached runs op under the store's write lock on a context of its own:
-// the caller's values, no cancellation, the refresh timeout. The caller
-// waits for op as long as its context allows; op, once it has started,
-// goes on without it, so a refresh token op spends is never lost halfway
-// (an op the caller gave up on while it waited for the lock does not
-// start). ask, the context for the
-// 2FA handler, also ends when the caller gives up: nothing is spent yet
-// while the handler runs. op's changes are told to OnTokenChange.
-func (s *TokenStore) detached(ctx context.Context, op func(ctx, ask context.Context) (*Token, bool, error)) (*Token, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err // given up before anything started
-	}
-	type result struct {
-		tok *Token
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-		defer cancel()
-		tok, err := s.underWriteLock(wctx, func(octx context.Context) (*Token, bool, error) {
-			if err := ctx.Err(); err != nil {
-				return nil, false, err // given up while op waited for the lock: nothing started
-			}
-			ask, cancelAsk := context.WithCancel(octx)
-			defer cancelAsk()
-			defer context.AfterFunc(ctx, cancelAsk)()
-			return op(octx, ask)
-		})
-		done <- result{tok, err}
-	}()
-	select {
-	case r := <-done:
-		return r.tok, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// underWriteLock runs f under the store's write lock, tells OnTokenChange
-// when f reports a change, and returns a copy of f's token.
-func (s *TokenStore) underWriteLock(ctx context.Context, f func(ctx context.Context) (tok *Token, changed bool, err error)) (*Token, error) {
-	if err := s.acquire(ctx); err != nil {
-		return nil, err
-	}
-	tok, changed, err := f(ctx)
-	s.release()
-	if changed {
-		s.notify()
-	}
+// tokenOf is the token of a transaction's snapshot.
+func tokenOf(sn *snapshot, err error) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := *tok
-	return &t, nil
+	return sn.token(), nil
 }
 
-// acquire takes the store's write lock. Waiting callers are served in
-// the order they came (a channel's senders are), so a Logout is not
-// overtaken by operations that started after it.
-func (s *TokenStore) acquire(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err // select would pick a free lock over it half the time
-	}
-	select {
-	case s.write <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if s.closed.Load() {
-		s.release()
-		return ErrStoreShutDown
-	}
-	return nil
-}
+// Logout ends the session, on the server and here. The server revokes
+// every token of the user (Client.Logout, with the newest complete access
+// token, renewed first only if it has expired and can be renewed); then
+// storage is given a logged-out record, so every process sharing it is
+// logged out, and none writes the session back. A pending 2FA step is
+// ended without a call, unless a renewal was answered with it: the
+// complete token handed out before it is then revoked.
+//
+// The session ends here even when the server cannot be reached or refuses:
+// the error then matches ErrNotRevoked and wraps the server's, and the
+// tokens may still work until they expire. When storage cannot be written,
+// Logout returns its error: logged out in this process, and written at
+// the next call (call Logout again). Logout holds the storage's Locker: a
+// renewal in flight in another process either finishes first (its pair is
+// then revoked) or finds the session logged out. Logout waits, as long as
+// ctx allows, for a renewal or 2FA step of this store under way; when ctx
+// ends first it returns ctx's error and changes nothing. A Login answered
+// while Logout runs is saved after it; if the server revoked it, its first
+// use ends in ErrLoginRequired. After a logout, a store made
+// WithCredentials does not log in again by itself until Login or SetToken
+// starts a session.
+func (s *TokenStore) Logout(ctx context.Context) error { return s.logout(ctx, goalLogout) }
 
-func (s *TokenStore) release() { <-s.write }
+// LogoutLocal forgets the tokens, in memory and in storage, as Logout
+// does, without asking the server to revoke them: they stay valid until
+// they expire, for anyone who holds a copy.
+func (s *TokenStore) LogoutLocal(ctx context.Context) error { return s.logout(ctx, goalLogoutLocal) }
 
-// notify tells OnTokenChange the store's current tokens (the zero Token
-// when it has none), unless it was told them, or newer ones, already:
-// operations that end in any order never tell it an older state after a
-// newer one.
-func (s *TokenStore) notify() {
-	if s.onChange == nil {
-		return
+func (s *TokenStore) logout(ctx context.Context, kind goalKind) error {
+	if err := s.made(); err != nil {
+		return err
 	}
-	sess := s.cur.Load()
-	for {
-		last := s.told.Load()
-		if sess.version <= last {
-			return
-		}
-		if s.told.CompareAndSwap(last, sess.version) {
-			break
-		}
+	if ctx == nil {
+		return errNilContext
 	}
-	var t Token
-	if sess.tok != nil {
-		t = *sess.tok
+	// In the caller's goroutine: the caller waits for the lock as long as
+	// ctx allows, the server's call ends with ctx, and the logged-out
+	// record is written whatever happened to either.
+	if err := s.acquire(ctx); err != nil {
+		return err
 	}
-	s.onChange(t)
+	defer s.release()
+	detached, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)
+	defer cancel()
+	_, err := s.transact(detached, ctx, goal{kind: kind})
+	return err
 }
 
 // errLoginRequiredBy wraps the cause of an ended session.

@@ -85,7 +85,7 @@ func TestStoreLoginAndAuthenticatedCall(t *testing.T) {
 	assert.True(t, tok.Valid())
 	assert.WithinDuration(t, e.srv.Now().Add(15*time.Minute), tok.Expiry, 2*time.Second, "expiry read from the JWT")
 
-	saved, err := e.storage.Load(ctx)
+	saved, err := loadPair(ctx, e.storage)
 	require.NoError(t, err)
 	assert.Equal(t, tok, saved, "saved before it was handed out")
 
@@ -139,18 +139,15 @@ func TestStoreRefreshesBeforeExpiry(t *testing.T) {
 	assert.NotEqual(t, first.AccessToken, got.AccessToken, "the next call sees the renewed token")
 	assert.NotEqual(t, first.RefreshToken, got.RefreshToken, "refresh tokens rotate")
 	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
-	saved, _ := e.storage.Load(ctx)
+	saved, _ := loadPair(ctx, e.storage)
 	assert.Equal(t, got.AccessToken, saved.AccessToken)
 	assert.Equal(t, got.RefreshToken, saved.RefreshToken)
 }
 
 // settle waits for the renewal that runs behind the callers, if any.
 func settle(s *TokenStore) {
-	s.mu.Lock()
-	f := s.flight
-	s.mu.Unlock()
-	if f != nil {
-		<-f.done
+	for s.renewing.Load() {
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -160,7 +157,7 @@ type countingStorage struct {
 	loads atomic.Int32
 }
 
-func (c *countingStorage) Load(ctx context.Context) (*Token, error) {
+func (c *countingStorage) Load(ctx context.Context) (*Record, error) {
 	c.loads.Add(1)
 	return c.TokenStorage.Load(ctx)
 }
@@ -175,6 +172,7 @@ func TestStoreRefreshStorm(t *testing.T) {
 	e.srv.Advance(16 * time.Minute)
 	// A slow refresh, so that all the callers pile up behind it.
 	e.srv.Fail(userauthtest.PathRefresh, 1, userauthtest.Fault{Delay: 100 * time.Millisecond})
+	storage.loads.Store(0) // the login's
 
 	const n = 1000
 	var wg sync.WaitGroup
@@ -262,7 +260,7 @@ func TestStoreCancelledWaiterDoesNotCancelRefresh(t *testing.T) {
 	}
 	tok := <-second
 	assert.NotEqual(t, old.AccessToken, tok)
-	saved, _ := e.storage.Load(bg)
+	saved, _ := loadPair(bg, e.storage)
 	assert.Equal(t, tok, saved.AccessToken, "the refresh completed and was saved")
 	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
 }
@@ -281,7 +279,7 @@ func TestStoreTwoFactorWithoutHandler(t *testing.T) {
 	assert.ErrorIs(t, err, ErrTwoFactorRequired)
 
 	// The pending step is stored, but its partial token is never handed out.
-	saved, _ := e.storage.Load(ctx)
+	saved, _ := loadPair(ctx, e.storage)
 	require.NotNil(t, saved)
 	assert.Equal(t, TwoFactorGoogleAuthenticator, saved.Requires2FA)
 	_, err = e.store.AccessToken(ctx)
@@ -430,13 +428,15 @@ func TestTransport401RefreshesOnceAndRetriesOnce(t *testing.T) {
 	cur, _ := e.store.Token(ctx)
 	assert.NotEqual(t, old.AccessToken, cur.AccessToken)
 
-	// A server that keeps refusing: the second 401 is returned, not looped.
+	// The endpoint refuses again, within a minute, the pair a renewal made
+	// for its 401: that is the endpoint's answer, returned as it is,
+	// without another refresh.
 	e.srv.ResetCalls()
 	e.srv.Fail(userauthtest.PathAccount, 5, userauthtest.Fault{Status: http.StatusUnauthorized, Body: `{"error":{"code":"401","reason":"no"}}`})
 	resp = e.getAccount(t, userauthtest.PathAccount)
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	assert.Equal(t, 2, e.srv.Calls(userauthtest.PathAccount))
-	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathAccount))
+	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathRefresh))
 }
 
 func TestTransport401ConcurrentShareOneRefresh(t *testing.T) {
@@ -487,7 +487,7 @@ func TestTransportReplaysBody(t *testing.T) {
 	c, err := NewClient(api.URL, WithHTTPClient(api.Client()))
 	require.NoError(t, err)
 	storage := NewMemoryStorage()
-	require.NoError(t, storage.Save(context.Background(), &Token{AccessToken: "at1", RefreshToken: "rt1", Expiry: time.Now().Add(time.Hour)}))
+	require.NoError(t, savePair(context.Background(), storage, &Token{AccessToken: "at1", RefreshToken: "rt1", Expiry: time.Now().Add(time.Hour)}))
 	store := mustStore(t, c, storage)
 
 	resp, err := store.HTTPClient().Post(api.URL+"/things", "text/plain", strings.NewReader("payload"))
@@ -496,10 +496,10 @@ func TestTransportReplaysBody(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, []string{"Bearer at1 payload", ` {"refresh_token":"rt1"}`, "Bearer at2 payload"}, bodies)
 
-	// A body that cannot be replayed: the 401 comes back as it is, and
-	// the refused token is renewed for the next request.
+	// A body that cannot be replayed, to another endpoint: the 401 comes
+	// back as it is, and the refused token is renewed for the next request.
 	bodies = nil
-	req, _ := http.NewRequest(http.MethodPost, api.URL+"/things", io.NopCloser(strings.NewReader("once")))
+	req, _ := http.NewRequest(http.MethodPost, api.URL+"/others", io.NopCloser(strings.NewReader("once")))
 	resp, err = store.HTTPClient().Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -580,7 +580,7 @@ func TestTransportBearerOnlyToTheAPI(t *testing.T) {
 	c, err := NewClient(api.URL+"/", WithHTTPClient(api.Client()))
 	require.NoError(t, err)
 	storage := NewMemoryStorage()
-	require.NoError(t, storage.Save(context.Background(), &Token{AccessToken: "at", RefreshToken: "rt", Expiry: time.Now().Add(time.Hour)}))
+	require.NoError(t, savePair(context.Background(), storage, &Token{AccessToken: "at", RefreshToken: "rt", Expiry: time.Now().Add(time.Hour)}))
 	hc := mustStore(t, c, storage).HTTPClient()
 
 	for _, u := range []string{other.URL + "/direct", api.URL + "/redirect", api.URL + "/auth/token", api.URL + "/account"} {
@@ -611,7 +611,7 @@ func TestStoreRefreshRejectedMeansLoginRequired(t *testing.T) {
 	assert.ErrorIs(t, err, ErrLoginRequired)
 	var ce *ClientError
 	assert.ErrorAs(t, err, &ce, "the server's answer is kept")
-	saved, _ := e.storage.Load(ctx)
+	saved, _ := loadPair(ctx, e.storage)
 	assert.Nil(t, saved, "rejected tokens are cleared")
 	require.Len(t, changes, 2)
 	assert.Equal(t, Token{}, changes[1])
@@ -652,7 +652,7 @@ func TestStoreTransientFailureKeepsTokens(t *testing.T) {
 	_, err = e.store.AccessToken(ctx)
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, 2, e.srv.Calls(userauthtest.PathRefresh))
-	saved, _ := e.storage.Load(ctx)
+	saved, _ := loadPair(ctx, e.storage)
 	assert.Equal(t, tok.RefreshToken, saved.RefreshToken)
 
 	e.srv.Advance(failureMemory)
@@ -669,7 +669,7 @@ type flakyStorage struct {
 	pass atomic.Int32
 }
 
-func (f *flakyStorage) Save(ctx context.Context, t *Token) error {
+func (f *flakyStorage) Save(ctx context.Context, t *Record) error {
 	if f.fail.Load() && f.pass.Add(-1) < 0 {
 		return errors.New("disk full")
 	}
@@ -685,22 +685,23 @@ func TestStoreSaveFailureKeepsRotatedToken(t *testing.T) {
 	require.NoError(t, err)
 
 	e.srv.Advance(16 * time.Minute)
-	storage.pass.Store(1) // the check that storage takes writes passes
+	storage.pass.Store(1) // the spending record is written
 	storage.fail.Store(true)
-	_, err = e.store.AccessToken(ctx)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "disk full")
-	saved, _ := storage.Load(ctx)
-	assert.Nil(t, saved, "the spent pair is cleared: no other process presents its refresh token")
+	renewed, err := e.store.AccessToken(ctx)
+	require.NoError(t, err, "the rotated pair, refused by storage, is kept and served")
+	rec, _ := storage.Load(ctx)
+	assert.Equal(t, PhaseSpending, rec.Phase, "storage says the spent token is in flight: no other process presents it")
+	assert.Equal(t, old.RefreshToken, rec.Token.RefreshToken)
 
-	// Storage is back: the rotated pair is saved and served, with no second
-	// refresh (which would present a spent token).
+	// Storage is back: the rotated pair is written back behind the callers,
+	// with no second refresh (which would present a spent token).
 	storage.fail.Store(false)
 	e.srv.Advance(failureMemory) // the store's clock: the failure is forgotten
 	got, err := e.store.Token(ctx)
 	require.NoError(t, err)
-	assert.NotEqual(t, old.RefreshToken, got.RefreshToken)
-	saved, _ = storage.Load(ctx)
+	assert.Equal(t, renewed, got.AccessToken)
+	settle(e.store)
+	saved, _ := loadPair(ctx, storage)
 	require.NotNil(t, saved)
 	assert.Equal(t, got.RefreshToken, saved.RefreshToken)
 	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
@@ -715,7 +716,7 @@ func TestStoreLogout(t *testing.T) {
 	_, err := e.store.Login(ctx, ann)
 	require.NoError(t, err)
 	require.NoError(t, e.store.Logout(ctx))
-	saved, _ := e.storage.Load(ctx)
+	saved, _ := loadPair(ctx, e.storage)
 	assert.Nil(t, saved)
 	_, err = e.store.AccessToken(ctx)
 	assert.ErrorIs(t, err, ErrLoginRequired)
@@ -786,29 +787,27 @@ func TestStoreInvalidOptionsReturnErrors(t *testing.T) {
 func TestSessionRefreshSchedule(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := WithClock(func() time.Time { return now })
-	heard := mustStore(t, nil, nil, clock)
-	var zero time.Duration
-	heard.offset.Store(&zero) // as after an answer from the server
-	unheard := mustStore(t, nil, nil, clock)
+	s := mustStore(t, nil, nil, WithClock(func() time.Time { return now }))
+	var heard time.Duration // as after an answer from the server
 	tests := []struct {
 		name   string
-		s      *TokenStore
+		offset *time.Duration
 		expiry time.Time
 		want   time.Time
 	}{
-		{"long-lived: skew before exp", heard, now.Add(time.Hour), now.Add(time.Hour - DefaultRefreshSkew)},
-		{"short-lived: half its life", heard, now.Add(20 * time.Second), now.Add(10 * time.Second)},
-		{"expired: now", heard, now.Add(-time.Minute), now.Add(-time.Minute)},
-		{"unknown: bounded, not forever", heard, time.Time{}, now.Add(unknownExpiryLifetime)},
-		{"saved by a clock not compared: bounded", unheard, now.Add(time.Hour), now.Add(unknownExpiryLifetime - DefaultRefreshSkew)},
-		{"saved by a clock not compared, short: kept", unheard, now.Add(time.Minute), now.Add(time.Minute - DefaultRefreshSkew)},
+		{"long-lived: skew before exp", &heard, now.Add(time.Hour), now.Add(time.Hour - DefaultRefreshSkew)},
+		{"short-lived: half its life", &heard, now.Add(20 * time.Second), now.Add(10 * time.Second)},
+		{"expired: now", &heard, now.Add(-time.Minute), now.Add(-time.Minute)},
+		{"unknown: bounded, not forever", &heard, time.Time{}, now.Add(unknownExpiryLifetime)},
+		{"saved by a clock not compared: bounded", nil, now.Add(time.Hour), now.Add(unknownExpiryLifetime - DefaultRefreshSkew)},
+		{"saved by a clock not compared, short: kept", nil, now.Add(time.Minute), now.Add(time.Minute - DefaultRefreshSkew)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sess := tt.s.sessionFor(&Token{AccessToken: "a", RefreshToken: "r", Expiry: tt.expiry})
-			assert.Equal(t, tt.want, sess.refreshAt)
-			assert.Equal(t, "Bearer a", sess.bearer)
+			rec := recordOf(&Token{AccessToken: "a", RefreshToken: "r", Expiry: tt.expiry})
+			sn := s.schedule(&snapshot{}, rec, tt.offset, now)
+			assert.Equal(t, tt.want, sn.refreshAt)
+			assert.Equal(t, "Bearer a", sn.bearer)
 		})
 	}
 }
@@ -867,14 +866,14 @@ func (o *outageStorage) err() error {
 	return nil
 }
 
-func (o *outageStorage) Load(ctx context.Context) (*Token, error) {
+func (o *outageStorage) Load(ctx context.Context) (*Record, error) {
 	if err := o.err(); err != nil {
 		return nil, err
 	}
 	return o.MemoryStorage.Load(ctx)
 }
 
-func (o *outageStorage) Save(ctx context.Context, t *Token) error {
+func (o *outageStorage) Save(ctx context.Context, t *Record) error {
 	if err := o.err(); err != nil {
 		return err
 	}
@@ -929,7 +928,7 @@ func TestStoreStorageOutageDegrades(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, renewed, got)
 	settle(store)
-	saved, _ := storage.Load(ctx)
+	saved, _ := loadPair(ctx, storage)
 	require.NotNil(t, saved)
 	assert.Equal(t, renewed, saved.AccessToken)
 	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh))
@@ -990,7 +989,7 @@ func TestStoreLogoutRevokes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, e.store.Logout(ctx))
 	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathLogout))
-	saved, _ := e.storage.Load(ctx)
+	saved, _ := loadPair(ctx, e.storage)
 	assert.Nil(t, saved)
 	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+userauthtest.PathAccount, nil)
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
@@ -1006,7 +1005,7 @@ func TestStoreLogoutRevokes(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNotRevoked)
 	var te *TransportError
 	assert.ErrorAs(t, err, &te, "the server's failure is wrapped")
-	saved, _ = e.storage.Load(ctx)
+	saved, _ = loadPair(ctx, e.storage)
 	assert.Nil(t, saved, "storage is cleared all the same")
 	_, err = e.store.AccessToken(ctx)
 	assert.ErrorIs(t, err, ErrLoginRequired)
@@ -1037,13 +1036,13 @@ func TestStoreLogoutPendingAndLocal(t *testing.T) {
 	_, err := e.store.Login(ctx, tom)
 	require.ErrorIs(t, err, ErrTwoFactorRequired)
 	require.NoError(t, e.store.Logout(ctx))
-	saved, _ := e.storage.Load(ctx)
+	saved, _ := loadPair(ctx, e.storage)
 	assert.Nil(t, saved)
 
 	tok, err := e.store.Login(ctx, ann)
 	require.NoError(t, err)
 	require.NoError(t, e.store.LogoutLocal(ctx))
-	saved, _ = e.storage.Load(ctx)
+	saved, _ = loadPair(ctx, e.storage)
 	assert.Nil(t, saved)
 	assert.Equal(t, 0, e.srv.Calls(userauthtest.PathLogout), "no call for a pending step, nor for LogoutLocal")
 	_, err = e.client.RefreshToken(ctx, RefreshRequest{RefreshToken: tok.RefreshToken})
@@ -1062,7 +1061,7 @@ func TestStoreSetToken(t *testing.T) {
 	tok, err := e.store.SetToken(ctx, resp)
 	require.NoError(t, err)
 	assert.Equal(t, resp.AccessToken, tok.AccessToken)
-	saved, _ := e.storage.Load(ctx)
+	saved, _ := loadPair(ctx, e.storage)
 	require.NotNil(t, saved)
 	assert.Equal(t, resp.RefreshToken, saved.RefreshToken, "saved before SetToken returns")
 	assert.Equal(t, int32(1), changes.Load())
@@ -1110,13 +1109,15 @@ func TestTransport401Then424(t *testing.T) {
 	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathRefresh), "one renewal")
 	assert.Equal(t, int32(2), asked.Load(), "one code for the login, one for the 2FA step")
 
-	// A server that keeps refusing is answered once each, never in a loop.
+	// The endpoint refuses again, moments later, the pair a 2FA step made
+	// for its 424: that is its answer, returned without asking for a code.
 	e.srv.ResetCalls()
 	e.srv.Advance(time.Minute) // a fresh TOTP window: codes are single use
 	e.srv.Fail(userauthtest.PathSensitive, 10, userauthtest.Fault{Status: http.StatusFailedDependency, Body: `{"error":"2FA token expired"}`})
 	resp = e.getAccount(t, userauthtest.PathSensitive)
 	assert.Equal(t, http.StatusFailedDependency, resp.StatusCode)
-	assert.Equal(t, 2, e.srv.Calls(userauthtest.PathSensitive))
+	assert.Equal(t, 1, e.srv.Calls(userauthtest.PathSensitive))
+	assert.Equal(t, int32(2), asked.Load(), "no code asked for the endpoint's own refusal")
 }
 
 // TestHTTPClientTimeout: the store's http.Client is bounded by the
@@ -1143,25 +1144,4 @@ func TestHTTPClientTimeout(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("a request to a server that never answers was still waiting after 30s")
 	}
-}
-
-// TestNotifyNeverTellsAnOlderState: operations that end in any order tell
-// OnTokenChange the current tokens once, never an older state after a
-// newer one (a renewal's notice arriving after a logout's).
-func TestNotifyNeverTellsAnOlderState(t *testing.T) {
-	t.Parallel()
-	var told []Token
-	s := mustStore(t, nil, nil, WithOnTokenChange(func(tok Token) { told = append(told, tok) }))
-	renewed := &Token{AccessToken: "a2", RefreshToken: "r2"}
-	s.set(renewed, nil) // a renewal's pair
-	s.set(nil, nil)     // a logout, before the renewal told anyone
-	s.notify()          // the logout's notice
-	s.notify()          // the renewal's, late
-	assert.Equal(t, []Token{{}}, told)
-
-	s.set(renewed, nil) // a login
-	s.set(renewed, &unsavedPair{tok: renewed})
-	s.notify()
-	s.notify() // nothing new
-	assert.Equal(t, []Token{{}, *renewed}, told)
 }

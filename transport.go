@@ -2,6 +2,8 @@ package userauth
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -75,39 +77,44 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(req)
 	}
 	ctx := req.Context()
-	sess, err := t.s.usableSession(ctx)
+	sn, err := t.s.usable(ctx)
 	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	resp, err := t.base.RoundTrip(withBearer(req, req.Body, sess.bearer))
+	resp, err := t.base.RoundTrip(withBearer(req, req.Body, sn.bearer))
 	renewed, steppedUp := false, false
 	for err == nil {
-		var kind renewKind
+		var kind goalKind
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized && !renewed:
-			kind, renewed = renewForced, true
-		case resp.StatusCode == http.StatusFailedDependency && t.s.handler != nil && !steppedUp:
-			kind, steppedUp = renewStepUp, true
+			kind, renewed = goalRefused, true
+		case resp.StatusCode == http.StatusFailedDependency && t.s.cfg.handler != nil && !steppedUp:
+			kind, steppedUp = goalStepUp, true
 		default:
 			return resp, nil
 		}
-		body, ok := replayableBody(req)
-		if !ok {
-			// The request cannot be repeated, but the token stays refused:
-			// renew it now, so that the next request carries a good one,
-			// and hand this one its answer.
-			_, _ = t.s.renewAfterRefusal(ctx, kind, sess.tok.AccessToken)
+		// One transaction for every request refused with this pair.
+		g := goal{kind: kind, used: sn.paired(), cause: digest(fmt.Sprint(kind, " ", req.Method, " ", req.URL.Host, requestPath(req.URL)))}
+		body, replayable := replayableBody(req)
+		got, rerr := t.s.shared(ctx, g)
+		switch {
+		case errors.Is(rerr, errRefusalStands) || (!replayable && rerr == nil):
+			// The endpoint's own answer; or a request that cannot be
+			// repeated, whose refused token is renewed for the next one.
 			return resp, nil
-		}
-		discard(resp)
-		if sess, err = t.s.renewAfterRefusal(ctx, kind, sess.tok.AccessToken); err != nil {
+		case !replayable:
+			return resp, nil
+		case rerr != nil:
+			discard(resp)
 			if body != nil {
 				body.Close()
 			}
-			return nil, err
+			return nil, rerr
 		}
-		resp, err = t.base.RoundTrip(withBearer(req, body, sess.bearer))
+		discard(resp)
+		sn = got
+		resp, err = t.base.RoundTrip(withBearer(req, body, sn.bearer))
 	}
 	return nil, err
 }
@@ -119,7 +126,7 @@ func (s *TokenStore) authenticates(req *http.Request) bool {
 	if !s.client.ownsURL(req) {
 		return false
 	}
-	p, auth := cleanPath(requestPath(req.URL)), s.authPath // auth ends in "/"
+	p, auth := cleanPath(requestPath(req.URL)), s.client.authPath() // auth ends in "/"
 	return !strings.EqualFold(p, auth[:len(auth)-1]) && !hasPrefixFold(p, auth)
 }
 
@@ -141,6 +148,11 @@ func requestPath(u *url.URL) string {
 		p = "/" + p
 	}
 	return unescapeURL(p)
+}
+
+// authPath is the API's /auth/ path, cleaned: never sent a bearer.
+func (c *Client) authPath() string {
+	return strings.TrimSuffix(cleanPath(c.baseURL.Path), "/") + "/auth/"
 }
 
 // cleanPath is p, rooted, with its dot segments and doubled slashes
@@ -249,13 +261,13 @@ func (ts tokenSource) Token() (*oauth2.Token, error) {
 	if ts.ctx == nil {
 		return nil, errNilContext
 	}
-	sess, err := ts.s.usableSession(ts.ctx)
+	sn, err := ts.s.usable(ts.ctx)
 	if err != nil {
 		return nil, err
 	}
-	t := sess.token()
+	t := sn.token()
 	if t.Expiry.IsZero() {
-		t.Expiry = sess.refreshAt // unknown: renewed then
+		t.Expiry = sn.refreshAt // unknown: renewed then
 	}
 	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: "Bearer", Expiry: t.Expiry}, nil
 }

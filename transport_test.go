@@ -94,7 +94,7 @@ func TestCheckResponseScrubsCredentials(t *testing.T) {
 	assert.True(t, strings.Contains(string(body), "k-SECRET"), "the body itself stays whole for the caller")
 
 	storage := NewMemoryStorage()
-	require.NoError(t, storage.Save(context.Background(), &Token{AccessToken: "at-SECRET", RefreshToken: "rt"}))
+	require.NoError(t, savePair(context.Background(), storage, &Token{AccessToken: "at-SECRET", RefreshToken: "rt"}))
 	store := mustStore(t, c, storage)
 	resp, err = store.HTTPClient().Get(srv.URL + "/account")
 	require.NoError(t, err)

@@ -159,7 +159,8 @@ func freshStore(b *testing.B, baseURL string, hc *http.Client) *userauth.TokenSt
 		b.Fatal(err)
 	}
 	storage := userauth.NewMemoryStorage()
-	if err := storage.Save(context.Background(), &userauth.Token{AccessToken: accessJWT, RefreshToken: refreshTok, Expiry: time.Now().Add(time.Hour)}); err != nil {
+	tok := &userauth.Token{AccessToken: accessJWT, RefreshToken: refreshTok, Expiry: time.Now().Add(time.Hour)}
+	if err := storage.Save(context.Background(), &userauth.Record{Generation: 1, Paired: 1, Phase: userauth.PhaseActive, Token: tok}); err != nil {
 		b.Fatal(err)
 	}
 	s, err := userauth.NewTokenStore(c, storage)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -68,14 +69,19 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := storage.Save(ctx, &userauth.Token{AccessToken: "at", RefreshToken: "rt"}); err != nil {
+	_ = storage.Clear(ctx) // a clean start, for the example
+	// A TokenStore over the storage writes the session's records; here,
+	// one by hand.
+	rec := &userauth.Record{Generation: 1, Paired: 1, Phase: userauth.PhaseActive,
+		Token: &userauth.Token{AccessToken: "at", RefreshToken: "rt"}}
+	if err := storage.Save(ctx, rec); err != nil {
 		log.Fatal(err)
 	}
 	raw, _ := rdb.Get(ctx, storage.Key()).Result()
-	tok, _ := storage.Load(ctx)
-	fmt.Println(storage.Key(), "sealed:", raw[0] != '{', "loaded:", tok.AccessToken)
+	got, _ := storage.Load(ctx)
+	fmt.Println(storage.Key(), "sealed:", !strings.Contains(raw, `"at"`), "loaded:", got.Token.AccessToken, "generation:", got.Generation)
 	_ = storage.Clear(ctx)
-	// Output: userauth:billing-service sealed: true loaded: at
+	// Output: userauth:billing-service sealed: true loaded: at generation: 1
 }
 
 // When Redis cannot be reached, the storage's errors match

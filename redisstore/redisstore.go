@@ -26,7 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/bsm/redislock"
@@ -204,8 +204,39 @@ func New(client redis.UniversalClient, key string, opts ...Option) (*Store, erro
 // Key returns the Redis key holding the tokens.
 func (s *Store) Key() string { return s.key }
 
-// Load reads the tokens: (nil, nil) when there are none.
-func (s *Store) Load(ctx context.Context) (*userauth.Token, error) {
+// recordPrefix starts every value Save writes: "r2:<generation>:", then
+// the record's JSON, sealed when encryption is configured. The generation
+// is in clear so that the save script can compare it; the sealed record
+// repeats it, and Load checks that both agree. A value without the prefix
+// is a bare token written by an earlier version, read as generation 1.
+const recordPrefix = "r2:"
+
+// saveScript stores ARGV[2] at KEYS[1] unless the value there has the
+// generation ARGV[1] or a higher one, with a TTL of ARGV[3] milliseconds
+// when it is positive; it returns {stored (1 or 0), the generation that
+// was there}. One script, so the comparison and the write are one step
+// for every replica, with or without the lock.
+var saveScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+local g = 0
+if cur then
+  g = tonumber(string.match(cur, '^r2:(%d+):') or '1')
+end
+if g >= tonumber(ARGV[1]) then
+  return {0, g}
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return {1, g}
+`)
+
+// Load reads the session's record: (nil, nil) when there is none. A bare
+// token that an earlier version stored is read as a record of generation
+// 1; the next Save replaces it with a record.
+func (s *Store) Load(ctx context.Context) (*userauth.Record, error) {
 	raw, err := s.rdb.Get(ctx, s.key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
@@ -213,37 +244,67 @@ func (s *Store) Load(ctx context.Context) (*userauth.Token, error) {
 	if err != nil {
 		return nil, opError("load", err)
 	}
-	data, err := s.open(raw)
+	gen, body, versioned := splitRecord(raw)
+	data, err := s.open(body)
 	if err != nil {
 		return nil, err
 	}
-	var t userauth.Token
-	if err := json.Unmarshal(data, &t); err != nil || t.AccessToken == "" || t.RefreshToken == "" {
-		return nil, fmt.Errorf("%w: not a complete token", ErrCorrupt)
+	rec, err := userauth.DecodeRecord(data)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	case versioned && rec.Generation != gen:
+		return nil, fmt.Errorf("%w: generation %d in clear, %d in the record", ErrCorrupt, gen, rec.Generation)
 	}
-	if strings.ContainsFunc(t.AccessToken, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		// userauth.ErrUnsendableToken: no Authorization header can carry it.
-		return nil, fmt.Errorf("%w: the access token holds a control character, which no HTTP header can carry", ErrCorrupt)
-	}
-	return &t, nil
+	return rec, nil
 }
 
-// Save writes the tokens, all fields in one value.
-func (s *Store) Save(ctx context.Context, t *userauth.Token) error {
-	if t == nil {
-		return errors.New("redisstore: save: nil token")
+// splitRecord splits a stored value into the generation in clear and the
+// record, when it has the prefix.
+func splitRecord(raw []byte) (gen uint64, body []byte, versioned bool) {
+	rest, ok := bytes.CutPrefix(raw, []byte(recordPrefix))
+	if !ok {
+		return 0, raw, false
 	}
-	data, err := json.Marshal(t)
+	digits, body, ok := bytes.Cut(rest, []byte(":"))
+	if !ok {
+		return 0, raw, false
+	}
+	gen, err := strconv.ParseUint(string(digits), 10, 64)
+	if err != nil {
+		return 0, raw, false
+	}
+	return gen, body, true
+}
+
+// Save stores r in one value, unless Redis holds a record of r's
+// generation or a higher one: then it stores nothing, and its error
+// matches userauth.ErrConflict. The comparison and the write are one Lua
+// script.
+func (s *Store) Save(ctx context.Context, r *userauth.Record) error {
+	if r == nil {
+		return errors.New("redisstore: save: nil record")
+	}
+	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("redisstore: save: %w", err)
 	}
-	if err := s.rdb.Set(ctx, s.key, s.seal(data), s.ttl).Err(); err != nil {
+	value := append([]byte(recordPrefix+strconv.FormatUint(r.Generation, 10)+":"), s.seal(data)...)
+	res, err := saveScript.Run(ctx, s.rdb, []string{s.key}, strconv.FormatUint(r.Generation, 10), value, s.ttl.Milliseconds()).Int64Slice()
+	switch {
+	case err != nil:
 		return opError("save", err)
+	case len(res) != 2:
+		return fmt.Errorf("redisstore: save: unexpected script answer %v", res)
+	case res[0] == 0:
+		return fmt.Errorf("redisstore: save: generation %d over %d: %w", r.Generation, res[1], userauth.ErrConflict)
 	}
 	return nil
 }
 
-// Clear deletes the tokens.
+// Clear deletes the key, session and all: for cleaning up after tests and
+// demos. A TokenStore never calls it; its logout writes a logged-out
+// record, which no replica holding an older one can overwrite.
 func (s *Store) Clear(ctx context.Context) error {
 	if err := s.rdb.Del(ctx, s.key).Err(); err != nil {
 		return opError("clear", err)

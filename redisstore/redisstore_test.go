@@ -84,6 +84,11 @@ func newStore(t testing.TB, rdb redis.UniversalClient, opts ...Option) *Store {
 
 var tok = &userauth.Token{AccessToken: "eyJ.access-SECRET.sig", RefreshToken: "refresh-SECRET", Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 
+// recordOf is the record of generation gen holding tok.
+func recordOf(tok *userauth.Token, gen uint64) *userauth.Record {
+	return &userauth.Record{Generation: gen, Paired: gen, Phase: userauth.PhaseActive, Token: tok}
+}
+
 func TestStoreImplementsStorageAndLocker(t *testing.T) {
 	var _ userauth.TokenStorage = (*Store)(nil)
 	var _ userauth.Locker = (*Store)(nil)
@@ -118,10 +123,11 @@ func TestLoadSaveClear(t *testing.T) {
 	got, err := s.Load(ctx)
 	require.NoError(t, err)
 	assert.Nil(t, got)
-	require.NoError(t, s.Save(ctx, tok))
+	require.NoError(t, s.Save(ctx, recordOf(tok, 1)))
 	got, err = s.Load(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, tok, got)
+	assert.Equal(t, recordOf(tok, 1), got)
+	assert.ErrorIs(t, s.Save(ctx, recordOf(tok, 1)), userauth.ErrConflict, "a generation Redis holds already is refused")
 	require.NoError(t, s.Clear(ctx))
 	got, err = s.Load(ctx)
 	require.NoError(t, err)
@@ -133,7 +139,7 @@ func TestTokenTTL(t *testing.T) {
 	ctx := context.Background()
 	rdb := newRedis(t, redisAddr(t))
 	s := newStore(t, rdb, WithTokenTTL(time.Hour))
-	require.NoError(t, s.Save(ctx, tok))
+	require.NoError(t, s.Save(ctx, recordOf(tok, 1)))
 	ttl, err := rdb.TTL(ctx, s.key).Result()
 	require.NoError(t, err)
 	assert.InDelta(t, time.Hour.Seconds(), ttl.Seconds(), 5)
@@ -145,7 +151,7 @@ func TestEncryptionAtRest(t *testing.T) {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	s := newStore(t, rdb, WithEncryptionKey(key))
-	require.NoError(t, s.Save(ctx, tok))
+	require.NoError(t, s.Save(ctx, recordOf(tok, 1)))
 
 	raw, err := rdb.Get(ctx, s.key).Result()
 	require.NoError(t, err)
@@ -154,7 +160,7 @@ func TestEncryptionAtRest(t *testing.T) {
 	assert.NotContains(t, raw, "SECRET")
 	got, err := s.Load(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, tok, got)
+	assert.Equal(t, recordOf(tok, 1), got)
 
 	// Another key, no key, a value moved to another Redis key, a clear
 	// value where encryption is on: all refused as corrupt.
@@ -170,7 +176,7 @@ func TestEncryptionAtRest(t *testing.T) {
 	require.NoError(t, rdb.Set(ctx, moved.key, raw, 0).Err())
 	_, err = moved.Load(ctx)
 	assert.ErrorIs(t, err, ErrCorrupt, "the Redis key is bound into the ciphertext")
-	require.NoError(t, plain.Save(ctx, tok))
+	require.NoError(t, plain.Save(ctx, recordOf(tok, 2)))
 	_, err = s.Load(ctx)
 	assert.ErrorIs(t, err, ErrCorrupt)
 	for _, e := range []error{err} {
@@ -246,7 +252,7 @@ func TestUnreachableRedisIsTyped(t *testing.T) {
 	ctx := context.Background()
 	_, err = s.Load(ctx)
 	checkUnavailable(t, err, "load")
-	checkUnavailable(t, s.Save(ctx, tok), "save")
+	checkUnavailable(t, s.Save(ctx, recordOf(tok, 1)), "save")
 	checkUnavailable(t, s.Clear(ctx), "clear")
 	_, err = s.Lock(ctx)
 	checkUnavailable(t, err, "lock")

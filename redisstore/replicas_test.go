@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -144,30 +143,27 @@ func TestReplicasShareOneRefreshPerRound(t *testing.T) {
 	})
 }
 
-// TestReplicasWithoutLockContrast documents the failure the lock prevents:
-// the same run over the same storage with its Locker hidden.
-func TestReplicasWithoutLockContrast(t *testing.T) {
+// TestReplicasWithoutLockStillSpendOnce: the same run with the storage's
+// Locker hidden. The save script's compare-and-set on the generation still
+// lets one replica write the spending record; the others find the refresh
+// token in flight and never present it: one refresh, no reuse. Without a
+// lock to wait on, they are told to try again (ErrStorageUnavailable) while
+// their token has expired.
+func TestReplicasWithoutLockStillSpendOnce(t *testing.T) {
 	run := runReplicas(t, "nolock", 1, func(r *replicaRun, _ int) {})
 	refreshes, reuses := run.srv.Calls(userauthtest.PathRefresh), run.srv.ReuseDetected()
-	t.Logf("without the lock: %d replicas, %d refreshes, %d reuse detected (session revoked)", replicas, refreshes, reuses)
-	assert.Greater(t, refreshes, 1, "several replicas spent the same refresh token")
-	assert.Greater(t, reuses, 0, "the server took it for theft and revoked the session")
-
-	// Whatever token the replicas kept, the session behind it is dead.
-	stored, err := New(newRedis(t, redisAddr(t)), run.key)
-	require.NoError(t, err)
-	tok, err := stored.Load(context.Background())
-	require.NoError(t, err)
-	if tok == nil {
-		t.Log("a replica whose refresh was refused cleared the shared session: every replica is logged out")
-		return
+	t.Logf("without the lock: %d replicas, %d refreshes, %d reuse detected; outputs %q", replicas, refreshes, reuses, run.outputs)
+	assert.Equal(t, 1, refreshes, "one replica spent the refresh token")
+	assert.Zero(t, reuses, "no replica presented it again")
+	tokens := 0
+	for _, out := range run.outputs {
+		if strings.HasPrefix(out, "TOKEN ") {
+			tokens++
+		} else {
+			assert.Contains(t, out, "another process is renewing the tokens")
+		}
 	}
-	req, _ := http.NewRequest(http.MethodGet, run.srv.URL+userauthtest.PathAccount, nil)
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	resp, err := run.srv.Client().Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "every replica is logged out")
+	assert.GreaterOrEqual(t, tokens, 1)
 }
 
 // fakeAPI starts the fake API with ann as its user, and a client for it.
@@ -213,7 +209,7 @@ func TestRedisOutageMidRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		saved, err := directStore.Load(ctx)
-		return err == nil && saved != nil && saved.AccessToken == renewed
+		return err == nil && saved != nil && saved.Token != nil && saved.Token.AccessToken == renewed
 	}, 10*time.Second, 5*time.Millisecond, "the tokens refreshed during the outage reached Redis once it returned")
 	assert.Equal(t, 1, srv.Calls(userauthtest.PathRefresh))
 	assert.Equal(t, 0, srv.ReuseDetected())
@@ -309,7 +305,8 @@ func TestLogoutWinsOverARenewalElsewhere(t *testing.T) {
 
 	saved, err := first.Load(ctx)
 	require.NoError(t, err)
-	assert.Nil(t, saved, "the logout wins: Redis stays empty")
+	require.NotNil(t, saved)
+	assert.Equal(t, userauth.PhaseLoggedOut, saved.Phase, "the logout wins: Redis holds the logged-out record")
 	srv.Advance(16 * time.Minute)
 	for name, s := range map[string]*userauth.TokenStore{"logged out": a, "other": b} {
 		_, err := s.AccessToken(ctx)

@@ -80,10 +80,14 @@ func TestTokenFileRemembersItsAPI(t *testing.T) {
 			r, a.Calls(userauthtest.PathRefresh), b.Calls(userauthtest.PathRefresh))
 	}
 
-	// A token file that an older userauth wrote, with no API beside it:
-	// its tokens go nowhere the user did not name.
+	// A token file that an older userauth wrote (a bare token), with no
+	// API beside it: its tokens go nowhere the user did not name.
 	login(t, b, tf)
-	if err := os.Remove(apiPath(tf)); err != nil {
+	old, err := json.Marshal(loadToken(t, tf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tf, old, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	expireToken(t, tf)
@@ -96,23 +100,18 @@ func TestTokenFileRemembersItsAPI(t *testing.T) {
 	checkAPIFile(t, tf, b.URL)
 }
 
-// checkAPIFile checks the file beside the token file that records the
-// API: {"base_url": api}, readable by its owner only.
+// checkAPIFile checks that the token file's session record names api,
+// and that the file is its owner's alone.
 func checkAPIFile(t *testing.T, tf, api string) {
 	t.Helper()
-	data, err := os.ReadFile(tf + ".api")
-	if err != nil {
-		t.Fatal(err)
+	if got := sessionAPI(t, tf); got != api {
+		t.Errorf("%s: the session's API is %q, want %q", tf, got, api)
 	}
-	var rec map[string]string
-	if err := json.Unmarshal(data, &rec); err != nil || len(rec) != 1 || rec["base_url"] != api {
-		t.Errorf("%s.api: got %s, want {\"base_url\": %q}", tf, data, api)
-	}
-	info, err := os.Stat(tf + ".api")
+	info, err := os.Stat(tf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if runtime.GOOS != "windows" && info.Mode().Perm() != 0o600 {
-		t.Errorf("%s.api: got mode %v, want 0600", tf, info.Mode().Perm())
+		t.Errorf("%s: got mode %v, want 0600", tf, info.Mode().Perm())
 	}
 }

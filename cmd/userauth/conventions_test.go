@@ -54,8 +54,8 @@ func TestConventions(t *testing.T) {
 		login(t, srv, tf)
 		access := loadToken(t, tf).AccessToken
 		r := runCLI(t, "", nil, "logout", "--token-file", tf)
-		if r.code != 0 || srv.Calls(userauthtest.PathLogout) != 1 || exists(t, tf) || exists(t, apiPath(tf)) {
-			t.Errorf("got %v, %d logout calls, token file kept %v; want exit 0, 1 call, no files", r, srv.Calls(userauthtest.PathLogout), exists(t, tf))
+		if r.code != 0 || srv.Calls(userauthtest.PathLogout) != 1 || hasSession(t, tf) {
+			t.Errorf("got %v, %d logout calls, session kept %v; want exit 0, 1 call, no session", r, srv.Calls(userauthtest.PathLogout), hasSession(t, tf))
 		}
 		if got := getAccount(t, srv.URL, access); got != http.StatusUnauthorized {
 			t.Errorf("GET /account with the old token: got %d, want 401", got)
@@ -67,8 +67,8 @@ func TestConventions(t *testing.T) {
 		login(t, srv, tf)
 		access := loadToken(t, tf).AccessToken
 		r := runCLI(t, "", nil, "logout", "--local", "--token-file", tf)
-		if r.code != 0 || srv.Calls(userauthtest.PathLogout) != 0 || exists(t, tf) || exists(t, apiPath(tf)) {
-			t.Errorf("got %v, %d logout calls, token file kept %v; want exit 0, no call, no files", r, srv.Calls(userauthtest.PathLogout), exists(t, tf))
+		if r.code != 0 || srv.Calls(userauthtest.PathLogout) != 0 || hasSession(t, tf) {
+			t.Errorf("got %v, %d logout calls, session kept %v; want exit 0, no call, no session", r, srv.Calls(userauthtest.PathLogout), hasSession(t, tf))
 		}
 		if got := getAccount(t, srv.URL, access); got != http.StatusOK {
 			t.Errorf("GET /account with the old token: got %d, want 200 (not revoked)", got)
@@ -81,8 +81,8 @@ func TestConventions(t *testing.T) {
 		srv.Fail(userauthtest.PathLogout, 1, userauthtest.Fault{Status: 500, Body: `{"error":"database down"}`})
 		r := runCLI(t, "", nil, "logout", "--token-file", tf)
 		want := "userauth logout: logged out here; the server did not revoke the tokens: server error: POST /logout: 500 internal server error: database down\n"
-		if r.code != 1 || r.stderr != want || exists(t, tf) {
-			t.Errorf("got %v, token file kept %v; want exit 1, %q, no token file", r, exists(t, tf), want)
+		if r.code != 1 || r.stderr != want || hasSession(t, tf) {
+			t.Errorf("got %v, session kept %v; want exit 1, %q, no session", r, hasSession(t, tf), want)
 		}
 	})
 	t.Run("help", func(t *testing.T) { t.Parallel(); testHelp(t) })

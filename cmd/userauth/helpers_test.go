@@ -168,27 +168,31 @@ func loadToken(t *testing.T, path string) *userauth.Token {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := fs.Load(context.Background())
+	rec, err := fs.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok
+	if rec == nil || rec.Phase == userauth.PhaseEnded || rec.Phase == userauth.PhaseLoggedOut {
+		return nil
+	}
+	return rec.Token
 }
 
 // expireToken makes the saved access token expired, by the local record
 // the CLI judges it by, so that the next command must renew it.
 func expireToken(t *testing.T, path string) {
 	t.Helper()
-	tok := loadToken(t, path)
-	if tok == nil {
-		t.Fatalf("%s holds no token", path)
-	}
-	tok.Expiry = time.Now().Add(-time.Minute)
 	fs, err := userauth.NewFileStorage(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Save(context.Background(), tok); err != nil {
+	rec, err := fs.Load(context.Background())
+	if err != nil || rec == nil || rec.Token == nil {
+		t.Fatalf("%s holds no token (%v)", path, err)
+	}
+	rec.Token.Expiry = time.Now().Add(-time.Minute)
+	rec.Generation++
+	if err := fs.Save(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -231,4 +235,33 @@ func exitCode(t *testing.T, err error) int {
 		t.Fatal(err)
 	}
 	return 0
+}
+
+// sessionAPI is the API the token file's session record names, normalised;
+// "" when it names none.
+func sessionAPI(t *testing.T, path string) string {
+	t.Helper()
+	fs, err := userauth.NewFileStorage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := fs.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec == nil || rec.API == "" {
+		return ""
+	}
+	api, err := normalizeURL(rec.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api
+}
+
+// hasSession reports whether the token file holds a session: it holds
+// nothing, or a logged-out record, after a logout.
+func hasSession(t *testing.T, path string) bool {
+	t.Helper()
+	return exists(t, path) && loadToken(t, path) != nil
 }

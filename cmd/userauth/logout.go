@@ -89,8 +89,8 @@ func logoutLocal(ctx context.Context, e *env, sess *session) error {
 
 // cleared reports whether the token file no longer holds a session.
 func cleared(ctx context.Context, sess *session) bool {
-	tok, err := sess.storage.Load(context.WithoutCancel(ctx))
-	return err == nil && tok == nil
+	rec, err := sess.storage.Load(context.WithoutCancel(ctx))
+	return err == nil && (rec == nil || rec.Token == nil)
 }
 
 // notRevokedReason says why the server did not revoke the tokens, given

@@ -52,18 +52,28 @@ func openSession(ctx context.Context, f *sessionFlags) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := storage.Load(ctx)
+	rec, err := storage.Load(ctx)
 	if errors.Is(err, userauth.ErrCorruptTokenFile) {
 		return nil, damagedFileError{path: storage.Path(), err: err}
 	}
 	if err != nil {
 		return nil, err
 	}
-	saved, err := readAPIFile(apiPath(storage.Path()))
-	if err != nil {
-		return nil, err
+	sess := &session{path: storage.Path(), storage: storage, force: f.force}
+	if rec != nil && rec.Token != nil {
+		sess.tok = rec.Token
+		if rec.API != "" {
+			if sess.saved, err = normalizeURL(rec.API); err != nil {
+				return nil, damagedFileError{path: storage.Path(), err: fmt.Errorf("its API: %w", err)}
+			}
+		}
 	}
-	return &session{path: storage.Path(), storage: storage, tok: tok, saved: saved, force: f.force}, nil
+	if sess.tok != nil && sess.saved == "" { // written by a version before records
+		if sess.saved, err = readAPIFile(apiPath(storage.Path())); err != nil {
+			return nil, err
+		}
+	}
+	return sess, nil
 }
 
 // damagedFileError is a token file that holds no readable session (torn

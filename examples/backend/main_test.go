@@ -73,12 +73,12 @@ func TestTheServiceRunsUnattended(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := storage.Load(context.Background())
-	if err != nil || tok == nil {
-		t.Fatalf("the token file holds %v, %v", tok, err)
+	rec, err := storage.Load(context.Background())
+	if err != nil || rec == nil || rec.Token == nil {
+		t.Fatalf("the token file holds %v, %v", rec, err)
 	}
 	client, _ := userauth.NewClient(fake.URL)
-	if err := client.Logout(context.Background(), tok.AccessToken); err != nil {
+	if err := client.Logout(context.Background(), rec.Token.AccessToken); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := get(t, url+"/whoami"); code != http.StatusOK || body["email"] != "bot@example.com" {
