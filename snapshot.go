@@ -32,7 +32,7 @@ const (
 
 func (sn *snapshot) state(now time.Time) tokenState {
 	switch {
-	case sn == nil || sn.rec.complete() == nil:
+	case sn == nil || sn.bearer == "": // no complete pair of this store's API
 		return stateNone
 	case now.Before(sn.refreshAt) && sn.saved():
 		return stateFresh
@@ -71,8 +71,8 @@ func (sn *snapshot) token() *Token {
 func (s *TokenStore) schedule(held *snapshot, rec *Record, offset *time.Duration, now time.Time) *snapshot {
 	sn := &snapshot{rec: rec, offset: offset}
 	c := rec.complete()
-	if c == nil {
-		return sn
+	if c == nil || rec.API != "" && !sameAPI(rec.API, s.client.baseURL.String()) {
+		return sn // nothing to hand out: another API's tokens never are
 	}
 	sn.bearer = "Bearer " + c.AccessToken
 	if held.paired() == rec.Paired && held.rec.complete() != nil {

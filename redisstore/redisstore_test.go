@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -354,4 +355,35 @@ func TestAnUnsendableAccessTokenInRedisIsCorrupt(t *testing.T) {
 	assert.Nil(t, got)
 	assert.ErrorIs(t, err, ErrCorrupt)
 	assert.NotContains(t, err.Error(), "X-Injected")
+}
+
+// TestValueOfAnEarlierVersionIsUpgraded: a value as versions before session
+// records stored it (a bare token, clear or sealed) is read as a record of
+// generation 1, and the next save replaces it with a record that the save
+// script can compare.
+func TestValueOfAnEarlierVersionIsUpgraded(t *testing.T) {
+	ctx := context.Background()
+	rdb := newRedis(t, redisAddr(t))
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	for _, opts := range [][]Option{nil, {WithEncryptionKey(key)}} {
+		s := newStore(t, rdb, opts...)
+		legacy, err := json.Marshal(tok)
+		require.NoError(t, err)
+		require.NoError(t, rdb.Set(ctx, s.key, s.seal(legacy), 0).Err())
+		got, err := s.Load(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(1), got.Generation)
+		assert.Equal(t, userauth.PhaseActive, got.Phase)
+		assert.Equal(t, tok.RefreshToken, got.Token.RefreshToken)
+
+		assert.ErrorIs(t, s.Save(ctx, recordOf(tok, 1)), userauth.ErrConflict, "the legacy value counts as generation 1")
+		require.NoError(t, s.Save(ctx, recordOf(tok, 2)))
+		raw, err := rdb.Get(ctx, s.key).Result()
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(raw, "r2:2:"), "upgraded to a record")
+		got, err = s.Load(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(2), got.Generation)
+	}
 }
