@@ -35,7 +35,7 @@ func (w *wipeable) wipe() {
 }
 
 func (w *wipeable) Load(ctx context.Context) (*userauth.Record, error) { return w.cur().Load(ctx) }
-func (w *wipeable) Save(ctx context.Context, r *userauth.Record) error  { return w.cur().Save(ctx, r) }
+func (w *wipeable) Save(ctx context.Context, r *userauth.Record) error { return w.cur().Save(ctx, r) }
 func (w *wipeable) Lock(ctx context.Context) (func(), error)           { return w.cur().Lock(ctx) }
 
 // TestStorageRestartedEmptyGetsTheSessionBack: the shared storage loses
