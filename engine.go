@@ -9,191 +9,16 @@ import (
 	"time"
 )
 
-// The engine: one transaction primitive, and the readers' snapshot.
+// The engine: one transaction primitive.
 //
 // Every change of the session (renewal, login, 2FA step, logout) is one
 // transaction: the store's lock, then the storage's Locker, load and merge
 // (see merge), then the steps of the state machine (transition.go), each
 // record written before its action when its generation grew, then the
-// snapshot published and OnTokenChange told, then unlock. A transaction
-// runs on a context detached from its callers' (see detached), bounded by
-// the refresh timeout: a caller that gives up never cuts a refresh token's
-// spending short.
-//
-// Readers take no lock: the snapshot is immutable, behind an atomic
-// pointer.
-
-// usable returns a snapshot whose token can be used now, renewing first
-// when callers must wait. A renewal that fails for a passing reason still
-// serves a token that has not expired.
-func (s *TokenStore) usable(ctx context.Context) (*snapshot, error) {
-	if err := s.made(); err != nil {
-		return nil, err
-	}
-	sn := s.snap.Load()
-	switch sn.state(s.cfg.now()) {
-	case stateFresh:
-		return sn, nil
-	case stateDue:
-		if !s.cfg.blocking {
-			s.renewBehind(ctx, sn)
-			return sn, nil
-		}
-	}
-	if ctx == nil {
-		return nil, errNilContext
-	}
-	got, err := s.shared(ctx, goal{kind: goalUsable, used: sn.paired()})
-	if err != nil {
-		if cur := s.snap.Load(); ctx.Err() == nil && !loginOrTwoFactorRequired(err) && cur.state(s.cfg.now()) == stateDue {
-			return cur, nil
-		}
-		return nil, err
-	}
-	return got, nil
-}
-
-// renewBehind starts one renewal of sn's due token, unless one runs or
-// the last failed moments ago; callers go on with the token meanwhile.
-func (s *TokenStore) renewBehind(ctx context.Context, sn *snapshot) {
-	if ctx == nil || s.cfg.now().Before(sn.failUntil) || !s.renewing.CompareAndSwap(false, true) {
-		return
-	}
-	g := goal{kind: goalUsable, used: sn.paired()}
-	s.flights.DoChan(g.key(), func() (any, error) {
-		defer s.renewing.Store(false)
-		return s.detachedRun(ctx, false, s.run(g))
-	})
-}
-
-// shared runs g's transaction once for every caller that asks for the
-// same thing meanwhile, and waits for it as long as ctx allows. A renewal
-// that failed moments ago is answered with its error, without a call.
-func (s *TokenStore) shared(ctx context.Context, g goal) (*snapshot, error) {
-	if sn := s.snap.Load(); s.cfg.now().Before(sn.failUntil) && g.kind <= goalStepUp {
-		return nil, sn.failErr
-	}
-	ch := s.flights.DoChan(g.key(), func() (any, error) {
-		// No caller's giving up stops it: others may wait for it.
-		return s.detachedRun(ctx, false, s.run(g))
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*snapshot), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// key names the transactions callers share: the same goal for the same
-// pair and request.
-func (g goal) key() string {
-	return fmt.Sprintf("%d/%d/%s", g.kind, g.used, g.cause)
-}
-
-// op is a transaction's work under the store's lock.
-type op func(ctx, ask context.Context) (*snapshot, error)
-
-// run is the op of g's transaction. A renewal that another transaction
-// of this store made unnecessary meanwhile (its pair is newer than the
-// one the caller saw, and fresh) does not start.
-func (s *TokenStore) run(g goal) op {
-	return func(ctx, ask context.Context) (*snapshot, error) {
-		sn := s.snap.Load()
-		if s.cfg.now().Before(sn.failUntil) && g.kind <= goalStepUp {
-			return nil, sn.failErr // failed moments ago, while this caller waited
-		}
-		fresh := sn.state(s.cfg.now()) == stateFresh
-		switch g.kind {
-		case goalUsable:
-			if fresh {
-				return sn, nil
-			}
-		case goalForced, goalRefused:
-			if fresh && sn.paired() != g.used {
-				return sn, nil
-			}
-		case goalStepUp:
-			if fresh && sn.paired() != g.used && sn.rec.Stepped {
-				return sn, nil
-			}
-		}
-		return s.transact(ctx, ask, g)
-	}
-}
-
-// detached runs f for a caller that waits as long as ctx allows; f goes
-// on without it (see detachedRun).
-func (s *TokenStore) detached(ctx context.Context, f op) (*snapshot, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err // given up before anything started
-	}
-	done := make(chan struct{})
-	var sn *snapshot
-	var err error
-	go func() {
-		defer close(done)
-		sn, err = s.detachedRun(ctx, true, f)
-	}()
-	select {
-	case <-done:
-		return sn, err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// detachedRun runs f under the store's lock, on ctx's values without its
-// cancellation, under the refresh timeout. For a caller that waits (its
-// own), the lock is waited for as long as ctx allows (an f it gave up on
-// meanwhile does not start), and ask, the 2FA handler's context, ends when
-// ctx does: nothing is spent while the handler runs. A transaction callers
-// share waits for the lock the refresh timeout at most, and no caller's
-// giving up ends it.
-func (s *TokenStore) detachedRun(ctx context.Context, own bool, f op) (*snapshot, error) {
-	detached := context.WithoutCancel(ctx)
-	wait, caller := ctx, ctx
-	if !own {
-		var cancel context.CancelFunc
-		wait, cancel = context.WithTimeout(detached, s.cfg.timeout)
-		defer cancel()
-		caller = detached
-	}
-	if err := s.acquire(wait); err != nil {
-		return nil, err
-	}
-	defer s.release()
-	opCtx, cancel := context.WithTimeout(detached, s.cfg.timeout)
-	defer cancel()
-	ask, cancelAsk := context.WithCancel(opCtx)
-	defer cancelAsk()
-	defer context.AfterFunc(caller, cancelAsk)()
-	return f(opCtx, ask)
-}
-
-// acquire takes the store's lock. Waiting callers are served in the order
-// they came (a channel's senders are), so a Logout is not overtaken by
-// operations that started after it. After Shutdown it fails.
-func (s *TokenStore) acquire(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err // select would pick a free lock over it half the time
-	}
-	select {
-	case s.lock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if s.closed.Load() {
-		s.release()
-		return ErrStoreShutDown
-	}
-	return nil
-}
-
-func (s *TokenStore) release() { <-s.lock }
+// snapshot published (snapshot.go), then unlock, then OnTokenChange told
+// (notify.go). A transaction runs on a context detached from its callers'
+// (flights.go), bounded by the refresh timeout: a caller that gives up
+// never cuts a refresh token's spending short.
 
 // maxSteps bounds a transaction's steps; no path of the state machine
 // takes more than six.
@@ -252,7 +77,7 @@ func (t *txn) steps(rec Record, g goal) (Record, error) {
 				}
 				rec = stored
 				continue
-			case t.s.degradable(err):
+			case t.s.degradable(err) && n.Phase != PhaseLoggedOut: // a logout must reach storage, or it changed nothing
 				t.s.warn(t.ctx, "userauth: shared storage unavailable; the session is kept in this process until it returns", err)
 			case t.spent && n.Phase != PhaseLoggedOut:
 				// What this transaction's spending of a refresh token left:
@@ -310,6 +135,7 @@ func (t *txn) load(held *Record, adopting bool) (Record, error) {
 	case err == nil:
 	case t.s.degradable(err) && (held != nil || adopting):
 		t.s.warn(t.ctx, "userauth: shared storage unavailable; using the session this process holds", err)
+		t.stored = t.held.base // what storage held when last seen
 		if held == nil {
 			return Record{}, nil // a login during an outage: kept here until storage returns
 		}
@@ -366,6 +192,11 @@ func (t *txn) rules(rec Record) rules {
 		sn.base = rec.Generation // fresh by time: whether storage has it is the engine's
 		x.fresh = sn.state(now) == stateFresh
 		x.valid = x.fresh || sn.state(now) == stateDue
+	}
+	if h := t.held; rec.Phase == PhaseSpending && h.rec != nil && h.rec.Phase == PhaseSpending && h.rec.Generation == rec.Generation {
+		// Judged by this store's clock alone, from when it first saw that
+		// spending: another's clock may be hours off.
+		x.abandoned = !now.Before(h.spendSeen.Add(2 * t.s.cfg.timeout))
 	}
 	if rec.Replaced != nil {
 		exp := t.s.localExpiry(rec.Replaced, t.offset)
@@ -427,6 +258,12 @@ func (t *txn) fromAnswer(r *TokenResponse, sent time.Time) *Token {
 func (s *TokenStore) publish(t *txn, held *snapshot, rec Record) *snapshot {
 	sn := s.schedule(held, &rec, t.offset, s.cfg.now())
 	sn.told, sn.base = t.told, t.stored
+	if rec.Phase == PhaseSpending {
+		sn.spendSeen = s.cfg.now()
+		if held.rec != nil && held.rec.Phase == PhaseSpending && held.rec.Generation == rec.Generation {
+			sn.spendSeen = held.spendSeen // the same spending, seen before
+		}
+	}
 	sn.login = !sn.saved() && (t.login || held.login && !held.saved())
 	if !sn.saved() && t.renewal {
 		// A renewal could not write it: the next, behind the callers, not
@@ -443,7 +280,7 @@ func (s *TokenStore) publish(t *txn, held *snapshot, rec Record) *snapshot {
 		if rec.hasPair() {
 			tok = *rec.Token
 		}
-		s.cfg.onChange(tok)
+		s.note.queue(tok)
 	}
 	return sn
 }

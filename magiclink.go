@@ -40,18 +40,32 @@ func (s *TokenStore) CompleteMagicLink(ctx context.Context, link string) (*Token
 		// link made rather than present the spent token, which the server
 		// would take for theft.
 		sum := sha256.Sum256([]byte(rt))
-		if sum == s.lastLink {
-			if sn := s.snap.Load(); sn.rec.complete() != nil {
+		if sum == s.lastLink.sum {
+			if sn := s.snap.Load(); sn.paired() == s.lastLink.paired && sn.rec.complete() != nil {
 				return sn, nil
 			}
 			return nil, &ValidationError{Field: "link", Reason: "was used already: ask for a new one"}
 		}
-		s.lastLink = sum
 		sent := s.cfg.now()
 		resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: rt})
 		if err != nil {
-			return nil, err
+			if answeredSuccess(err) {
+				s.lastLink = spentLink{sum: sum} // spent, its answer lost
+			}
+			return nil, err // refused, or never acted on: the link may be tried again
 		}
-		return s.transact(ctx, ask, goal{kind: goalAdopt, resp: resp, sent: sent})
+		s.lastLink = spentLink{sum: sum}
+		sn, err := s.transact(ctx, ask, goal{kind: goalAdopt, resp: resp, sent: sent})
+		if sn != nil {
+			s.lastLink.paired = sn.paired()
+		}
+		return sn, err
 	}))
+}
+
+// spentLink is a magic link exchanged: the digest of its refresh token, and
+// the pair it made (0 until it made one).
+type spentLink struct {
+	sum    [sha256.Size]byte
+	paired uint64
 }

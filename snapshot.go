@@ -18,6 +18,7 @@ type snapshot struct {
 	told      uint64         // the pair last told to OnTokenChange (its Paired; 0 for none)
 	failErr   error          // the last renewal's failure, handed out until failUntil
 	failUntil time.Time
+	spendSeen time.Time // when this store first saw rec, another store's spending record (by its own clock)
 }
 
 // tokenState is what callers do with a snapshot's token.

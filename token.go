@@ -245,9 +245,12 @@ func WithBlockingRefresh() StoreOption {
 }
 
 // WithOnTokenChange calls f after every login, renewal, 2FA step and
-// logout of this store (with the zero Token after a logout), once the new
-// tokens are saved. f runs synchronously and must be quick; it may call the
-// store.
+// logout of this store (with the zero Token after a logout), once storage
+// took the new tokens: never for a pair storage refused. f is called one
+// call at a time, after the store's lock is released (it may call the
+// store), before the call that made the change returns; states follow
+// each other in order, and one superseded before f could be told it is
+// skipped. f must be quick.
 func WithOnTokenChange(f func(Token)) StoreOption {
 	return func(c *storeConfig) error {
 		if f == nil {

@@ -2,7 +2,6 @@ package userauth
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,9 +46,10 @@ type TokenStore struct {
 	renewing atomic.Bool              // a renewal behind the callers of a due token is in flight
 	closed   atomic.Bool              // Shutdown was called: no new transaction starts
 
-	// lastLink is the digest of the refresh token of the last magic link
-	// exchanged (see CompleteMagicLink). Guarded by lock.
-	lastLink [sha256.Size]byte
+	// lastLink is the last magic link exchanged, and the session it made
+	// (see CompleteMagicLink). Guarded by lock.
+	lastLink spentLink
+	note     notifier // OnTokenChange's calls, delivered after the lock is released
 }
 
 // NewTokenStore returns a store for one session, using c for the API calls
@@ -111,9 +111,11 @@ var ErrStoreShutDown = errors.New("userauth: token store shut down")
 // renewal's answer is on its way keeps the spent refresh token in storage,
 // and whoever presents it next ends the session (the server takes reuse
 // for theft). After Shutdown, those calls return ErrStoreShutDown; a fresh
-// token is still handed out. When ctx ends first, Shutdown returns ctx's
-// error; calling it again waits again. It is safe to call more than once
-// and from several goroutines.
+// token is still handed out. A pair this store holds that storage refused
+// before is written back; when storage still refuses it, Shutdown returns
+// the error (the session is not in storage). When ctx ends first, Shutdown
+// returns ctx's error; calling it again waits again. It is safe to call
+// more than once and from several goroutines.
 func (s *TokenStore) Shutdown(ctx context.Context) error {
 	if err := s.made(); err != nil {
 		return err
@@ -126,11 +128,22 @@ func (s *TokenStore) Shutdown(ctx context.Context) error {
 	// queued behind it see closed and start nothing.
 	select {
 	case s.lock <- struct{}{}:
-		s.release()
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	defer s.release()
+	if s.snap.Load().saved() {
+		return nil
+	}
+	// A pair storage refused is written back now, or the next process finds
+	// its spending record and the session ends.
+	if _, err := s.transact(context.WithoutCancel(ctx), ctx, goal{kind: goalFlush}); err != nil {
+		return err
+	}
+	if !s.snap.Load().saved() {
+		return errNotSavedYet
+	}
+	return nil
 }
 
 // String describes the store by the API it speaks to, never by its tokens.

@@ -25,6 +25,7 @@ const (
 	goalCode                        // complete the pending step (or renew the grace period) with code
 	goalLogout                      // have the server revoke the session, then log out
 	goalLogoutLocal                 // log out without the server
+	goalFlush                       // give storage the record this store holds unsaved; nothing else
 )
 
 // goal is a transaction's aim.
@@ -93,6 +94,7 @@ type rules struct {
 	valid       bool          // the record's pair has not expired
 	replaced    bool          // the record's Replaced pair has not expired
 	restored    bool          // the record, unsaved before, was written back by this transaction
+	abandoned   bool          // the record is another store's spending, seen unchanged here for twice the timeout
 }
 
 // refusalCooldown is how long a pair that a renewal made for a request's
@@ -117,32 +119,48 @@ var (
 )
 
 // merge is what a transaction starts from: held, the record this store
-// holds, or stored, what storage holds, whichever is newer; back reports
-// that storage lost held (restarted empty, or a write that failed) and
-// must be given it back.
+// holds, or stored, what storage holds; back reports that storage must be
+// given held (it lost it: restarted empty, or a write of held failed).
 //
-// base is the generation storage held when held was written; held is
-// unsaved when base is lower than its generation. Two stores that wrote
-// while storage was down wrote generations that cannot be compared: when
-// storage moved past base meanwhile and held is a login (login: a session
-// started on purpose, which spent nothing), the login wins over a
-// renewal, as it would have with storage up, and a logout wins over the
-// login (the server revoked it); otherwise what storage holds wins.
+// base is the generation storage held when held was written: held is
+// unsaved when base is lower than its generation. When storage moved past
+// base meanwhile, two stores wrote since base without seeing each other
+// (during an outage, or while storage refused one of them): a fork, whose
+// generations cannot be compared. What storage holds wins it, but for two
+// cases: a login held (a session started on purpose, which spent nothing)
+// wins over a renewal, as it would have with storage up (a logout still
+// wins over it: the server revoked it); and the answer of this store's own
+// spending wins over another store's declaring that spending abandoned.
 func merge(held *Record, base uint64, login bool, stored *Record) (rec Record, back bool) {
 	switch {
 	case held == nil && stored == nil:
 		return Record{}, false
 	case held == nil:
 		return *stored, false
-	case stored == nil || stored.Generation < held.Generation:
+	case stored == nil:
 		return *held, true
-	case login && base < held.Generation && stored.Generation > base && stored.Phase != PhaseLoggedOut:
+	}
+	fork := base < held.Generation && stored.Generation > base
+	switch {
+	case !fork && stored.Generation < held.Generation:
+		return *held, true
+	case !fork:
+		return *stored, false
+	case login && stored.Phase != PhaseLoggedOut, answersAbandonment(held, base, stored):
 		rec = *held
-		rec.Generation = stored.Generation + 1
+		rec.Generation = max(stored.Generation, held.Generation) + 1
 		rec.Paired = rec.Generation
 		return rec, true
 	}
 	return *stored, false
+}
+
+// answersAbandonment reports that held is the answer to the spending
+// record this store wrote at base (the pair written right after it), and
+// stored another store's ending of that spending as abandoned.
+func answersAbandonment(held *Record, base uint64, stored *Record) bool {
+	return stored.Phase == PhaseEnded && stored.Generation == base+1 &&
+		held.hasPair() && held.Generation == base+1 && held.Paired == held.Generation
 }
 
 // step applies a, the answer of the last action, to r, and says what
@@ -185,6 +203,8 @@ func step(r Record, g goal, a result, x rules) (Record, goal, action) {
 // decide says what g needs from r.
 func decide(r Record, g goal, x rules) (Record, goal, action) {
 	switch {
+	case g.kind == goalFlush:
+		return r, g, done(nil) // the load wrote back what storage lacked
 	case g.kind == goalAdopt:
 		return adopt(r, g, g.pair, x)
 	case g.kind == goalLogoutLocal, g.kind == goalLogout && !r.hasPair():
@@ -213,7 +233,7 @@ func decide(r Record, g goal, x rules) (Record, goal, action) {
 			return r, g, action{kind: actRevoke, access: r.Token.AccessToken}
 		case g.kind == goalLogout:
 			return loggedOut(r), g, done(nil)
-		case x.now.Before(r.Until.Add(x.timeout)): // its answer may still be written
+		case !x.abandoned: // its answer may still be written
 			if x.valid && r.complete() != nil {
 				return r, g, done(nil)
 			}

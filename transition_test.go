@@ -37,6 +37,7 @@ func TestStepTable(t *testing.T) {
 	withHandler := func(x rules) rules { x.handler = true; return x }
 	withCredentials := func(x rules) rules { x.credentials = true; return x }
 	restored := func(x rules) rules { x.restored = true; return x }
+	abandoned := func(x rules) rules { x.abandoned = true; return x }
 	renewedFor := func(r Record, c string, when time.Time) Record { r.RenewedFor, r.RenewedAt = c, when; return r }
 	stepped := func(r Record) Record { r.Stepped = true; return r }
 	spending := func(r Record, until time.Time) Record { r.Phase, r.Until = PhaseSpending, until; return r }
@@ -77,8 +78,9 @@ func TestStepTable(t *testing.T) {
 		{"CompleteTwoFactor: spending, then the code", pendingAfter(6), goal{kind: goalCode, code: "123456"}, result{}, at(0, false, false), PhaseSpending, 1, actPresent, nil},
 		{"another store spends; its token still valid: served", spending(active(7, 6, pairA), t0.Add(30*time.Second)), goal{kind: goalUsable, used: 6}, result{}, at(time.Second, false, true), PhaseSpending, 0, actDone, nil},
 		{"another store spends; its token expired: never presented here", spending(active(7, 6, pairA), t0.Add(30*time.Second)), goal{kind: goalUsable, used: 6}, result{}, at(time.Second, false, false), PhaseSpending, 0, actDone, errSpendingElsewhere},
-		{"a spending abandoned long ago: the session ends, its token never presented", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{}, at(2*time.Minute, false, false), PhaseEnded, 1, actDone, ErrLoginRequired},
-		{"abandoned, with credentials: log in", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{}, withCredentials(at(2*time.Minute, false, false)), PhaseEnded, 1, actLogin, nil},
+		{"another store's spending, its Until long past by this clock: not abandoned until seen so here", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{}, at(2*time.Minute, false, false), PhaseSpending, 0, actDone, errSpendingElsewhere},
+		{"a spending seen unchanged for twice the timeout: the session ends, its token never presented", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{}, abandoned(at(2*time.Minute, false, false)), PhaseEnded, 1, actDone, ErrLoginRequired},
+		{"abandoned, with credentials: log in", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{}, withCredentials(abandoned(at(2*time.Minute, false, false))), PhaseEnded, 1, actLogin, nil},
 		{"a refresh's pair: active, a new identity", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{kind: ansPair, pair: pairB}, at(0, false, false), PhaseActive, 1, actDone, nil},
 		{"a refresh answered with requires_2fa: pending, handler asked", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{kind: ansPair, pair: pending}, withHandler(at(0, false, false)), PhasePending2FA, 1, actAskCode, nil},
 		{"a 2FA step answered with requires_2fa again: the caller's", spending(pendingAfter(7), t0), goal{kind: goalCode, code: "1", stepped: true}, result{kind: ansPair, pair: pending}, withHandler(at(0, false, false)), PhasePending2FA, 1, actDone, ErrTwoFactorRequired},
@@ -160,6 +162,9 @@ func TestMergeTable(t *testing.T) {
 		{"a login kept during an outage, a renewal elsewhere since: the login wins", &login, 4, true, ptr(active(6, 6, pairA)), 7, pairB, true},
 		{"a login kept during an outage, a logout elsewhere since: the logout wins", &login, 4, true, ptr(loggedOut(active(5, 5, pairA))), 6, nil, false},
 		{"a renewal kept during an outage, another since: storage's", &login, 4, false, ptr(active(6, 6, pairA)), 6, pairA, false},
+		{"a renewal kept during an outage, a LogoutLocal since at a lower generation: the logout wins", ptr(active(3, 3, pairB)), 1, false, ptr(loggedOut(active(1, 1, pairA))), 2, nil, false},
+		{"the answer of this store's spending, another store's ending it as abandoned: the answer wins", ptr(active(3, 3, pairB)), 2, false, ptr(Record{Generation: 3, Phase: PhaseEnded, API: api}), 4, pairB, true},
+		{"a saved record, storage restarted empty: written back", ptr(active(3, 3, pairB)), 3, false, nil, 3, pairB, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

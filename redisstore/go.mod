@@ -1,6 +1,6 @@
 module github.com/tarilabs/userauth/redisstore
 
-go 1.25.0
+go 1.26.0
 
 require (
 	github.com/bsm/redislock v0.9.4
@@ -28,6 +28,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	go.yaml.in/yaml/v4 v4.0.0 // indirect
 	golang.org/x/oauth2 v0.30.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.44.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )
