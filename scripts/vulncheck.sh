@@ -18,6 +18,11 @@ vulndb_version=v0.0.0-20261105234957-e22db6528018      # golang.org/x/vulndb, 20
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 export GOWORK=off GOFLAGS=-mod=mod
+# The machine's module cache serves third-party modules (offline), but the
+# check runs on a cache of its own: a copy of this repository's modules that
+# an earlier run left there, at the same version, would be checked instead
+# of the tree under test.
+cache=$(go env GOMODCACHE)
 
 osv=$(go mod download -json "golang.org/x/vulndb@$vulndb_version" | jq -r .Dir)/data/osv
 go run "golang.org/x/vulndb/cmd/indexdb@$vulndb_version" -vulns "$osv" -out "$work/db"
@@ -28,7 +33,7 @@ release_tree "$work/src" "$work/proxy" "$candidate"
 failed=0
 for dir in $(published_modules); do
   echo "== govulncheck $(module_path "$repo/$dir")"
-  (cd "$work/src/$dir" && GOPROXY="file://$work/proxy,file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)" GONOSUMDB=$root_module \
+  (cd "$work/src/$dir" && GOMODCACHE="$work/modcache" GOPROXY="file://$work/proxy,file://$cache/cache/download,$(go env GOPROXY)" GONOSUMDB=$root_module \
     go run "golang.org/x/vuln/cmd/govulncheck@$vuln_version" -db "file://$work/db" -format json ./...) >"$work/out.json"
   # A finding whose trace starts at a function is one our code calls.
   called=$(jq -r 'select(.finding and .finding.trace[0].module != "stdlib" and .finding.trace[0].function)
