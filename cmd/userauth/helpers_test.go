@@ -164,14 +164,7 @@ func wantExit(t *testing.T, r result, code int) {
 // loadToken returns what the token file holds.
 func loadToken(t *testing.T, path string) *userauth.Token {
 	t.Helper()
-	fs, err := userauth.NewFileStorage(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := fs.Load(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := loadRecord(t, path)
 	if rec == nil || rec.Phase == userauth.PhaseEnded || rec.Phase == userauth.PhaseLoggedOut {
 		return nil
 	}
@@ -182,16 +175,16 @@ func loadToken(t *testing.T, path string) *userauth.Token {
 // the CLI judges it by, so that the next command must renew it.
 func expireToken(t *testing.T, path string) {
 	t.Helper()
+	rec := loadRecord(t, path)
+	if rec == nil || rec.Token == nil {
+		t.Fatalf("%s holds no token", path)
+	}
+	rec.Token.Expiry = time.Now().Add(-time.Minute)
+	rec.Generation++
 	fs, err := userauth.NewFileStorage(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := fs.Load(context.Background())
-	if err != nil || rec == nil || rec.Token == nil {
-		t.Fatalf("%s holds no token (%v)", path, err)
-	}
-	rec.Token.Expiry = time.Now().Add(-time.Minute)
-	rec.Generation++
 	if err := fs.Save(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -241,14 +234,7 @@ func exitCode(t *testing.T, err error) int {
 // "" when it names none.
 func sessionAPI(t *testing.T, path string) string {
 	t.Helper()
-	fs, err := userauth.NewFileStorage(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := fs.Load(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := loadRecord(t, path)
 	if rec == nil || rec.API == "" {
 		return ""
 	}
@@ -264,4 +250,18 @@ func sessionAPI(t *testing.T, path string) string {
 func hasSession(t *testing.T, path string) bool {
 	t.Helper()
 	return exists(t, path) && loadToken(t, path) != nil
+}
+
+// loadRecord returns the session record the token file holds, nil for none.
+func loadRecord(t *testing.T, path string) *userauth.Record {
+	t.Helper()
+	fs, err := userauth.NewFileStorage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := fs.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
