@@ -4,7 +4,7 @@ package userauth_test
 // Locker held by another process, contexts that end, Clears that fail,
 // logins answered across a logout. Public API only; the harness (atkEnv,
 // refusingStorage, assertLoggedOut, mustLoad, ...) is store_hostile_test.go's
-// and store_hostile_more_test.go's.
+// and refused_saves_test.go's.
 
 import (
 	"context"
