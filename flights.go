@@ -47,10 +47,15 @@ func (s *TokenStore) renewBehind(ctx context.Context, sn *snapshot) {
 		return
 	}
 	g := goal{kind: goalUsable, used: sn.paired()}
-	s.flights.DoChan(g.key(), func() (any, error) {
-		defer s.renewing.Store(false)
+	ch := s.flights.DoChan(g.key(), func() (any, error) {
 		return s.detachedRun(ctx, false, s.run(g))
 	})
+	// The flag falls when the renewal ends, whoever started it (a caller
+	// that waits may have, and this call joined it).
+	go func() {
+		<-ch
+		s.renewing.Store(false)
+	}()
 }
 
 // shared runs g's transaction once for every caller that asks for the
