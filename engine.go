@@ -30,8 +30,8 @@ func (s *TokenStore) transact(ctx, ask context.Context, g goal) (*snapshot, erro
 	held := s.snap.Load()
 	t := &txn{s: s, ctx: ctx, ask: ask, read: ctx, held: held, offset: held.offset, told: held.told,
 		login: g.kind == goalAdopt, renewal: g.kind <= goalStepUp}
-	if g.kind == goalLogout || g.kind == goalLogoutLocal {
-		t.read = ask // a logout that cannot read storage in its caller's time changes nothing
+	if g.kind == goalLogout || g.kind == goalLogoutLocal || g.kind == goalFlush {
+		t.read = ask // a logout (or Shutdown) that cannot read storage in its caller's time changes nothing
 	}
 	unlock, err := s.lockStorage(t.read)
 	if err != nil {
@@ -111,19 +111,20 @@ func (t *txn) steps(rec Record, g goal) (Record, error) {
 
 // txn is one transaction's working state.
 type txn struct {
-	s        *TokenStore
-	ctx, ask context.Context
-	offset   *time.Duration
-	held     *snapshot       // what the store held when the transaction started
-	login    bool            // a login's pair was written (see merge)
-	renewal  bool            // the transaction renews (goalUsable to goalStepUp)
-	restored bool            // the record this store held unsaved was written back
-	spent    bool            // a refresh token was presented
-	read     context.Context // for loads: a logout's within its caller's time
-	revoked  error           // the logout call's error, if it failed
-	stored   uint64          // the generation storage holds, as far as this store knows
-	wrote    bool            // a record of this transaction was saved
-	told     uint64          // the pair OnTokenChange was last told of
+	s            *TokenStore
+	ctx, ask     context.Context
+	offset       *time.Duration
+	held         *snapshot       // what the store held when the transaction started
+	login        bool            // a login's pair was written (see merge)
+	renewal      bool            // the transaction renews (goalUsable to goalStepUp)
+	restored     bool            // the record this store held unsaved was written back
+	spent        bool            // a refresh token was presented
+	read         context.Context // for loads: a logout's within its caller's time
+	revoked      error           // the logout call's error, if it failed
+	stored       uint64          // the generation storage holds, as far as this store knows
+	storedPaired uint64          // and the pair it holds
+	wrote        bool            // a record of this transaction was saved
+	told         uint64          // the pair OnTokenChange was last told of
 }
 
 // load reads storage and merges it with held (see merge); storage that
@@ -135,7 +136,7 @@ func (t *txn) load(held *Record, adopting bool) (Record, error) {
 	case err == nil:
 	case t.s.degradable(err) && (held != nil || adopting):
 		t.s.warn(t.ctx, "userauth: shared storage unavailable; using the session this process holds", err)
-		t.stored = t.held.base // what storage held when last seen
+		t.stored, t.storedPaired = t.held.base, t.held.basePaired // what storage held when last seen
 		if held == nil {
 			return Record{}, nil // a login during an outage: kept here until storage returns
 		}
@@ -144,8 +145,11 @@ func (t *txn) load(held *Record, adopting bool) (Record, error) {
 		return Record{}, err
 	}
 	t.stored = stored.generation()
+	if stored != nil {
+		t.storedPaired = stored.Paired
+	}
 	h := t.held
-	rec, back := merge(held, h.base, h.login && !h.saved(), stored)
+	rec, back := merge(held, h.base, h.basePaired, h.login && !h.saved(), stored)
 	if t.restored = back; back {
 		if err := t.write(&rec); err != nil && !t.s.degradable(err) && !errors.Is(err, ErrConflict) {
 			return Record{}, err
@@ -172,7 +176,7 @@ func (t *txn) write(r *Record) error {
 		timedOut := wctx.Err() != nil
 		cancel()
 		if err == nil {
-			t.stored, t.wrote = r.Generation, true
+			t.stored, t.storedPaired, t.wrote = r.Generation, r.Paired, true
 			return nil
 		}
 		if errors.Is(err, ErrConflict) || errors.Is(err, ErrStorageUnavailable) || timedOut {
@@ -257,7 +261,7 @@ func (t *txn) fromAnswer(r *TokenResponse, sent time.Time) *Token {
 // a new saved pair (or of none), in order: under the store's lock.
 func (s *TokenStore) publish(t *txn, held *snapshot, rec Record) *snapshot {
 	sn := s.schedule(held, &rec, t.offset, s.cfg.now())
-	sn.told, sn.base = t.told, t.stored
+	sn.told, sn.base, sn.basePaired = t.told, t.stored, t.storedPaired
 	if rec.Phase == PhaseSpending {
 		sn.spendSeen = s.cfg.now()
 		if held.rec != nil && held.rec.Phase == PhaseSpending && held.rec.Generation == rec.Generation {

@@ -3,6 +3,7 @@ package userauth
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"net/url"
 )
 
@@ -49,10 +50,14 @@ func (s *TokenStore) CompleteMagicLink(ctx context.Context, link string) (*Token
 		sent := s.cfg.now()
 		resp, err := s.client.RefreshToken(ctx, RefreshRequest{RefreshToken: rt})
 		if err != nil {
-			if answeredSuccess(err) {
-				s.lastLink = spentLink{sum: sum} // spent, its answer lost
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.StatusCode/100 == 2 {
+				// No refusal came back: the server may have spent the link
+				// (a 2xx cut short, an answer never received). Presented
+				// again, it would look like theft.
+				s.lastLink = spentLink{sum: sum}
 			}
-			return nil, err // refused, or never acted on: the link may be tried again
+			return nil, err // refused: the link may be tried again
 		}
 		s.lastLink = spentLink{sum: sum}
 		sn, err := s.transact(ctx, ask, goal{kind: goalAdopt, resp: resp, sent: sent})

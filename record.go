@@ -57,6 +57,9 @@ type Record struct {
 	// is the endpoint's answer, not the token's, and renews nothing.
 	RenewedFor string    `json:"renewed_for,omitempty"`
 	RenewedAt  time.Time `json:"renewed_at,omitzero"`
+	// LastLogout is the generation of the last logout: a login made where
+	// storage could not see it loses to a logout made since.
+	LastLogout uint64 `json:"last_logout,omitempty"`
 }
 
 // Phase is what a session is doing; see Record.

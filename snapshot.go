@@ -7,18 +7,19 @@ import "time"
 
 // snapshot is the session as callers are served it.
 type snapshot struct {
-	rec       *Record // what this store holds; nil until storage was first read
-	base      uint64  // the generation storage held when rec was published: below rec's, rec is unsaved (see merge)
-	login     bool    // rec, unsaved, descends from a login (see merge)
-	bearer    string  // "Bearer " + the complete access token
-	refreshAt time.Time
-	expiresAt time.Time
-	known     bool           // expiresAt is known
-	offset    *time.Duration // the server's clock less the store's, once an answer showed it
-	told      uint64         // the pair last told to OnTokenChange (its Paired; 0 for none)
-	failErr   error          // the last renewal's failure, handed out until failUntil
-	failUntil time.Time
-	spendSeen time.Time // when this store first saw rec, another store's spending record (by its own clock)
+	rec        *Record // what this store holds; nil until storage was first read
+	base       uint64  // the generation storage held when rec was published: below rec's, rec is unsaved (see merge)
+	basePaired uint64  // the pair storage held then (see merge)
+	login      bool    // rec, unsaved, descends from a login (see merge)
+	bearer     string  // "Bearer " + the complete access token
+	refreshAt  time.Time
+	expiresAt  time.Time
+	known      bool           // expiresAt is known
+	offset     *time.Duration // the server's clock less the store's, once an answer showed it
+	told       uint64         // the pair last told to OnTokenChange (its Paired; 0 for none)
+	failErr    error          // the last renewal's failure, handed out until failUntil
+	failUntil  time.Time
+	spendSeen  time.Time // when this store first saw rec, another store's spending record (by its own clock)
 }
 
 // tokenState is what callers do with a snapshot's token.

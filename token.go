@@ -248,9 +248,11 @@ func WithBlockingRefresh() StoreOption {
 // logout of this store (with the zero Token after a logout), once storage
 // took the new tokens: never for a pair storage refused. f is called one
 // call at a time, after the store's lock is released (it may call the
-// store), before the call that made the change returns; states follow
-// each other in order, and one superseded before f could be told it is
-// skipped. f must be quick.
+// store), by the goroutine that made the change, before that call returns
+// unless f is still busy with an earlier change (then the goroutine
+// running f tells it next). States follow each other in order; one
+// superseded before f could be told it is skipped. f must be quick, and
+// must not panic: it may run in a renewal's own goroutine.
 func WithOnTokenChange(f func(Token)) StoreOption {
 	return func(c *storeConfig) error {
 		if f == nil {

@@ -122,16 +122,17 @@ var (
 // holds, or stored, what storage holds; back reports that storage must be
 // given held (it lost it: restarted empty, or a write of held failed).
 //
-// base is the generation storage held when held was written: held is
-// unsaved when base is lower than its generation. When storage moved past
-// base meanwhile, two stores wrote since base without seeing each other
-// (during an outage, or while storage refused one of them): a fork, whose
-// generations cannot be compared. What storage holds wins it, but for two
-// cases: a login held (a session started on purpose, which spent nothing)
-// wins over a renewal, as it would have with storage up (a logout still
-// wins over it: the server revoked it); and the answer of this store's own
-// spending wins over another store's declaring that spending abandoned.
-func merge(held *Record, base uint64, login bool, stored *Record) (rec Record, back bool) {
+// base is the generation storage held when held was written, and
+// basePaired the pair it held then: held is unsaved when base is lower
+// than its generation. When storage moved past base meanwhile, two stores
+// wrote since base without seeing each other (during an outage, or while
+// storage refused one of them): a fork, whose generations cannot be
+// compared. What storage holds wins it, but for two cases. The pair held
+// descends from the one storage still holds (or ended, or is spending):
+// this store spent that pair's refresh token, and its answer is the only
+// good pair. A login held wins, as it would have with storage up, unless
+// a logout came since base (the server revoked it).
+func merge(held *Record, base, basePaired uint64, login bool, stored *Record) (rec Record, back bool) {
 	switch {
 	case held == nil && stored == nil:
 		return Record{}, false
@@ -141,26 +142,20 @@ func merge(held *Record, base uint64, login bool, stored *Record) (rec Record, b
 		return *held, true
 	}
 	fork := base < held.Generation && stored.Generation > base
+	descends := held.hasPair() && basePaired != 0 && held.Paired != basePaired &&
+		stored.Paired == basePaired && stored.Phase != PhaseLoggedOut
 	switch {
 	case !fork && stored.Generation < held.Generation:
 		return *held, true
 	case !fork:
 		return *stored, false
-	case login && stored.Phase != PhaseLoggedOut, answersAbandonment(held, base, stored):
+	case descends, login && stored.LastLogout <= base:
 		rec = *held
 		rec.Generation = max(stored.Generation, held.Generation) + 1
-		rec.Paired = rec.Generation
+		rec.Paired, rec.LastLogout = rec.Generation, max(rec.LastLogout, stored.LastLogout)
 		return rec, true
 	}
 	return *stored, false
-}
-
-// answersAbandonment reports that held is the answer to the spending
-// record this store wrote at base (the pair written right after it), and
-// stored another store's ending of that spending as abandoned.
-func answersAbandonment(held *Record, base uint64, stored *Record) bool {
-	return stored.Phase == PhaseEnded && stored.Generation == base+1 &&
-		held.hasPair() && held.Generation == base+1 && held.Paired == held.Generation
 }
 
 // step applies a, the answer of the last action, to r, and says what
@@ -372,7 +367,7 @@ func unspent(r Record) Record {
 
 // loggedOut is the record a logout writes over r.
 func loggedOut(r Record) Record {
-	return Record{Generation: r.Generation + 1, Phase: PhaseLoggedOut, API: r.API}
+	return Record{Generation: r.Generation + 1, Phase: PhaseLoggedOut, API: r.API, LastLogout: r.Generation + 1}
 }
 
 func done(err error) action { return action{kind: actDone, err: err} }

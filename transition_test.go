@@ -143,32 +143,40 @@ func TestStepIdenticalReissuedTokenIsANewPair(t *testing.T) {
 func TestMergeTable(t *testing.T) {
 	t.Parallel()
 	login := active(5, 5, pairB)
+	spentFrom4 := active(6, 6, pairB) // renewed from the pair of generation 4, storage refused it
+	unspent := active(6, 4, pairA)    // storage: another store's spending of pair 4 that never reached the server
+	endedOf4 := Record{Generation: 5, Phase: PhaseEnded, Paired: 4, API: api}
+	reloggedIn := active(7, 7, pairA)
+	reloggedIn.LastLogout = 6
 	tests := []struct {
-		name      string
-		held      *Record
-		base      uint64
-		isLogin   bool
-		stored    *Record
-		wantGen   uint64
-		wantToken *Token
-		back      bool
+		name       string
+		held       *Record
+		base       uint64
+		basePaired uint64
+		isLogin    bool
+		stored     *Record
+		wantGen    uint64
+		wantToken  *Token
+		back       bool
 	}{
-		{"nothing anywhere", nil, 0, false, nil, 0, nil, false},
-		{"a store's first look", nil, 0, false, ptr(active(4, 4, pairA)), 4, pairA, false},
-		{"storage restarted empty: the held pair written back", ptr(active(4, 4, pairA)), 4, false, nil, 4, pairA, true},
-		{"storage lost the last writes: the held record written back", ptr(active(6, 6, pairB)), 4, false, ptr(active(4, 4, pairA)), 6, pairB, true},
-		{"another store wrote since: its record", ptr(active(4, 4, pairA)), 4, false, ptr(active(6, 6, pairB)), 6, pairB, false},
-		{"same generation: storage's", ptr(active(4, 4, pairA)), 4, false, ptr(active(4, 4, pairA)), 4, pairA, false},
-		{"a login kept during an outage, a renewal elsewhere since: the login wins", &login, 4, true, ptr(active(6, 6, pairA)), 7, pairB, true},
-		{"a login kept during an outage, a logout elsewhere since: the logout wins", &login, 4, true, ptr(loggedOut(active(5, 5, pairA))), 6, nil, false},
-		{"a renewal kept during an outage, another since: storage's", &login, 4, false, ptr(active(6, 6, pairA)), 6, pairA, false},
-		{"a renewal kept during an outage, a LogoutLocal since at a lower generation: the logout wins", ptr(active(3, 3, pairB)), 1, false, ptr(loggedOut(active(1, 1, pairA))), 2, nil, false},
-		{"the answer of this store's spending, another store's ending it as abandoned: the answer wins", ptr(active(3, 3, pairB)), 2, false, ptr(Record{Generation: 3, Phase: PhaseEnded, API: api}), 4, pairB, true},
-		{"a saved record, storage restarted empty: written back", ptr(active(3, 3, pairB)), 3, false, nil, 3, pairB, true},
+		{"nothing anywhere", nil, 0, 0, false, nil, 0, nil, false},
+		{"a store's first look", nil, 0, 0, false, ptr(active(4, 4, pairA)), 4, pairA, false},
+		{"storage restarted empty: the held pair written back", ptr(active(4, 4, pairA)), 4, 4, false, nil, 4, pairA, true},
+		{"storage lost the last writes: the held record written back", ptr(active(6, 6, pairB)), 4, 4, false, ptr(active(4, 4, pairA)), 6, pairB, true},
+		{"another store wrote since: its record", ptr(active(4, 4, pairA)), 4, 4, false, ptr(active(6, 6, pairB)), 6, pairB, false},
+		{"same generation: storage's", ptr(active(4, 4, pairA)), 4, 4, false, ptr(active(4, 4, pairA)), 4, pairA, false},
+		{"a login kept during an outage, a renewal elsewhere since: the login wins", &login, 4, 4, true, ptr(active(6, 6, pairA)), 7, pairB, true},
+		{"a login kept during an outage, a logout elsewhere since: the logout wins", &login, 4, 4, true, ptr(loggedOut(active(5, 5, pairA))), 6, nil, false},
+		{"a login kept during an outage, a logout then a login since: storage's", &login, 4, 4, true, &reloggedIn, 7, pairA, false},
+		{"a renewal kept during an outage, another renewal since: storage's", ptr(active(5, 5, pairB)), 4, 3, false, ptr(active(6, 6, pairA)), 6, pairA, false},
+		{"a renewal kept during an outage, a LogoutLocal since at a lower generation: the logout wins", ptr(active(3, 3, pairB)), 1, 1, false, ptr(loggedOut(active(1, 1, pairA))), 2, nil, false},
+		{"storage still holds the pair this store renewed from: the renewal wins", &spentFrom4, 4, 4, false, &unspent, 7, pairB, true},
+		{"another store ended the spending this store answered: the answer wins", &spentFrom4, 4, 4, false, &endedOf4, 7, pairB, true},
+		{"a saved record, storage restarted empty: written back", ptr(active(3, 3, pairB)), 3, 3, false, nil, 3, pairB, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec, back := merge(tt.held, tt.base, tt.isLogin, tt.stored)
+			rec, back := merge(tt.held, tt.base, tt.basePaired, tt.isLogin, tt.stored)
 			assert.Equal(t, tt.wantGen, rec.Generation)
 			assert.Equal(t, tt.wantToken, rec.Token)
 			assert.Equal(t, tt.back, back)
