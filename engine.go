@@ -189,7 +189,7 @@ func (t *txn) write(r *Record) error {
 // rules is what step knows of rec at this moment.
 func (t *txn) rules(rec Record) rules {
 	now := t.s.cfg.now()
-	x := rules{now: now, api: t.s.client.baseURL.String(), timeout: t.s.cfg.timeout,
+	x := rules{now: now, api: t.s.client.baseURL.String(),
 		handler: t.s.cfg.handler != nil, credentials: t.s.relogin != nil, restored: t.restored}
 	if rec.hasPair() {
 		sn := t.s.schedule(t.held, &rec, t.offset, now)

@@ -62,8 +62,8 @@ func (s *TokenStore) renewBehind(ctx context.Context, sn *snapshot) {
 // same thing meanwhile, and waits for it as long as ctx allows. A renewal
 // that failed moments ago is answered with its error, without a call.
 func (s *TokenStore) shared(ctx context.Context, g goal) (*snapshot, error) {
-	if sn := s.snap.Load(); s.cfg.now().Before(sn.failUntil) && g.kind <= goalStepUp {
-		return nil, sn.failErr
+	if err := s.snap.Load().failedFor(g, s.cfg.now()); err != nil {
+		return nil, err
 	}
 	ch := s.flights.DoChan(g.key(), func() (any, error) {
 		// No caller's giving up stops it: others may wait for it.
@@ -95,8 +95,8 @@ type op func(ctx, ask context.Context) (*snapshot, error)
 func (s *TokenStore) run(g goal) op {
 	return func(ctx, ask context.Context) (*snapshot, error) {
 		sn := s.snap.Load()
-		if s.cfg.now().Before(sn.failUntil) && g.kind <= goalStepUp {
-			return nil, sn.failErr // failed moments ago, while this caller waited
+		if err := sn.failedFor(g, s.cfg.now()); err != nil {
+			return nil, err // failed moments ago, while this caller waited
 		}
 		fresh := sn.state(s.cfg.now()) == stateFresh
 		switch g.kind {

@@ -49,9 +49,6 @@ type Record struct {
 	// Stepped reports that a 2FA step made Token: a 424 met with an older
 	// pair is answered by it, without another step.
 	Stepped bool `json:"stepped,omitempty"`
-	// Until, while spending, is when the spender gives up: a store that
-	// finds the record spending after that presents the token itself.
-	Until time.Time `json:"until,omitzero"`
 	// RenewedFor is a digest of the request whose 401 (or 424) made this
 	// pair, and RenewedAt when: the same refusal of this pair soon after
 	// is the endpoint's answer, not the token's, and renews nothing.

@@ -48,6 +48,15 @@ func (sn *snapshot) state(now time.Time) tokenState {
 // only due, and written back behind the callers.
 func (sn *snapshot) saved() bool { return sn.rec == nil || sn.base >= sn.rec.Generation }
 
+// failedFor is the renewal failure g is answered with, without a call, at
+// now: nil once failureMemory has passed, and for goals that renew nothing.
+func (sn *snapshot) failedFor(g goal, now time.Time) error {
+	if g.kind <= goalStepUp && now.Before(sn.failUntil) {
+		return sn.failErr
+	}
+	return nil
+}
+
 // paired is the identity of sn's pair, 0 for none.
 func (sn *snapshot) paired() uint64 {
 	if sn == nil || !sn.rec.hasPair() {

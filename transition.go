@@ -86,15 +86,14 @@ type action struct {
 // engine computed of the record's pairs at that moment.
 type rules struct {
 	now         time.Time
-	api         string        // the store's API
-	timeout     time.Duration // how long a spending store may take
-	handler     bool          // a TwoFactorHandler is set
-	credentials bool          // WithCredentials is set
-	fresh       bool          // the record's pair is complete and not due
-	valid       bool          // the record's pair has not expired
-	replaced    bool          // the record's Replaced pair has not expired
-	restored    bool          // the record, unsaved before, was written back by this transaction
-	abandoned   bool          // the record is another store's spending, seen unchanged here for twice the timeout
+	api         string // the store's API
+	handler     bool   // a TwoFactorHandler is set
+	credentials bool   // WithCredentials is set
+	fresh       bool   // the record's pair is complete and not due
+	valid       bool   // the record's pair has not expired
+	replaced    bool   // the record's Replaced pair has not expired
+	restored    bool   // the record, unsaved before, was written back by this transaction
+	abandoned   bool   // the record is another store's spending, seen unchanged here for twice the timeout
 }
 
 // refusalCooldown is how long a pair that a renewal made for a request's
@@ -169,7 +168,7 @@ func step(r Record, g goal, a result, x rules) (Record, goal, action) {
 		g.kind, g.code = goalCode, a.code
 	case ansEnded:
 		n := next(r)
-		n.Phase, n.Token, n.Replaced, n.Until = PhaseEnded, nil, nil, time.Time{}
+		n.Phase, n.Token, n.Replaced = PhaseEnded, nil, nil
 		switch {
 		case g.kind == goalLogout || g.kind == goalLogoutLocal:
 			return loggedOut(n), g, done(nil)
@@ -306,7 +305,7 @@ func decidePending(r Record, g goal, x rules) (Record, goal, action) {
 // code, if any).
 func spend(r Record, g goal, x rules) (Record, goal, action) {
 	n := next(r)
-	n.Phase, n.Until = PhaseSpending, x.now.Add(x.timeout)
+	n.Phase = PhaseSpending
 	if g.kind == goalCode {
 		g.stepped = true
 	}
@@ -317,7 +316,7 @@ func spend(r Record, g goal, x rules) (Record, goal, action) {
 // step's or a login's.
 func gotPair(r Record, g goal, pair *Token, x rules) (Record, goal, action) {
 	n := next(r)
-	n.Token, n.Paired, n.API, n.Until, n.Replaced = pair, n.Generation, x.api, time.Time{}, nil
+	n.Token, n.Paired, n.API, n.Replaced = pair, n.Generation, x.api, nil
 	n.Phase, n.Stepped = PhaseActive, g.stepped && r.Phase == PhaseSpending
 	n.RenewedFor, n.RenewedAt = "", time.Time{}
 	if r.Phase == PhaseSpending && g.cause != "" { // made for a refusal
@@ -358,7 +357,7 @@ func next(r Record) Record {
 // from: the refresh token was not spent.
 func unspent(r Record) Record {
 	r = next(r)
-	r.Phase, r.Until = PhaseActive, time.Time{}
+	r.Phase = PhaseActive
 	if r.Token.Requires2FA != "" {
 		r.Phase = PhasePending2FA
 	}

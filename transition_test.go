@@ -29,7 +29,7 @@ func active(gen, paired uint64, tok *Token) Record {
 
 // at is the rules at t0 plus d, for a store with a handler when handler.
 func at(d time.Duration, fresh, valid bool) rules {
-	return rules{now: t0.Add(d), api: api, timeout: 30 * time.Second, fresh: fresh, valid: valid}
+	return rules{now: t0.Add(d), api: api, fresh: fresh, valid: valid}
 }
 
 func TestStepTable(t *testing.T) {
@@ -40,7 +40,7 @@ func TestStepTable(t *testing.T) {
 	abandoned := func(x rules) rules { x.abandoned = true; return x }
 	renewedFor := func(r Record, c string, when time.Time) Record { r.RenewedFor, r.RenewedAt = c, when; return r }
 	stepped := func(r Record) Record { r.Stepped = true; return r }
-	spending := func(r Record, until time.Time) Record { r.Phase, r.Until = PhaseSpending, until; return r }
+	spending := func(r Record) Record { r.Phase = PhaseSpending; return r }
 	pendingAfter := func(gen uint64) Record {
 		r := Record{Generation: gen, Phase: PhasePending2FA, Token: pending, Paired: gen, API: api, Replaced: pairA}
 		return r
@@ -76,19 +76,19 @@ func TestStepTable(t *testing.T) {
 		{"pending step, no handler", pendingAfter(6), goal{kind: goalUsable, used: 6}, result{}, at(0, false, false), PhasePending2FA, 0, actDone, ErrTwoFactorRequired},
 		{"pending step, handler: asked once", pendingAfter(6), goal{kind: goalUsable, used: 6}, result{}, withHandler(at(0, false, false)), PhasePending2FA, 0, actAskCode, nil},
 		{"CompleteTwoFactor: spending, then the code", pendingAfter(6), goal{kind: goalCode, code: "123456"}, result{}, at(0, false, false), PhaseSpending, 1, actPresent, nil},
-		{"another store spends; its token still valid: served", spending(active(7, 6, pairA), t0.Add(30*time.Second)), goal{kind: goalUsable, used: 6}, result{}, at(time.Second, false, true), PhaseSpending, 0, actDone, nil},
-		{"another store spends; its token expired: never presented here", spending(active(7, 6, pairA), t0.Add(30*time.Second)), goal{kind: goalUsable, used: 6}, result{}, at(time.Second, false, false), PhaseSpending, 0, actDone, errSpendingElsewhere},
-		{"another store's spending, its Until long past by this clock: not abandoned until seen so here", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{}, at(2*time.Minute, false, false), PhaseSpending, 0, actDone, errSpendingElsewhere},
-		{"a spending seen unchanged for twice the timeout: the session ends, its token never presented", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{}, abandoned(at(2*time.Minute, false, false)), PhaseEnded, 1, actDone, ErrLoginRequired},
-		{"abandoned, with credentials: log in", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{}, withCredentials(abandoned(at(2*time.Minute, false, false))), PhaseEnded, 1, actLogin, nil},
-		{"a refresh's pair: active, a new identity", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{kind: ansPair, pair: pairB}, at(0, false, false), PhaseActive, 1, actDone, nil},
-		{"a refresh answered with requires_2fa: pending, handler asked", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{kind: ansPair, pair: pending}, withHandler(at(0, false, false)), PhasePending2FA, 1, actAskCode, nil},
-		{"a 2FA step answered with requires_2fa again: the caller's", spending(pendingAfter(7), t0), goal{kind: goalCode, code: "1", stepped: true}, result{kind: ansPair, pair: pending}, withHandler(at(0, false, false)), PhasePending2FA, 1, actDone, ErrTwoFactorRequired},
-		{"refresh token refused, or spent with its answer lost: ended", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{kind: ansEnded, err: errors.New("401")}, at(0, false, false), PhaseEnded, 1, actDone, ErrLoginRequired},
-		{"passing trouble: back to active, nothing spent", spending(active(7, 6, pairA), t0), goal{kind: goalUsable, used: 6}, result{kind: ansFailed, err: errors.New("503")}, at(0, false, false), PhaseActive, 1, actDone, errors.New("503")},
+		{"another store spends; its token still valid: served", spending(active(7, 6, pairA)), goal{kind: goalUsable, used: 6}, result{}, at(time.Second, false, true), PhaseSpending, 0, actDone, nil},
+		{"another store spends; its token expired: never presented here", spending(active(7, 6, pairA)), goal{kind: goalUsable, used: 6}, result{}, at(time.Second, false, false), PhaseSpending, 0, actDone, errSpendingElsewhere},
+		{"another store's spending, not abandoned until seen unchanged here long enough", spending(active(7, 6, pairA)), goal{kind: goalUsable, used: 6}, result{}, at(2*time.Minute, false, false), PhaseSpending, 0, actDone, errSpendingElsewhere},
+		{"a spending seen unchanged for twice the timeout: the session ends, its token never presented", spending(active(7, 6, pairA)), goal{kind: goalUsable, used: 6}, result{}, abandoned(at(2*time.Minute, false, false)), PhaseEnded, 1, actDone, ErrLoginRequired},
+		{"abandoned, with credentials: log in", spending(active(7, 6, pairA)), goal{kind: goalUsable, used: 6}, result{}, withCredentials(abandoned(at(2*time.Minute, false, false))), PhaseEnded, 1, actLogin, nil},
+		{"a refresh's pair: active, a new identity", spending(active(7, 6, pairA)), goal{kind: goalUsable, used: 6}, result{kind: ansPair, pair: pairB}, at(0, false, false), PhaseActive, 1, actDone, nil},
+		{"a refresh answered with requires_2fa: pending, handler asked", spending(active(7, 6, pairA)), goal{kind: goalUsable, used: 6}, result{kind: ansPair, pair: pending}, withHandler(at(0, false, false)), PhasePending2FA, 1, actAskCode, nil},
+		{"a 2FA step answered with requires_2fa again: the caller's", spending(pendingAfter(7)), goal{kind: goalCode, code: "1", stepped: true}, result{kind: ansPair, pair: pending}, withHandler(at(0, false, false)), PhasePending2FA, 1, actDone, ErrTwoFactorRequired},
+		{"refresh token refused, or spent with its answer lost: ended", spending(active(7, 6, pairA)), goal{kind: goalUsable, used: 6}, result{kind: ansEnded, err: errors.New("401")}, at(0, false, false), PhaseEnded, 1, actDone, ErrLoginRequired},
+		{"passing trouble: back to active, nothing spent", spending(active(7, 6, pairA)), goal{kind: goalUsable, used: 6}, result{kind: ansFailed, err: errors.New("503")}, at(0, false, false), PhaseActive, 1, actDone, errors.New("503")},
 		{"Logout, valid token: revoke first", active(5, 5, pairA), goal{kind: goalLogout}, result{}, at(0, true, true), PhaseActive, 0, actRevoke, nil},
 		{"Logout, expired token: renewed first, to revoke", active(5, 5, pairA), goal{kind: goalLogout}, result{}, at(0, false, false), PhaseSpending, 1, actPresent, nil},
-		{"Logout's renewal answered: revoke with the new token", spending(active(6, 5, pairA), t0), goal{kind: goalLogout}, result{kind: ansPair, pair: pairB}, at(0, false, false), PhaseActive, 1, actRevoke, nil},
+		{"Logout's renewal answered: revoke with the new token", spending(active(6, 5, pairA)), goal{kind: goalLogout}, result{kind: ansPair, pair: pairB}, at(0, false, false), PhaseActive, 1, actRevoke, nil},
 		{"revoked: logged out", active(5, 5, pairA), goal{kind: goalLogout}, result{kind: ansRevoked}, at(0, true, true), PhaseLoggedOut, 1, actDone, nil},
 		{"not revoked: logged out here all the same", active(5, 5, pairA), goal{kind: goalLogout}, result{kind: ansRevoked, err: errors.New("500")}, at(0, true, true), PhaseLoggedOut, 1, actDone, ErrNotRevoked},
 		{"LogoutLocal", active(5, 5, pairA), goal{kind: goalLogoutLocal}, result{}, at(0, true, true), PhaseLoggedOut, 1, actDone, nil},
@@ -99,7 +99,7 @@ func TestStepTable(t *testing.T) {
 		{"nothing known: log in", Record{}, goal{kind: goalUsable}, result{}, at(0, false, false), "", 0, actDone, ErrLoginRequired},
 		{"nothing known, with credentials: log in by itself", Record{}, goal{kind: goalUsable}, result{}, withCredentials(at(0, false, false)), "", 0, actLogin, nil},
 		{"logged out, with credentials: no login by itself", loggedOut(active(5, 5, pairA)), goal{kind: goalUsable}, result{}, withCredentials(at(0, false, false)), PhaseLoggedOut, 0, actDone, ErrLoginRequired},
-		{"a login over anything: active, a new identity", spending(active(7, 6, pairA), t0), goal{kind: goalAdopt, pair: pairB}, result{}, at(0, false, false), PhaseActive, 1, actDone, nil},
+		{"a login over anything: active, a new identity", spending(active(7, 6, pairA)), goal{kind: goalAdopt, pair: pairB}, result{}, at(0, false, false), PhaseActive, 1, actDone, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
